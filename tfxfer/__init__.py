@@ -1,0 +1,27 @@
+"""tfxfer: transfer learning with TensorFlow 2 / Keras 3.
+
+Reuse a pretrained model: load it, inspect and freeze its layers, move its
+weights into a new model, fine-tune it, fuse or distill it, and measure
+whether transfer beat training from scratch.
+
+Importing tfxfer imports Keras (so that `keras.models.load_model` finds
+tfxfer's registered models) but none of gensim, pandas, scikit-learn or
+matplotlib of its own: those load inside the functions that need them.
+"""
+
+from tfxfer import errors, layers, models
+from tfxfer.errors import TfxferError
+from tfxfer.models import Autoencoder, LinearRegression, MLPClassifier, TextClassifier
+from tfxfer.version import __version__
+
+__all__ = [
+    "Autoencoder",
+    "LinearRegression",
+    "MLPClassifier",
+    "TextClassifier",
+    "TfxferError",
+    "__version__",
+    "errors",
+    "layers",
+    "models",
+]

@@ -1,0 +1,127 @@
+"""Shared argument checks, worded like Keras' own errors.
+
+Every message names the argument, says what was expected and shows what was
+received, e.g. "Argument `num_classes` must be a positive integer.
+Received: num_classes=0".
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def _received(name: str, value: Any) -> str:
+    return f"Received: {name}={value!r}"
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Returns `value` as an int if it is an integer > 0, else raises."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) <= 0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. {_received(name, value)}"
+        )
+    return int(value)
+
+
+def check_non_negative_int(name: str, value: Any) -> int:
+    """Returns `value` as an int if it is an integer >= 0, else raises."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) < 0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a non-negative integer. "
+            f"{_received(name, value)}"
+        )
+    return int(value)
+
+
+def check_positive_number(name: str, value: Any) -> float:
+    """Returns `value` as a float if it is a finite number > 0, else raises."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not float(value) > 0
+        or float(value) == float("inf")
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a positive number. {_received(name, value)}"
+        )
+    return float(value)
+
+
+def check_in_range(
+    name: str, value: Any, low: float, high: float, *, high_inclusive: bool = True
+) -> float:
+    """Returns `value` as a float if low <= value <= high (or < high)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = low <= v <= high if high_inclusive else low <= v < high
+    if not ok:
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(
+            f"Argument `{name}` must be a number in [{low}, {high}{bracket}. "
+            f"{_received(name, value)}"
+        )
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Returns `value` if it is one of `choices`, else raises."""
+    choices = tuple(choices)
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(
+            f"Argument `{name}` must be one of {{{options}}}. {_received(name, value)}"
+        )
+    return value
+
+
+def check_units(name: str, value: Any, *, allow_empty: bool) -> tuple[int, ...]:
+    """Returns a tuple of positive layer sizes, e.g. `hidden_units=(128, 64)`."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ValueError(
+            f"Argument `{name}` must be a sequence of positive integers. "
+            f"{_received(name, value)}"
+        )
+    if not value and not allow_empty:
+        raise ValueError(
+            f"Argument `{name}` must contain at least one layer size. "
+            f"{_received(name, value)}"
+        )
+    for units in value:
+        if (
+            isinstance(units, bool)
+            or not isinstance(units, numbers.Integral)
+            or units <= 0
+        ):
+            raise ValueError(
+                f"Argument `{name}` must contain only positive integers. "
+                f"{_received(name, value)}"
+            )
+    return tuple(int(u) for u in value)
+
+
+def require(module: str, *, feature: str, extra: str | None = None):
+    """Imports an optional dependency, or raises an ImportError saying what
+    to `pip install`."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        package = extra or module
+        raise ImportError(
+            f"{feature} needs the `{module}` package, which is not installed. "
+            f"Install it with `pip install {package}`."
+        ) from error

@@ -1,0 +1,40 @@
+"""Masked pooling over the token axis."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tfxfer")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Max over the time axis that ignores padded (masked) steps.
+
+    `keras.layers.GlobalMaxPooling1D` ignores the mask, so padding zeros
+    (or the padding row of an embedding) can win the max. This layer takes the
+    max over unmasked steps only; a sequence with no unmasked step pools to 0.
+
+    Example:
+
+    >>> x = np.array([[[1.0], [5.0]], [[2.0], [9.0]]], "float32")
+    >>> mask = np.array([[True, True], [True, False]])
+    >>> tfxfer.layers.MaskedGlobalMaxPooling1D()(x, mask=mask).numpy()
+    array([[5.], [2.]], dtype=float32)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        lowest = ops.full_like(inputs, float("-inf"))
+        pooled = ops.max(ops.where(mask, inputs, lowest), axis=1)
+        any_step = ops.any(mask, axis=1)
+        return ops.where(any_step, pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

@@ -1,0 +1,12 @@
+"""Keras models for transfer learning, each a registered `keras.Model`.
+
+Every model saves with `model.save("m.keras")` and reloads with
+`keras.models.load_model` once `tfxfer` is imported.
+"""
+
+from tfxfer.models.autoencoder import Autoencoder
+from tfxfer.models.linear_regression import LinearRegression
+from tfxfer.models.mlp import MLPClassifier
+from tfxfer.models.text_classifier import TextClassifier
+
+__all__ = ["Autoencoder", "LinearRegression", "MLPClassifier", "TextClassifier"]

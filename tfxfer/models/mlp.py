@@ -1,0 +1,85 @@
+"""`MLPClassifier`: a dense classifier with a transferable backbone (E8)."""
+
+from __future__ import annotations
+
+import keras
+
+from tfxfer._validation import (
+    check_in_range,
+    check_positive_int,
+    check_units,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfxfer")
+class MLPClassifier(keras.Model):
+    """A multi-layer perceptron with a softmax head.
+
+    The default is source 003's model (section 1.4): Dense 128/64/32 with ReLU
+    and a softmax output. The hidden stack is `backbone` and the output layer
+    `head`, so the backbone can be frozen, transferred or used as a feature
+    extractor while a new head learns a new task.
+
+    Args:
+        num_classes: Number of classes (size of the softmax output).
+        hidden_units: Sizes of the hidden Dense layers (at least one).
+        activation: Activation of the hidden layers.
+        dropout: Dropout rate after each hidden layer, in [0, 1).
+        **kwargs: Passed to `keras.Model` (e.g. `name`).
+
+    Attributes:
+        backbone: `keras.Sequential` of the hidden layers.
+        head: The `Dense(num_classes, "softmax")` output layer.
+
+    Example:
+
+    >>> model = tfxfer.models.MLPClassifier(num_classes=10)
+    >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    >>> model.fit(x_train, y_train, epochs=5, validation_split=0.1)
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        hidden_units=(128, 64, 32),
+        activation="relu",
+        dropout: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.hidden_units = check_units("hidden_units", hidden_units, allow_empty=False)
+        self.activation = activation
+        self.dropout = check_in_range(
+            "dropout", dropout, 0.0, 1.0, high_inclusive=False
+        )
+
+        layers = []
+        for i, units in enumerate(self.hidden_units):
+            layers.append(
+                keras.layers.Dense(units, activation=activation, name=f"dense_{i}")
+            )
+            if self.dropout:
+                layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
+        self.backbone = keras.Sequential(layers, name="backbone")
+        self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
+
+    def build(self, input_shape):
+        self.backbone.build(input_shape)
+        self.head.build(self.backbone.compute_output_shape(input_shape))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return self.head(self.backbone(inputs, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "hidden_units": self.hidden_units,
+                "activation": self.activation,
+                "dropout": self.dropout,
+            }
+        )
+        return config

@@ -1,0 +1,185 @@
+"""`TextClassifier`: pretrained word vectors -> pooled text vector -> MLP (E7)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from tfxfer._validation import (
+    check_choice,
+    check_in_range,
+    check_positive_int,
+    check_units,
+)
+from tfxfer.layers.pooling import MaskedGlobalMaxPooling1D
+
+POOLINGS = ("mean", "max")
+
+
+@keras.saving.register_keras_serializable(package="tfxfer")
+class TextClassifier(keras.Model):
+    """Classifies whole texts from padded token ids.
+
+    Embedding -> pooling over the tokens (padding excluded through the mask)
+    -> Dense stack -> softmax: one prediction per text. Source 002 (E7) put
+    Dense layers straight on the 3-D embedding output, which classifies every
+    token instead of the text; the pooling step is the fix.
+
+    Start it from pretrained word vectors with `from_embedding_matrix`. The
+    matrix becomes the embedding layer's weights, which are saved with the
+    model's weights, never in its config, so `config.json` stays small however
+    large the vocabulary.
+
+    Args:
+        vocab_size: Number of rows of the embedding (index 0 is padding).
+        embedding_dim: Size of each word vector.
+        num_classes: Number of classes.
+        hidden_units: Sizes of the Dense layers after pooling (at least one).
+        pooling: `"mean"` or `"max"` over the unpadded tokens.
+        mask_zero: Treat token id 0 as padding and exclude it from pooling.
+        embedding_trainable: Whether the embedding is trained (`False`
+            freezes pretrained vectors, as in the source).
+        activation: Activation of the hidden layers.
+        dropout: Dropout rate after pooling and after each hidden layer.
+        **kwargs: Passed to `keras.Model` (e.g. `name`).
+
+    Attributes:
+        embedding: The `keras.layers.Embedding` layer.
+        pooling_layer: The pooling layer.
+        backbone: `keras.Sequential` of the hidden layers.
+        head: The `Dense(num_classes, "softmax")` output layer.
+
+    Example:
+
+    >>> model = tfxfer.models.TextClassifier.from_embedding_matrix(
+    ...     matrix, num_classes=2)
+    >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    >>> model.fit(token_ids, labels, epochs=10, batch_size=32)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        num_classes: int,
+        hidden_units=(50,),
+        pooling: str = "mean",
+        mask_zero: bool = True,
+        embedding_trainable: bool = False,
+        activation="relu",
+        dropout: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.hidden_units = check_units("hidden_units", hidden_units, allow_empty=False)
+        self.pooling = check_choice("pooling", pooling, POOLINGS)
+        self.mask_zero = bool(mask_zero)
+        self.activation = activation
+        self.dropout = check_in_range(
+            "dropout", dropout, 0.0, 1.0, high_inclusive=False
+        )
+
+        self.embedding = keras.layers.Embedding(
+            self.vocab_size,
+            self.embedding_dim,
+            mask_zero=self.mask_zero,
+            trainable=bool(embedding_trainable),
+            name="embedding",
+        )
+        if pooling == "mean":
+            self.pooling_layer = keras.layers.GlobalAveragePooling1D(name="pooling")
+        else:
+            self.pooling_layer = MaskedGlobalMaxPooling1D(name="pooling")
+        layers = []
+        if self.dropout:
+            layers.append(keras.layers.Dropout(self.dropout, name="dropout_pooled"))
+        for i, units in enumerate(self.hidden_units):
+            layers.append(
+                keras.layers.Dense(units, activation=activation, name=f"dense_{i}")
+            )
+            if self.dropout:
+                layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
+        self.backbone = keras.Sequential(layers, name="backbone")
+        self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
+        self.build((None, None))
+
+    @property
+    def embedding_trainable(self) -> bool:
+        """Whether the embedding layer is currently trainable."""
+        return self.embedding.trainable
+
+    @classmethod
+    def from_embedding_matrix(cls, matrix, num_classes: int, **kwargs):
+        """Builds a classifier whose embedding starts from `matrix`.
+
+        Args:
+            matrix: A 2-D array of shape `(vocab_size, embedding_dim)` (row 0
+                is the padding row), or a built `keras.layers.Embedding`
+                (e.g. from `tfxfer.embedding_layer`) whose weights, `mask_zero`
+                and `trainable` setting are reused.
+            num_classes: Number of classes.
+            **kwargs: Other constructor arguments (`hidden_units`, `pooling`,
+                `embedding_trainable`, ...).
+
+        Returns:
+            A `TextClassifier` whose `embedding` holds a copy of the matrix.
+
+        Raises:
+            ValueError: If `matrix` is not a 2-D array or an Embedding layer.
+        """
+        if isinstance(matrix, keras.layers.Embedding):
+            layer = matrix
+            if not layer.built:
+                raise ValueError(
+                    "Argument `matrix` must be a 2-D array or a built Embedding "
+                    f"layer. Received: an unbuilt Embedding layer {layer.name!r}"
+                )
+            kwargs.setdefault("mask_zero", layer.mask_zero)
+            kwargs.setdefault("embedding_trainable", layer.trainable)
+            matrix = keras.ops.convert_to_numpy(layer.embeddings)
+        array = np.asarray(matrix)
+        if array.ndim != 2 or 0 in array.shape:
+            raise ValueError(
+                "Argument `matrix` must be a non-empty 2-D array of shape "
+                "(vocab_size, embedding_dim). "
+                f"Received: matrix with shape {array.shape}"
+            )
+        model = cls(array.shape[0], array.shape[1], num_classes, **kwargs)
+        model.embedding.embeddings.assign(array.astype(model.embedding.dtype))
+        return model
+
+    def build(self, input_shape):
+        if not self.embedding.built:
+            self.embedding.build(input_shape)
+        pooled_shape = (input_shape[0], self.embedding_dim)
+        self.backbone.build(pooled_shape)
+        self.head.build(self.backbone.compute_output_shape(pooled_shape))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        vectors = self.embedding(inputs)
+        mask = self.embedding.compute_mask(inputs)
+        pooled = self.pooling_layer(vectors, mask=mask)
+        return self.head(self.backbone(pooled, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "embedding_dim": self.embedding_dim,
+                "num_classes": self.num_classes,
+                "hidden_units": self.hidden_units,
+                "pooling": self.pooling,
+                "mask_zero": self.mask_zero,
+                # The current state, so a model unfrozen for fine-tuning
+                # reloads unfrozen.
+                "embedding_trainable": self.embedding.trainable,
+                "activation": self.activation,
+                "dropout": self.dropout,
+            }
+        )
+        return config
