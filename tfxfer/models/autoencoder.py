@@ -98,8 +98,12 @@ class Autoencoder(keras.Model):
         # Both halves are built by their `keras.Input`; nothing else to create.
         self.built = True
 
+    def features(self, inputs, training=None):
+        """Returns the codes: the encoder's output, symbolically or eagerly."""
+        return self.encoder(inputs, training=training)
+
     def call(self, inputs, training=None):
-        return self.decoder(self.encoder(inputs, training=training), training=training)
+        return self.decoder(self.features(inputs, training=training), training=training)
 
     def encode(self, x, batch_size: int = 256):
         """Returns the codes of `x` as a numpy array (batched, inference mode)."""

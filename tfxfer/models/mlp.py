@@ -69,8 +69,12 @@ class MLPClassifier(keras.Model):
         self.head.build(self.backbone.compute_output_shape(input_shape))
         self.built = True
 
+    def features(self, inputs, training=None):
+        """Returns the backbone's output: the input of the head."""
+        return self.backbone(inputs, training=training)
+
     def call(self, inputs, training=None):
-        return self.head(self.backbone(inputs, training=training))
+        return self.head(self.features(inputs, training=training))
 
     def get_config(self):
         config = super().get_config()

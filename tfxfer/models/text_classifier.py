@@ -159,11 +159,15 @@ class TextClassifier(keras.Model):
         self.head.build(self.backbone.compute_output_shape(pooled_shape))
         self.built = True
 
-    def call(self, inputs, training=None):
+    def features(self, inputs, training=None):
+        """Returns the text representation that feeds the head."""
         vectors = self.embedding(inputs)
         mask = self.embedding.compute_mask(inputs)
         pooled = self.pooling_layer(vectors, mask=mask)
-        return self.head(self.backbone(pooled, training=training))
+        return self.backbone(pooled, training=training)
+
+    def call(self, inputs, training=None):
+        return self.head(self.features(inputs, training=training))
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,45 @@
+"""The `tfxfer` command line: `tfxfer --version`, `tfxfer info`, ...
+
+Sub-commands live in `tfxfer.commands`, one module each. Only the command that
+runs is imported, so `tfxfer --version` and `tfxfer --help` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from tfxfer.version import __version__
+
+# Module names under `tfxfer.commands`, in the order `--help` lists them.
+COMMANDS = ("info",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="tfxfer",
+        description="Transfer learning with TensorFlow 2 / Keras 3.",
+    )
+    parser.add_argument("--version", action="version", version=f"tfxfer {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"tfxfer.commands.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line and returns its exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

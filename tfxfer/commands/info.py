@@ -1,0 +1,49 @@
+"""`tfxfer info`: versions and devices, for bug reports and set-up checks."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import platform
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def collect_info() -> dict[str, object]:
+    """Returns the versions of Python and the main dependencies and the
+    devices TensorFlow can see."""
+    import tensorflow as tf
+
+    from tfxfer.version import __version__
+
+    devices = [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
+    return {
+        "tfxfer": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "keras": _version("keras"),
+        "gensim": _version("gensim"),
+        "numpy": _version("numpy"),
+        "devices": ", ".join(devices) or "none",
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    for key, value in collect_info().items():
+        print(f"{key:<11} {value}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="print versions of Python, TensorFlow, Keras, gensim and the devices",
+        description="Print the versions tfxfer runs with and the devices it sees.",
+    )
+    parser.set_defaults(func=run)
