@@ -1,7 +1,7 @@
 """Build and execute the teaching notebooks.
 
-    python tools/notebooks.py build SOURCE.py NOTEBOOK.ipynb   # percent script -> ipynb
-    python tools/notebooks.py run [NOTEBOOK.ipynb ...]          # execute in place, time it
+    python tools/notebooks.py build SOURCE.py NOTEBOOK.ipynb  # script -> ipynb
+    python tools/notebooks.py run [NOTEBOOK.ipynb ...]  # execute in place, timed
 
 A percent script separates cells with `# %%` (code) and `# %% [markdown]`
 (markdown, each line starting with `# `). `run` executes notebooks top to
