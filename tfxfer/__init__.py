@@ -11,17 +11,28 @@ matplotlib of its own: those load inside the functions that need them.
 
 from tfxfer import errors, layers, models
 from tfxfer.errors import TfxferError
-from tfxfer.models import Autoencoder, LinearRegression, MLPClassifier, TextClassifier
+from tfxfer.models import (
+    Autoencoder,
+    Ensemble,
+    LinearRegression,
+    MLPClassifier,
+    TextClassifier,
+)
+from tfxfer.transfer import average_weights, greedy_soup, interpolate_weights
 from tfxfer.version import __version__
 
 __all__ = [
     "Autoencoder",
+    "Ensemble",
     "LinearRegression",
     "MLPClassifier",
     "TextClassifier",
     "TfxferError",
     "__version__",
+    "average_weights",
     "errors",
+    "greedy_soup",
+    "interpolate_weights",
     "layers",
     "models",
 ]

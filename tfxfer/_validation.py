@@ -125,3 +125,40 @@ def require(module: str, *, feature: str, extra: str | None = None):
             f"{feature} needs the `{module}` package, which is not installed. "
             f"Install it with `pip install {package}`."
         ) from error
+
+
+def check_mixing_weights(name: str, value: Any, count: int) -> tuple[float, ...]:
+    """Returns `value` normalized to sum to 1: `count` finite non-negative
+    numbers with a positive sum (the weights of an ensemble or model soup).
+
+    `None` gives uniform weights.
+    """
+    if value is None:
+        return tuple(1.0 / count for _ in range(count))
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValueError(
+            f"Argument `{name}` must be a sequence of {count} non-negative "
+            f"numbers. {_received(name, value)}"
+        )
+    value = list(value)
+    if len(value) != count:
+        raise ValueError(
+            f"Argument `{name}` must have one entry per model ({count}), "
+            f"got {len(value)}. {_received(name, value)}"
+        )
+    for item in value:
+        if (
+            isinstance(item, bool)
+            or not isinstance(item, numbers.Real)
+            or not 0.0 <= float(item) < float("inf")
+        ):
+            raise ValueError(
+                f"Argument `{name}` must contain only finite non-negative "
+                f"numbers. {_received(name, value)}"
+            )
+    total = sum(float(item) for item in value)
+    if total <= 0.0:
+        raise ValueError(
+            f"Argument `{name}` must have a positive sum. {_received(name, value)}"
+        )
+    return tuple(float(item) / total for item in value)

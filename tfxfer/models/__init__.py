@@ -5,8 +5,15 @@ Every model saves with `model.save("m.keras")` and reloads with
 """
 
 from tfxfer.models.autoencoder import Autoencoder
+from tfxfer.models.ensemble import Ensemble
 from tfxfer.models.linear_regression import LinearRegression
 from tfxfer.models.mlp import MLPClassifier
 from tfxfer.models.text_classifier import TextClassifier
 
-__all__ = ["Autoencoder", "LinearRegression", "MLPClassifier", "TextClassifier"]
+__all__ = [
+    "Autoencoder",
+    "Ensemble",
+    "LinearRegression",
+    "MLPClassifier",
+    "TextClassifier",
+]

@@ -1,4 +1,6 @@
 """Reusing a trained model: load it, inspect and freeze its layers, move its
 weights into another model, extract features, and fuse models."""
 
-__all__ = []
+from tfxfer.transfer.fusion import average_weights, greedy_soup, interpolate_weights
+
+__all__ = ["average_weights", "greedy_soup", "interpolate_weights"]
