@@ -9,7 +9,7 @@ tfxfer's registered models) but none of gensim, pandas, scikit-learn or
 matplotlib of its own: those load inside the functions that need them.
 """
 
-from tfxfer import errors, layers, models
+from tfxfer import datasets, errors, layers, models
 from tfxfer.errors import TfxferError
 from tfxfer.models import (
     Autoencoder,
@@ -30,6 +30,7 @@ __all__ = [
     "TfxferError",
     "__version__",
     "average_weights",
+    "datasets",
     "errors",
     "greedy_soup",
     "interpolate_weights",
