@@ -16,6 +16,7 @@ from tfxfer.models import (
     Ensemble,
     LinearRegression,
     MLPClassifier,
+    MultiTaskModel,
     TextClassifier,
 )
 from tfxfer.transfer import average_weights, greedy_soup, interpolate_weights
@@ -26,6 +27,7 @@ __all__ = [
     "Ensemble",
     "LinearRegression",
     "MLPClassifier",
+    "MultiTaskModel",
     "TextClassifier",
     "TfxferError",
     "__version__",

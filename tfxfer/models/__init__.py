@@ -8,6 +8,7 @@ from tfxfer.models.autoencoder import Autoencoder
 from tfxfer.models.ensemble import Ensemble
 from tfxfer.models.linear_regression import LinearRegression
 from tfxfer.models.mlp import MLPClassifier
+from tfxfer.models.multi_task import MultiTaskModel
 from tfxfer.models.text_classifier import TextClassifier
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "Ensemble",
     "LinearRegression",
     "MLPClassifier",
+    "MultiTaskModel",
     "TextClassifier",
 ]

@@ -1,0 +1,181 @@
+"""`MultiTaskModel`: a shared trunk with one head per task (source 004, 3.2)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="tfxfer")
+class MultiTaskModel(keras.Model):
+    """A shared trunk feeding several task heads, with a dict of outputs.
+
+    Multi-task learning (source 004, section 3.2) trains one shared
+    representation on several tasks at once, minimizing
+    `L = sum_i L_i + lambda * sum_j L_j` over main tasks `i` and auxiliary
+    tasks `j`. Here the trunk is the shared part, each head maps the trunk's
+    output to one task's prediction, and `loss_weights` holds the
+    coefficients: 1 for main tasks, `lambda` for auxiliary ones. `compile`
+    uses them when it is not given `loss_weights` itself; pass them to
+    `tfxfer.train(..., loss_weights=model.loss_weights)` the same way.
+
+    The model returns a dict `{task_name: prediction}`, so targets and losses
+    are dicts keyed by task name. The trained trunk is `model.trunk`, ready to
+    be transferred to a new task (`tfxfer.feature_extractor`,
+    `tfxfer.transfer_weights`).
+
+    Args:
+        trunk: The shared layer or model (e.g. a `keras.Sequential` of Dense
+            layers).
+        heads: Dict mapping each task name to its head, a layer or model
+            applied to the trunk's output (e.g. `Dense(3, "softmax")`).
+        loss_weights: Optional dict mapping task names to non-negative loss
+            coefficients; tasks not listed weigh 1.0.
+        **kwargs: Passed to `keras.Model` (e.g. `name`).
+
+    Attributes:
+        trunk: The shared layer or model.
+        heads: Dict of the task heads, in the order given.
+        loss_weights: Dict of the loss coefficient of every task.
+
+    Example:
+
+    >>> trunk = keras.Sequential([keras.layers.Dense(32, "relu")])
+    >>> model = tfxfer.models.MultiTaskModel(
+    ...     trunk,
+    ...     heads={
+    ...         "topic": keras.layers.Dense(4, "softmax"),
+    ...         "length": keras.layers.Dense(1),
+    ...     },
+    ...     loss_weights={"length": 0.3},  # L = L_topic + 0.3 * L_length
+    ... )
+    >>> model.compile("adam", {"topic": "sparse_categorical_crossentropy",
+    ...                        "length": "mse"})
+    >>> model.fit(x, {"topic": y_topic, "length": y_length}, epochs=5)
+    """
+
+    def __init__(
+        self,
+        trunk: keras.layers.Layer,
+        heads: Mapping[str, keras.layers.Layer],
+        loss_weights: Mapping[str, float] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(trunk, keras.layers.Layer):
+            raise ValueError(
+                "Argument `trunk` must be a Keras layer or model. "
+                f"Received: trunk of type {type(trunk).__name__}"
+            )
+        if not isinstance(heads, Mapping) or not heads:
+            raise ValueError(
+                "Argument `heads` must be a non-empty dict mapping task names to "
+                f"Keras layers. Received: heads={heads!r}"
+            )
+        for name, head in heads.items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(
+                    "Argument `heads` must have non-empty string keys (task "
+                    f"names). Received: heads with key {name!r}"
+                )
+            if not isinstance(head, keras.layers.Layer):
+                raise ValueError(
+                    "Argument `heads` must map task names to Keras layers. "
+                    f"Received: heads[{name!r}] of type {type(head).__name__}"
+                )
+        if loss_weights is None:
+            loss_weights = {}
+        if not isinstance(loss_weights, Mapping):
+            raise ValueError(
+                "Argument `loss_weights` must be a dict mapping task names to "
+                f"non-negative numbers. Received: loss_weights={loss_weights!r}"
+            )
+        unknown = [name for name in loss_weights if name not in heads]
+        if unknown:
+            raise ValueError(
+                "Argument `loss_weights` must only name tasks in `heads` "
+                f"({list(heads)}). Received: loss_weights={dict(loss_weights)!r}"
+            )
+        for weight in loss_weights.values():
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, numbers.Real)
+                or not 0.0 <= float(weight) < float("inf")
+            ):
+                raise ValueError(
+                    "Argument `loss_weights` must map task names to finite "
+                    f"non-negative numbers. Received: loss_weights="
+                    f"{dict(loss_weights)!r}"
+                )
+        self.trunk = trunk
+        self.heads = dict(heads)
+        self.loss_weights = {
+            name: float(loss_weights.get(name, 1.0)) for name in self.heads
+        }
+
+    def build(self, input_shape):
+        if not self.trunk.built:
+            self.trunk.build(input_shape)
+        feature_shape = self.trunk.compute_output_shape(input_shape)
+        for head in self.heads.values():
+            if not head.built:
+                head.build(feature_shape)
+        self.built = True
+
+    def features(self, inputs, training=None):
+        """Returns the trunk's output: the shared representation."""
+        return self.trunk(inputs, training=training)
+
+    def call(self, inputs, training=None):
+        features = self.features(inputs, training=training)
+        return {
+            name: head(features, training=training) for name, head in self.heads.items()
+        }
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
+        """Configures the model for training, as `keras.Model.compile`.
+
+        When `loss_weights` is None, the model's own `loss_weights` (one
+        coefficient per task) are used, so the total loss is the weighted sum
+        of the task losses.
+        """
+        if loss_weights is None and isinstance(loss, Mapping):
+            loss_weights = {name: self.loss_weights[name] for name in loss}
+        super().compile(
+            optimizer=optimizer, loss=loss, loss_weights=loss_weights, **kwargs
+        )
+
+    def compile_from_config(self, config):
+        # Keras skips compiling on load when `compile` is overridden; this one
+        # only fills in `loss_weights`, so the saved compile config is safe to
+        # replay (as `keras.Model.compile_from_config` does).
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if hasattr(self, "optimizer") and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "trunk": keras.saving.serialize_keras_object(self.trunk),
+                "heads": {
+                    name: keras.saving.serialize_keras_object(head)
+                    for name, head in self.heads.items()
+                },
+                "loss_weights": dict(self.loss_weights),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["trunk"] = keras.saving.deserialize_keras_object(config["trunk"])
+        config["heads"] = {
+            name: keras.saving.deserialize_keras_object(head)
+            for name, head in config["heads"].items()
+        }
+        return cls(**config)
