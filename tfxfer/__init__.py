@@ -19,6 +19,7 @@ from tfxfer.models import (
     MultiTaskModel,
     TextClassifier,
 )
+from tfxfer.training import distill
 from tfxfer.transfer import average_weights, greedy_soup, interpolate_weights
 from tfxfer.version import __version__
 
@@ -33,6 +34,7 @@ __all__ = [
     "__version__",
     "average_weights",
     "datasets",
+    "distill",
     "errors",
     "greedy_soup",
     "interpolate_weights",

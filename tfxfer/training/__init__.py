@@ -1,4 +1,6 @@
 """Training a (transferred) model: a compiled GradientTape loop, staged
 fine-tuning, learning-rate search and distillation."""
 
-__all__ = []
+from tfxfer.training.distillation import distill
+
+__all__ = ["distill"]

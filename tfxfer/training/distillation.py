@@ -1,0 +1,287 @@
+"""Knowledge distillation on top of `keras.distillation.Distiller`.
+
+A small student learns from a large teacher's softened predictions as well as
+from the labels (Hinton et al., "Distilling the Knowledge in a Neural
+Network", 2015; source 004, section 3.1). Keras ships the machinery
+(`Distiller`, `LogitsDistillation`); `distill` wires it up for classifiers in
+one call and handles models that output probabilities, as tfxfer's do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from tfxfer._validation import (
+    check_in_range,
+    check_positive_int,
+    check_positive_number,
+)
+
+
+@keras.saving.register_keras_serializable(package="tfxfer")
+class LogProbabilities(keras.Model):
+    """Wraps a probability-output classifier so that it outputs log-probabilities.
+
+    `log(p)` are logits up to a per-sample constant, and softmax removes that
+    constant: `softmax(log(p) / T)` is `p ** (1 / T)` renormalized, the
+    temperature-softened distribution of distillation. Probabilities are
+    clipped to `[keras.config.epsilon(), 1]` before the log. Used by
+    `tfxfer.distill`; the wrapped model's variables are the wrapper's.
+
+    Args:
+        model: A `keras.Model` whose output is a probability distribution
+            over the last axis (softmax).
+        **kwargs: Passed to `keras.Model`.
+    """
+
+    def __init__(self, model: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def build(self, input_shape):
+        if not self.model.built:
+            self.model.build(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        probabilities = self.model(inputs, training=training)
+        return keras.ops.log(keras.ops.clip(probabilities, keras.config.epsilon(), 1.0))
+
+    def get_config(self):
+        config = super().get_config()
+        config["model"] = keras.saving.serialize_keras_object(self.model)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["model"] = keras.saving.deserialize_keras_object(config["model"])
+        return cls(**config)
+
+
+def distill(
+    teacher: keras.Model,
+    student: keras.Model,
+    x: Any,
+    y: Any = None,
+    *,
+    temperature: float = 3.0,
+    alpha: float = 0.5,
+    from_logits: bool = False,
+    epochs: int = 10,
+    batch_size: int = 32,
+    learning_rate: float | None = None,
+    optimizer: str | keras.optimizers.Optimizer = "adam",
+    metrics: Sequence[Any] | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: str | int = "auto",
+) -> keras.callbacks.History:
+    """Trains `student` to imitate `teacher` (knowledge distillation).
+
+    Builds a `keras.distillation.Distiller` with a
+    `keras.distillation.LogitsDistillation(temperature)` loss and fits it. The
+    student minimizes
+    `alpha * CE(y, student) + (1 - alpha) * T**2 * KL(teacher_T || student_T)`,
+    where `*_T` are the softmax of the logits divided by the temperature `T`
+    (Keras' `student_loss_weight` is `alpha`; the `T**2` factor keeps the
+    gradient scale independent of `T`, as in Hinton et al.).
+
+    Probabilities vs logits: `LogitsDistillation` divides its inputs by `T`
+    and applies a softmax, so it needs logits. tfxfer's classifiers end in a
+    softmax, so by default (`from_logits=False`) both models are wrapped to
+    output `log(probabilities)`, which are logits up to a constant that the
+    softmax cancels; the student's label loss is then cross-entropy
+    `from_logits=True` on those log-probabilities, which equals ordinary
+    cross-entropy on the probabilities. Pass `from_logits=True` for models
+    that output raw logits. A quick check on the first batch raises if
+    `from_logits=False` but the outputs are not probability distributions.
+
+    The teacher runs in inference mode (`training=False`) and is not updated:
+    its weights (BatchNorm statistics included) are unchanged, and its
+    layers' `trainable` flags are restored afterwards (Distiller freezes it).
+    The student is trained in place and is the result to keep.
+
+    Args:
+        teacher: Trained classifier (`keras.Model`), e.g. a large
+            `tfxfer.MLPClassifier`.
+        student: Classifier to train, with the same input and output shapes
+            (usually smaller).
+        x: Training inputs (NumPy array or tensor; unlabeled data works).
+        y: Optional labels: integer class ids (sparse) or one-hot rows. With
+            `y=None` the student learns from the teacher only (pure
+            distillation: Keras' `student_loss_weight` is set to 0 and
+            `alpha` is ignored).
+        temperature: Softmax temperature `T` > 0; higher values soften the
+            teacher's distribution and reveal more of its "dark knowledge".
+        alpha: Weight in [0, 1] of the student's label loss; `1 - alpha`
+            weighs the distillation loss. 0 is pure distillation, 1 ordinary
+            training on labels.
+        from_logits: Whether both models output logits (`True`) or
+            probabilities (`False`, tfxfer's classifiers).
+        epochs: Number of epochs.
+        batch_size: Batch size.
+        learning_rate: Learning rate when `optimizer` is a name. Defaults to
+            the optimizer's default (1e-3 for Adam).
+        optimizer: Optimizer name (e.g. `"adam"`) or a
+            `keras.optimizers.Optimizer` instance (then `learning_rate` must
+            be None).
+        metrics: Optional metrics on the labels, e.g. `["accuracy"]` (they
+            see the student's logits or log-probabilities: fine for accuracy).
+            Needs `y`.
+        validation_data: Optional `(x_val, y_val)` tuple.
+        callbacks: Keras callbacks for `fit`.
+        verbose: Passed to `fit`.
+
+    Returns:
+        The `keras.callbacks.History` of the distillation: per epoch `loss`
+        (the total), `student_loss`, `distillation_loss` and the metrics.
+
+    Raises:
+        ValueError: If an argument is out of range, the models are not
+            compatible (Keras' Distiller checks shapes), `metrics` is given
+            without `y`, or `from_logits=False` and an output is not a
+            probability distribution.
+
+    Example:
+
+    >>> student = tfxfer.MLPClassifier(10, hidden_units=(32,))
+    >>> history = tfxfer.distill(teacher, student, x_train, y_train,
+    ...                          temperature=4.0, alpha=0.3, epochs=5)
+    >>> student.compile(metrics=["accuracy"], loss="sparse_categorical_crossentropy")
+    >>> student.evaluate(x_test, y_test)
+    """
+    for name, model in (("teacher", teacher), ("student", student)):
+        if not isinstance(model, keras.Model):
+            raise ValueError(
+                f"Argument `{name}` must be a Keras model. "
+                f"Received: {name} of type {type(model).__name__}"
+            )
+    if teacher is student:
+        raise ValueError(
+            "Arguments `teacher` and `student` must be different models. "
+            f"Received: the same model {teacher.name!r} twice"
+        )
+    temperature = check_positive_number("temperature", temperature)
+    alpha = check_in_range("alpha", alpha, 0.0, 1.0)
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if not isinstance(from_logits, bool):
+        raise ValueError(
+            "Argument `from_logits` must be a bool. "
+            f"Received: from_logits={from_logits!r}"
+        )
+    if y is None and metrics:
+        raise ValueError(
+            "Argument `metrics` needs labels: pass `y` too, or metrics=None for "
+            f"pure distillation. Received: metrics={metrics!r}, y=None"
+        )
+    optimizer = _make_optimizer(optimizer, learning_rate)
+
+    if not from_logits:
+        probe = x[:batch_size]
+        teacher_view = LogProbabilities(teacher, name=f"{teacher.name}_log_probs")
+        student_view = LogProbabilities(student, name=f"{student.name}_log_probs")
+        for name, model in (("teacher", teacher), ("student", student)):
+            _check_probabilities(name, model(probe, training=False))
+    else:
+        teacher_view, student_view = teacher, student
+
+    if y is None:
+        student_loss, student_loss_weight = "categorical_crossentropy", 0.0
+    else:
+        y_shape = np.shape(y)
+        sparse = len(y_shape) == 1 or (len(y_shape) == 2 and y_shape[1] == 1)
+        student_loss = (
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            if sparse
+            else keras.losses.CategoricalCrossentropy(from_logits=True)
+        )
+        student_loss_weight = alpha
+
+    teacher_layers = teacher._flatten_layers(include_self=True)
+    layer_flags = [layer.trainable for layer in teacher_layers]
+    variable_flags = [(v, v.trainable) for v in teacher.weights]
+    try:
+        distiller = keras.distillation.Distiller(
+            teacher=teacher_view,
+            student=student_view,
+            distillation_losses=keras.distillation.LogitsDistillation(
+                temperature=temperature,
+                # An instance, not the default "kl_divergence": Keras 3.15
+                # resolves that string to the plain function, which skips
+                # LogitsDistillation's softmax and T**2 scaling (KL on raw
+                # logits clipped to [eps, 1]: zero for log-probabilities).
+                loss=keras.losses.KLDivergence(),
+            ),
+            student_loss_weight=student_loss_weight,
+            name=f"distill_{student.name}",
+        )
+        distiller.compile(
+            optimizer=optimizer,
+            loss=student_loss,
+            metrics=list(metrics) if metrics else None,
+        )
+        return distiller.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            callbacks=list(callbacks),
+            verbose=verbose,
+        )
+    finally:
+        # Distiller sets `teacher.trainable = False` (recursively); give the
+        # caller's model back with its own flags. Its weights never changed.
+        for layer, flag in zip(teacher_layers, layer_flags):  # outer first
+            layer.trainable = flag
+        for variable, flag in variable_flags:
+            variable.trainable = flag
+
+
+def _make_optimizer(optimizer, learning_rate):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        if learning_rate is not None:
+            raise ValueError(
+                "Argument `learning_rate` must be None when `optimizer` is an "
+                "optimizer instance (set its learning rate there). Received: "
+                f"learning_rate={learning_rate!r}"
+            )
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise ValueError(
+            "Argument `optimizer` must be an optimizer name or a "
+            f"`keras.optimizers.Optimizer`. Received: optimizer={optimizer!r}"
+        )
+    config = {}
+    if learning_rate is not None:
+        config["learning_rate"] = check_positive_number("learning_rate", learning_rate)
+    try:
+        return keras.optimizers.get({"class_name": optimizer, "config": config})
+    except ValueError as error:
+        raise ValueError(
+            "Argument `optimizer` must be an optimizer name or a "
+            f"`keras.optimizers.Optimizer`. Received: optimizer={optimizer!r}"
+        ) from error
+
+
+def _check_probabilities(name, outputs) -> None:
+    values = keras.ops.convert_to_numpy(outputs)
+    if (
+        values.ndim < 2
+        or values.shape[-1] < 2
+        or np.any(values < -1e-6)
+        or not np.allclose(values.sum(axis=-1), 1.0, atol=1e-3)
+    ):
+        raise ValueError(
+            f"With `from_logits=False`, the {name}'s outputs must be class "
+            "probabilities (a softmax over the last axis, as tfxfer's "
+            "classifiers give); pass `from_logits=True` if they are logits. "
+            f"Received: {name} outputs of shape {values.shape} with row sums "
+            f"{np.round(values.sum(axis=-1)[:3], 4).tolist()}..."
+        )
