@@ -18,6 +18,7 @@ from tfxfer.models import (
     MLPClassifier,
     MultiTaskModel,
     TextClassifier,
+    image_classifier,
 )
 from tfxfer.training import distill
 from tfxfer.transfer import average_weights, greedy_soup, interpolate_weights
@@ -37,6 +38,7 @@ __all__ = [
     "distill",
     "errors",
     "greedy_soup",
+    "image_classifier",
     "interpolate_weights",
     "layers",
     "models",

@@ -6,6 +6,7 @@ Every model saves with `model.save("m.keras")` and reloads with
 
 from tfxfer.models.autoencoder import Autoencoder
 from tfxfer.models.ensemble import Ensemble
+from tfxfer.models.image_classifier import BackbonePreprocessing, image_classifier
 from tfxfer.models.linear_regression import LinearRegression
 from tfxfer.models.mlp import MLPClassifier
 from tfxfer.models.multi_task import MultiTaskModel
@@ -13,9 +14,11 @@ from tfxfer.models.text_classifier import TextClassifier
 
 __all__ = [
     "Autoencoder",
+    "BackbonePreprocessing",
     "Ensemble",
     "LinearRegression",
     "MLPClassifier",
     "MultiTaskModel",
     "TextClassifier",
+    "image_classifier",
 ]
