@@ -21,7 +21,7 @@ from tfxfer.models import (
     image_classifier,
 )
 from tfxfer.training import distill
-from tfxfer.transfer import average_weights, greedy_soup, interpolate_weights
+from tfxfer.transfer import add_lora, average_weights, greedy_soup, interpolate_weights
 from tfxfer.version import __version__
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "TextClassifier",
     "TfxferError",
     "__version__",
+    "add_lora",
     "average_weights",
     "datasets",
     "distill",

@@ -2,5 +2,6 @@
 weights into another model, extract features, and fuse models."""
 
 from tfxfer.transfer.fusion import average_weights, greedy_soup, interpolate_weights
+from tfxfer.transfer.lora import add_lora
 
-__all__ = ["average_weights", "greedy_soup", "interpolate_weights"]
+__all__ = ["add_lora", "average_weights", "greedy_soup", "interpolate_weights"]
