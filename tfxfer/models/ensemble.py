@@ -52,7 +52,7 @@ class Ensemble(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(models, keras.Model) or not isinstance(models, Sequence):
+        if isinstance(models, str | keras.Model) or not isinstance(models, Sequence):
             raise ValueError(
                 "Argument `models` must be a non-empty list of Keras models. "
                 f"Received: models of type {type(models).__name__}"

@@ -203,7 +203,7 @@ def greedy_soup(
 
 
 def _check_models(models) -> list[keras.Model]:
-    if isinstance(models, keras.Model) or not isinstance(models, Sequence):
+    if isinstance(models, str | keras.Model) or not isinstance(models, Sequence):
         raise ValueError(
             "Argument `models` must be a non-empty list of Keras models. "
             f"Received: models of type {type(models).__name__}"
