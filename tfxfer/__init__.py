@@ -9,7 +9,15 @@ tfxfer's registered models) but none of gensim, pandas, scikit-learn or
 matplotlib of its own: those load inside the functions that need them.
 """
 
-from tfxfer import datasets, errors, layers, models
+from tfxfer import datasets, embeddings, errors, layers, models, text
+from tfxfer.embeddings import (
+    EmbeddingReport,
+    build_embedding_matrix,
+    embedding_layer,
+    evaluate_word_vectors,
+    load_word_vectors,
+    train_word2vec,
+)
 from tfxfer.errors import TfxferError
 from tfxfer.models import (
     Autoencoder,
@@ -20,27 +28,59 @@ from tfxfer.models import (
     TextClassifier,
     image_classifier,
 )
+from tfxfer.text import Vocabulary, tokenize
 from tfxfer.training import distill
-from tfxfer.transfer import add_lora, average_weights, greedy_soup, interpolate_weights
+from tfxfer.transfer import (
+    TrainableSummary,
+    TransferReport,
+    add_lora,
+    average_weights,
+    feature_extractor,
+    freeze,
+    greedy_soup,
+    interpolate_weights,
+    load_pretrained,
+    trainable_summary,
+    transfer_weights,
+    unfreeze,
+)
 from tfxfer.version import __version__
 
 __all__ = [
     "Autoencoder",
+    "EmbeddingReport",
     "Ensemble",
     "LinearRegression",
     "MLPClassifier",
     "MultiTaskModel",
     "TextClassifier",
     "TfxferError",
+    "TrainableSummary",
+    "TransferReport",
+    "Vocabulary",
     "__version__",
     "add_lora",
     "average_weights",
+    "build_embedding_matrix",
     "datasets",
     "distill",
+    "embedding_layer",
+    "embeddings",
     "errors",
+    "evaluate_word_vectors",
+    "feature_extractor",
+    "freeze",
     "greedy_soup",
     "image_classifier",
     "interpolate_weights",
     "layers",
+    "load_pretrained",
+    "load_word_vectors",
     "models",
+    "text",
+    "tokenize",
+    "train_word2vec",
+    "trainable_summary",
+    "transfer_weights",
+    "unfreeze",
 ]

@@ -41,3 +41,12 @@ class InvalidDataError(TfxferError, ValueError):
 
 class WeightsUnavailableError(TfxferError, OSError):
     """Pretrained weights could not be found locally nor downloaded."""
+
+
+class ModelNotFoundError(ModelLoadError, FileNotFoundError):
+    """The path given to load a model does not exist."""
+
+
+class UnsafeModelError(ModelLoadError, UnsafeFileError):
+    """A saved model would run arbitrary code when loaded (a Lambda layer)
+    and was refused under `safe_mode=True`."""

@@ -1,0 +1,219 @@
+"""Tests of `tfxfer.load_pretrained`: formats and every error path."""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import tfxfer
+from tfxfer.errors import ModelLoadError, ModelNotFoundError, UnsafeModelError
+
+
+def _tiny_functional(name="tiny"):
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, activation="relu", name="hidden")(inputs)
+    outputs = keras.layers.Dense(2, name="out")(hidden)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@pytest.fixture
+def x4(rng):
+    return rng.random((5, 4), dtype=np.float32)
+
+
+def test_load_pretrained_keras_file_round_trips(tmp_path, x4):
+    model = _tiny_functional()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = tfxfer.load_pretrained(path)
+    assert isinstance(loaded, keras.Model)
+    assert not loaded.compiled
+    np.testing.assert_array_equal(
+        loaded.predict(x4, verbose=0), model.predict(x4, verbose=0)
+    )
+
+
+def test_load_pretrained_compile_restores_training_config(tmp_path):
+    model = _tiny_functional()
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((2, 4)), np.ones((2, 2)), epochs=1, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    assert tfxfer.load_pretrained(path, compile=True).compiled
+    assert not tfxfer.load_pretrained(path).compiled
+
+
+def test_load_pretrained_tfxfer_model(tmp_path, tiny_tabular):
+    x, _ = tiny_tabular
+    model = tfxfer.MLPClassifier(3, hidden_units=(4,))
+    model.build((None, 8))
+    path = tmp_path / "mlp.keras"
+    model.save(path)
+    loaded = tfxfer.load_pretrained(str(path))
+    assert isinstance(loaded, tfxfer.MLPClassifier)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+
+
+def test_load_pretrained_legacy_h5(tmp_path, x4):
+    model = _tiny_functional()
+    path = str(tmp_path / "m.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+        loaded = tfxfer.load_pretrained(path)
+    np.testing.assert_array_equal(
+        loaded.predict(x4, verbose=0), model.predict(x4, verbose=0)
+    )
+
+
+@pytest.mark.parametrize("how", ["export", "tf_saved_model_save"])
+def test_load_pretrained_saved_model_is_inference_only(tmp_path, x4, how):
+    import tensorflow as tf
+
+    model = _tiny_functional()
+    path = str(tmp_path / "saved")
+    if how == "export":
+        model.export(path, verbose=False)
+    else:
+        tf.saved_model.save(model, path)
+    with pytest.warns(UserWarning, match=r"inference-only.*rebuild the model in Keras"):
+        loaded = tfxfer.load_pretrained(path)
+    assert isinstance(loaded, keras.Model)
+    assert loaded.trainable_weights == []
+    np.testing.assert_allclose(
+        loaded.predict(x4, verbose=0), model.predict(x4, verbose=0), rtol=1e-6
+    )
+
+
+def test_load_pretrained_missing_path_names_it(tmp_path):
+    path = tmp_path / "nope.keras"
+    with pytest.raises(ModelNotFoundError, match=r"nope.keras.*does not exist"):
+        tfxfer.load_pretrained(path)
+    with pytest.raises(FileNotFoundError):
+        tfxfer.load_pretrained(path)
+
+
+def test_load_pretrained_unknown_suffix(tmp_path):
+    path = tmp_path / "model.txt"
+    path.write_text("not a model")
+    with pytest.raises(
+        ModelLoadError, match=r"model\.txt.*unknown model format '\.txt'"
+    ):
+        tfxfer.load_pretrained(path)
+
+
+def test_load_pretrained_wrong_suffix_hints_rename(tmp_path):
+    model = _tiny_functional()
+    model.save(tmp_path / "m.keras")
+    renamed = tmp_path / "m.bin"
+    os.rename(tmp_path / "m.keras", renamed)
+    with pytest.raises(ModelLoadError, match=r"rename it to end in `.keras`"):
+        tfxfer.load_pretrained(renamed)
+
+
+def test_load_pretrained_directory_that_is_not_a_saved_model(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match=r"empty.*not a TensorFlow SavedModel"):
+        tfxfer.load_pretrained(tmp_path / "empty")
+
+
+def test_load_pretrained_truncated_keras_file(tmp_path):
+    model = _tiny_functional()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match=r"truncated.keras.*corrupt or truncated"):
+        tfxfer.load_pretrained(truncated)
+
+
+def test_load_pretrained_corrupt_member_fails_crc(tmp_path):
+    import zipfile
+
+    model = _tiny_functional()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("config.json")
+    data = bytearray(path.read_bytes())
+    # Flip one byte of config.json's stored data (stored uncompressed or not,
+    # the CRC no longer matches).
+    offset = info.header_offset + 30 + len(info.filename) + len(info.extra) + 5
+    data[offset] ^= 0xFF
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match=r"corrupt.keras.*corrupt"):
+        tfxfer.load_pretrained(corrupt)
+
+
+def test_load_pretrained_truncated_h5(tmp_path):
+    model = _tiny_functional()
+    path = tmp_path / "m.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match=r"truncated.h5.*corrupt or truncated"):
+        tfxfer.load_pretrained(truncated)
+
+
+def test_load_pretrained_h5_suffix_on_other_file(tmp_path):
+    path = tmp_path / "fake.h5"
+    path.write_bytes(b"hello")
+    with pytest.raises(ModelLoadError, match=r"fake.h5.*not an HDF5 file"):
+        tfxfer.load_pretrained(path)
+
+
+def test_load_pretrained_unregistered_custom_class(tmp_path):
+    @keras.saving.register_keras_serializable(package="tfxfer_test")
+    class Doubler(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    model = keras.Sequential([keras.Input((2,)), Doubler(name="doubler")])
+    path = tmp_path / "custom.keras"
+    model.save(path)
+    # Unregister it, as in a fresh process that did not import its module.
+    del keras.saving.get_custom_objects()["tfxfer_test>Doubler"]
+    with pytest.raises(
+        ModelLoadError,
+        match=r"custom.keras.*'Doubler'.*not registered.*Import the module.*"
+        r"custom_objects=\{'tfxfer_test>Doubler': Doubler\}",
+    ) as info:
+        tfxfer.load_pretrained(path)
+    assert info.value.__cause__ is not None  # chained, not swallowed
+    loaded = tfxfer.load_pretrained(
+        path, custom_objects={"tfxfer_test>Doubler": Doubler}
+    )
+    np.testing.assert_allclose(loaded.predict(np.ones((1, 2)), verbose=0), [[2.0, 2.0]])
+
+
+def test_load_pretrained_lambda_refused_in_safe_mode(tmp_path):
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Lambda(lambda t: t + 1.0, name="plus_one")]
+    )
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    with pytest.raises(
+        UnsafeModelError, match=r"lambda.keras.*Lambda.*safe_mode=False.*trust"
+    ):
+        tfxfer.load_pretrained(path)
+    with pytest.raises(ModelLoadError):  # also a ModelLoadError
+        tfxfer.load_pretrained(path)
+    loaded = tfxfer.load_pretrained(path, safe_mode=False)
+    np.testing.assert_allclose(
+        loaded.predict(np.zeros((1, 2)), verbose=0), [[1.0, 1.0]]
+    )
+
+
+def test_load_pretrained_bad_arguments():
+    with pytest.raises(ValueError, match=r"Argument `path` must be a path"):
+        tfxfer.load_pretrained(42)
+    with pytest.raises(ValueError, match=r"Argument `custom_objects` must be a dict"):
+        tfxfer.load_pretrained("m.keras", custom_objects=["Doubler"])
