@@ -217,7 +217,8 @@ class Vocabulary:
             if max_tokens < 3:
                 raise ValueError(
                     "Argument `max_tokens` must be at least 3 (padding, "
-                    f"out-of-vocabulary and one word). Received: max_tokens={max_tokens}"
+                    "out-of-vocabulary and one word). "
+                    f"Received: max_tokens={max_tokens}"
                 )
         vocab = cls([], tokenizer=tokenizer, tokenizer_config=tokenizer_config)
         counter: collections.Counter = collections.Counter()

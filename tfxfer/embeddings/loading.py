@@ -20,6 +20,7 @@ leaves a cache that is used half-written.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import hashlib
 import itertools
@@ -136,7 +137,9 @@ def load_word_vectors(
     if not path.exists():
         raise FileNotFoundError(2, "Word-vectors file not found", str(path))
     if path.is_dir():
-        raise IsADirectoryError(21, "Expected a word-vectors file, got a folder", str(path))
+        raise IsADirectoryError(
+            21, "Expected a word-vectors file, got a folder", str(path)
+        )
     if path.stat().st_size == 0:
         raise VectorsFormatError(f"{path}: the file is empty (0 bytes).")
 
@@ -310,7 +313,13 @@ def _parse(path, compression, kind, limit, dtype, skip_bad_rows, encoding):
             )
         else:
             words, vectors = _read_text(
-                handle, path, kind == "word2vec", limit, skip_bad_rows, encoding, bad_rows
+                handle,
+                path,
+                kind == "word2vec",
+                limit,
+                skip_bad_rows,
+                encoding,
+                bad_rows,
             )
     if bad_rows:
         shown = ", ".join(bad_rows[:5]) + (", ..." if len(bad_rows) > 5 else "")
@@ -386,7 +395,13 @@ def _read_text(handle, path, has_header, limit, skip, encoding, bad_rows):
         if dim is None:
             dim = len(pairs[0][2].split())
             if dim == 0:
-                _bad_row(path, f"line {pairs[0][0]}", "a word without values.", False, bad_rows)
+                _bad_row(
+                    path,
+                    f"line {pairs[0][0]}",
+                    "a word without values.",
+                    False,
+                    bad_rows,
+                )
         pairs = pairs[: int(min(wanted - len(words), len(pairs)))]
         vectors = _fast_rows(pairs, dim, parse_dtype)
         if vectors is None:
@@ -564,9 +579,13 @@ def _keyed_vectors(words: list[str], vectors: np.ndarray) -> KeyedVectors:
 
 def _load_native(path, *, limit, dtype) -> KeyedVectors:
     from gensim.models import KeyedVectors
-    from gensim.utils import SaveLoad
+    from gensim.utils import SaveLoad, unpickle
 
-    obj = SaveLoad.load(str(path), mmap="r")
+    # What gensim's SaveLoad.load does, without assuming the object is one.
+    compress, subname = SaveLoad._adapt_by_suffix(str(path))
+    obj = unpickle(str(path))
+    if isinstance(obj, SaveLoad):
+        obj._load_specials(str(path), None if compress else "r", compress, subname)
     kv = obj if isinstance(obj, KeyedVectors) else getattr(obj, "wv", None)
     if not isinstance(kv, KeyedVectors):
         raise VectorsFormatError(
@@ -647,20 +666,19 @@ def _read_cache(entry: pathlib.Path, path: pathlib.Path) -> KeyedVectors | None:
 
 
 def _atomic_write(entry: pathlib.Path, name: str, write) -> None:
-    handle = tempfile.NamedTemporaryFile(
-        dir=entry, prefix=f".{name}.", suffix=".tmp", delete=False
+    """Writes `entry / name` through a temporary file renamed into place."""
+    descriptor, temporary = tempfile.mkstemp(
+        dir=entry, prefix=f".{name}.", suffix=".tmp"
     )
     try:
-        with handle:
+        with os.fdopen(descriptor, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, entry / name)
+        os.replace(temporary, entry / name)
     except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
 
 
@@ -668,10 +686,8 @@ def _write_cache(entry, path, words, vectors, kind, limit, dtype) -> None:
     entry.mkdir(parents=True, exist_ok=True)
     fingerprint = _fingerprint(path)
     # Invalidate first: without meta.json the entry is never used.
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(entry / "meta.json")
-    except FileNotFoundError:
-        pass
     _atomic_write(
         entry, "vectors.npy", lambda h: np.save(h, np.ascontiguousarray(vectors))
     )

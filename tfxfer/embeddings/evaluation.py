@@ -1,0 +1,156 @@
+"""`evaluate_word_vectors`: intrinsic quality of word vectors on WordSim-353,
+SimLex-999 and the Google analogy questions."""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from tfxfer._validation import check_positive_int, require
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+ANALOGY_FILE = "questions-words.txt"
+
+
+def _bundled(name: str) -> pathlib.Path:
+    from tfxfer.datasets import data_file
+
+    return data_file(name)
+
+
+def _count_pairs(path, vocab: set[str], case_insensitive: bool) -> tuple[int, int]:
+    """(pairs, pairs with both words known), reading like gensim does."""
+    total = known = 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 3:
+                continue
+            a, b = fields[0], fields[1]
+            if case_insensitive:
+                a, b = a.upper(), b.upper()
+            total += 1
+            known += a in vocab and b in vocab
+    return total, known
+
+
+def _count_questions(path) -> int:
+    with open(path, encoding="utf-8") as handle:
+        return sum(
+            1 for line in handle if not line.startswith(": ") and len(line.split()) == 4
+        )
+
+
+def evaluate_word_vectors(
+    vectors: KeyedVectors,
+    *,
+    similarity_files: Mapping[str, str | os.PathLike] | None = None,
+    analogy_file: str | os.PathLike | bool | None = None,
+    restrict_vocab: int = 300_000,
+    case_insensitive: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Scores word vectors on word similarity and analogy benchmarks.
+
+    Uses gensim's `evaluate_word_pairs` (Spearman and Pearson correlation
+    between cosine similarity and human judgements, over the pairs whose
+    words are both known) and `evaluate_word_analogies` (3CosAdd accuracy on
+    the questions whose four words are known). The bundled files are
+    WordSim-353, SimLex-999 and Google's `questions-words.txt`, as shipped
+    with gensim's test data (see `data/`).
+
+    Args:
+        vectors: gensim `KeyedVectors`.
+        similarity_files: Mapping name -> pairs file (tab-separated `word1
+            word2 score`, `#` comments); default WordSim-353 and SimLex-999.
+            `{}` skips word similarity.
+        analogy_file: Analogy questions file (`: section` headers, then `a b c
+            d` lines); `None` for the bundled Google set, `False` to skip.
+        restrict_vocab: Only the first words of the vectors take part (as in
+            gensim, to keep analogies tractable); others count as unknown.
+        case_insensitive: Compare words in upper case (gensim's default).
+
+    Returns:
+        A dict with one entry per similarity set (`spearman`, `pearson`,
+        `pairs`, `oov_rate`) and `"analogies"` (`accuracy`, `questions`,
+        `evaluated`, `oov_rate`). Rates are fractions in [0, 1]; a
+        correlation or accuracy is `nan` when too few items are known.
+
+    Raises:
+        ValueError: If an argument is not valid.
+        FileNotFoundError: If a file does not exist.
+        ImportError: If gensim (or scipy) is not installed.
+
+    Example:
+
+    >>> scores = tfxfer.evaluate_word_vectors(kv)
+    >>> scores["simlex999"]["spearman"], scores["analogies"]["accuracy"]
+    """
+    require("gensim", feature="tfxfer.evaluate_word_vectors")
+    if not hasattr(vectors, "evaluate_word_pairs"):
+        raise ValueError(
+            "Argument `vectors` must be gensim KeyedVectors. "
+            f"Received: vectors of type {type(vectors).__name__}"
+        )
+    restrict_vocab = check_positive_int("restrict_vocab", restrict_vocab)
+    if similarity_files is None:
+        similarity_files = {
+            key: _bundled(name) for key, name in SIMILARITY_FILES.items()
+        }
+    if not isinstance(similarity_files, Mapping):
+        raise ValueError(
+            "Argument `similarity_files` must be a dict name -> path. "
+            f"Received: similarity_files={similarity_files!r}"
+        )
+    if analogy_file is None or analogy_file is True:
+        analogy_file = _bundled(ANALOGY_FILE)
+    for path in [*similarity_files.values(), *([analogy_file] if analogy_file else [])]:
+        if not pathlib.Path(path).is_file():
+            raise FileNotFoundError(2, "Evaluation file not found", str(path))
+
+    words = vectors.index_to_key[:restrict_vocab]
+    vocab = {w.upper() for w in words} if case_insensitive else set(words)
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in similarity_files.items():
+        total, known = _count_pairs(path, vocab, case_insensitive)
+        entry = {
+            "spearman": math.nan,
+            "pearson": math.nan,
+            "pairs": total,
+            "oov_rate": 1.0 - known / total if total else math.nan,
+        }
+        if known >= 3:
+            pearson, spearman, oov_percent = vectors.evaluate_word_pairs(
+                str(path),
+                restrict_vocab=restrict_vocab,
+                case_insensitive=case_insensitive,
+            )
+            entry["spearman"] = float(spearman[0])
+            entry["pearson"] = float(pearson[0])
+            entry["oov_rate"] = float(oov_percent) / 100.0
+        results[name] = entry
+
+    if analogy_file:
+        questions = _count_questions(analogy_file)
+        _, sections = vectors.evaluate_word_analogies(
+            str(analogy_file),
+            restrict_vocab=restrict_vocab,
+            case_insensitive=case_insensitive,
+        )
+        total = sections[-1]
+        correct, incorrect = len(total["correct"]), len(total["incorrect"])
+        evaluated = correct + incorrect
+        results["analogies"] = {
+            "accuracy": correct / evaluated if evaluated else math.nan,
+            "questions": questions,
+            "evaluated": evaluated,
+            "oov_rate": 1.0 - evaluated / questions if questions else math.nan,
+        }
+    return results

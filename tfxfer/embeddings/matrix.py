@@ -1,0 +1,273 @@
+"""Embedding matrices from word vectors, with a coverage report, and the
+frozen `Embedding` layer that holds them."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+
+from tfxfer._validation import check_choice
+from tfxfer.text import PAD_INDEX, Vocabulary
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+OOV_STRATEGIES = ("random", "zeros", "mean")
+_MISSING_SAMPLE = 20
+_STATS_SAMPLE = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingReport:
+    """How well word vectors cover a vocabulary.
+
+    Attributes:
+        vocabulary_size: Words of the vocabulary (reserved ids excluded).
+        hits: Words that got a pretrained vector.
+        misses: Words that got the `oov` initialisation instead.
+        lowercase_hits: Hits found only through their lowercase form.
+        coverage_by_type: `hits / vocabulary_size`.
+        coverage_by_token: Share of the corpus' tokens whose word got a
+            vector (`None` when the vocabulary has no counts). Tokens left out
+            of the vocabulary count as not covered.
+        missing_sample: Up to 20 missing words, most frequent first when
+            counts are known.
+        oov: The initialisation of missing words.
+        embedding_dim: Size of the vectors.
+        rows: Rows of the matrix (including padding and OOV rows).
+    """
+
+    vocabulary_size: int
+    hits: int
+    misses: int
+    lowercase_hits: int
+    coverage_by_type: float
+    coverage_by_token: float | None
+    missing_sample: list[str]
+    oov: str
+    embedding_dim: int
+    rows: int
+
+    def __str__(self) -> str:
+        by_token = (
+            "unknown (no counts)"
+            if self.coverage_by_token is None
+            else f"{self.coverage_by_token:.1%}"
+        )
+        missing = ", ".join(self.missing_sample) or "-"
+        return (
+            f"EmbeddingReport: {self.rows} x {self.embedding_dim} matrix\n"
+            f"  words:             {self.vocabulary_size}\n"
+            f"  found:             {self.hits} "
+            f"({self.lowercase_hits} through their lowercase form)\n"
+            f"  missing:           {self.misses} (initialised: {self.oov})\n"
+            f"  coverage by type:  {self.coverage_by_type:.1%}\n"
+            f"  coverage by token: {by_token}\n"
+            f"  missing sample:    {missing}"
+        )
+
+
+def _word_rows(vocabulary) -> tuple[list[str], np.ndarray, int, dict | None]:
+    """Returns (words, their rows, number of rows, counts)."""
+    if isinstance(vocabulary, Vocabulary):
+        words = vocabulary.tokens[2:]
+        rows = np.arange(2, len(vocabulary), dtype=np.int64)
+        return words, rows, len(vocabulary), vocabulary.counts
+    if not isinstance(vocabulary, Mapping):
+        raise ValueError(
+            "Argument `vocabulary` must be a tfxfer.Vocabulary or a dict word -> "
+            f"row index. Received: vocabulary of type {type(vocabulary).__name__}"
+        )
+    words = list(vocabulary)
+    indices = list(vocabulary.values())
+    for word, index in zip(words, indices):
+        if (
+            not isinstance(index, numbers.Integral)
+            or isinstance(index, bool)
+            or index < 1
+        ):
+            raise ValueError(
+                "Argument `vocabulary` must map words to integer rows >= 1 "
+                f"(row 0 is padding). Received: {word!r} -> {index!r}"
+            )
+    rows = np.asarray(indices, dtype=np.int64)
+    size = int(rows.max()) + 1 if len(rows) else 1
+    return words, rows, size, None
+
+
+def _vector_stats(vectors: np.ndarray, found: np.ndarray, rng) -> tuple:
+    """Per-dimension mean and std of the found vectors (or of a sample of
+    the whole table when none were found)."""
+    sample = found
+    if len(sample) < 2:
+        n = vectors.shape[0]
+        take = np.sort(rng.choice(n, size=min(n, _STATS_SAMPLE), replace=False))
+        sample = np.asarray(vectors[take], dtype=np.float64)
+    sample = np.asarray(sample, dtype=np.float64)
+    return sample.mean(axis=0), sample.std(axis=0)
+
+
+def build_embedding_matrix(
+    vectors: KeyedVectors,
+    vocabulary: Vocabulary | Mapping[str, int],
+    *,
+    oov: str = "random",
+    lowercase_fallback: bool = True,
+    seed: int | None = 0,
+) -> tuple[np.ndarray, EmbeddingReport]:
+    """Builds the embedding matrix of a vocabulary from word vectors.
+
+    Row `i` holds the vector of the word with id `i`. Row 0 (padding) is
+    zeros. Words without a vector, and row 1 (the out-of-vocabulary id of a
+    `tfxfer.Vocabulary`), get the `oov` initialisation. The lookup is
+    vectorized: one dictionary lookup per word, then a single gather
+    `vectors.vectors[rows]`, which on memory-mapped vectors (the cache of
+    `tfxfer.load_word_vectors`) reads only the rows it needs.
+
+    Args:
+        vectors: gensim `KeyedVectors`.
+        vocabulary: A `tfxfer.Vocabulary`, or a dict word -> row index >= 1
+            (e.g. a Keras `Tokenizer.word_index`); rows no word maps to are
+            initialised like missing words.
+        oov: `"random"` (normal with the per-dimension mean and standard
+            deviation of the found vectors), `"zeros"` or `"mean"` (the mean
+            found vector).
+        lowercase_fallback: Look a missing word up again in lowercase.
+        seed: Seed of the random initialisation (`None` for fresh randomness).
+
+    Returns:
+        `(matrix, report)`: a float32 array of shape `(rows, vector_size)`
+        and an `EmbeddingReport` (print it).
+
+    Raises:
+        ValueError: If an argument is not valid.
+
+    Example:
+
+    >>> vocab = tfxfer.Vocabulary.from_texts(train_texts, max_tokens=20_000)
+    >>> matrix, report = tfxfer.build_embedding_matrix(kv, vocab)
+    >>> print(report)
+    >>> model = tfxfer.TextClassifier.from_embedding_matrix(matrix, 2)
+    """
+    check_choice("oov", oov, OOV_STRATEGIES)
+    table = getattr(vectors, "vectors", None)
+    key_to_index = getattr(vectors, "key_to_index", None)
+    if table is None or key_to_index is None or getattr(table, "ndim", 0) != 2:
+        raise ValueError(
+            "Argument `vectors` must be gensim KeyedVectors (with `vectors` and "
+            f"`key_to_index`). Received: vectors of type {type(vectors).__name__}"
+        )
+    words, rows, size, counts = _word_rows(vocabulary)
+    dim = table.shape[1]
+    rng = np.random.default_rng(seed)
+
+    get = key_to_index.get
+    source = np.fromiter((get(w, -1) for w in words), dtype=np.int64, count=len(words))
+    missing = np.flatnonzero(source < 0)
+    lowercase_hits = 0
+    if lowercase_fallback and len(missing):
+        lowered = np.fromiter(
+            (get(words[i].lower(), -1) for i in missing),
+            dtype=np.int64,
+            count=len(missing),
+        )
+        lowercase_hits = int(np.count_nonzero(lowered >= 0))
+        source[missing] = lowered
+        missing = missing[lowered < 0]
+    found = np.flatnonzero(source >= 0)
+
+    matrix = np.zeros((size, dim), dtype=np.float32)
+    gathered = np.asarray(table[source[found]], dtype=np.float32)
+    matrix[rows[found]] = gathered
+
+    fill_rows = rows[missing]
+    unused = np.ones(size, dtype=bool)
+    unused[PAD_INDEX] = False
+    unused[rows] = False
+    fill_rows = np.concatenate([fill_rows, np.flatnonzero(unused)])
+    if len(fill_rows) and oov != "zeros":
+        mean, std = _vector_stats(table, gathered, rng)
+        if oov == "mean":
+            matrix[fill_rows] = mean.astype(np.float32)
+        else:
+            noise = rng.standard_normal((len(fill_rows), dim), dtype=np.float32)
+            noise *= std.astype(np.float32)
+            noise += mean.astype(np.float32)
+            matrix[fill_rows] = noise
+
+    hits = len(found)
+    n_words = len(words)
+    by_token = None
+    missing_words = [words[i] for i in missing]
+    if counts is not None:
+        total = sum(counts.values())
+        covered = sum(counts.get(words[i], 0) for i in found)
+        by_token = covered / total if total else 0.0
+        missing_words.sort(key=lambda w: -counts.get(w, 0))
+    report = EmbeddingReport(
+        vocabulary_size=n_words,
+        hits=hits,
+        misses=n_words - hits,
+        lowercase_hits=lowercase_hits,
+        coverage_by_type=hits / n_words if n_words else 0.0,
+        coverage_by_token=by_token,
+        missing_sample=missing_words[:_MISSING_SAMPLE],
+        oov=oov,
+        embedding_dim=dim,
+        rows=size,
+    )
+    return matrix, report
+
+
+def embedding_layer(
+    matrix,
+    *,
+    trainable: bool = False,
+    mask_zero: bool = True,
+    name: str | None = None,
+) -> keras.layers.Embedding:
+    """Returns a built Keras `Embedding` whose weights are `matrix`.
+
+    The weights are assigned after building the layer (not through an
+    initializer), so the matrix never enters the layer's or the model's
+    config; it is saved with the weights.
+
+    Args:
+        matrix: A 2-D array `(rows, embedding_dim)`, e.g. from
+            `tfxfer.build_embedding_matrix`.
+        trainable: Whether the vectors are fine-tuned (`False` freezes them).
+        mask_zero: Treat id 0 as padding and emit a mask.
+        name: Layer name.
+
+    Returns:
+        A built `keras.layers.Embedding`.
+
+    Raises:
+        ValueError: If `matrix` is not a non-empty 2-D array.
+
+    Example:
+
+    >>> layer = tfxfer.embedding_layer(matrix)
+    >>> model = tfxfer.TextClassifier.from_embedding_matrix(layer, 2)
+    """
+    array = np.asarray(matrix)
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(
+            "Argument `matrix` must be a non-empty 2-D array of shape "
+            f"(rows, embedding_dim). Received: matrix with shape {array.shape}"
+        )
+    layer = keras.layers.Embedding(
+        array.shape[0],
+        array.shape[1],
+        mask_zero=bool(mask_zero),
+        trainable=bool(trainable),
+        name=name,
+    )
+    layer.build((None, None))
+    layer.embeddings.assign(array.astype(layer.embeddings.dtype))
+    return layer
