@@ -10,6 +10,7 @@ matplotlib of its own: those load inside the functions that need them.
 """
 
 from tfxfer import datasets, embeddings, errors, layers, models, text
+from tfxfer.comparison import compare_transfer, plot_data_efficiency
 from tfxfer.embeddings import (
     EmbeddingReport,
     build_embedding_matrix,
@@ -62,6 +63,7 @@ __all__ = [
     "add_lora",
     "average_weights",
     "build_embedding_matrix",
+    "compare_transfer",
     "datasets",
     "distill",
     "embedding_layer",
@@ -77,6 +79,7 @@ __all__ = [
     "load_pretrained",
     "load_word_vectors",
     "models",
+    "plot_data_efficiency",
     "text",
     "tokenize",
     "train_word2vec",

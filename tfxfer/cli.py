@@ -14,7 +14,7 @@ import sys
 from tfxfer.version import __version__
 
 # Module names under `tfxfer.commands`, in the order `--help` lists them.
-COMMANDS = ("info",)
+COMMANDS = ("info", "demo", "inspect", "finetune")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,587 @@
+"""Measure whether transfer beat training from scratch, and by how much.
+
+`compare_transfer` trains a from-scratch baseline and any number of transfer
+strategies on seeded, stratified subsets of the *training* labels (5 %,
+10 %, ... of them) and scores every trained model on the same held-out test
+set. `summarize_comparison` turns the runs into mean and spread per strategy
+and label fraction, `first_match` finds the smallest fraction at which a
+strategy reached the baseline's full-data accuracy, and
+`plot_data_efficiency` draws accuracy against the number of labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from tfxfer._validation import check_in_range, require
+from tfxfer.errors import InvalidDataError
+
+COLUMNS = (
+    "strategy",
+    "fraction",
+    "n_labels",
+    "seed",
+    "accuracy",
+    "train_seconds",
+    "epochs",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabeledSubset:
+    """The labels one strategy may learn from in one run of `compare_transfer`.
+
+    A seeded, stratified subset of the training data, already split into a
+    part to fit on and a validation part (for early stopping or model
+    selection). The test set is never part of it.
+
+    Attributes:
+        x: Inputs to fit on.
+        y: Integer labels of `x`.
+        x_val: Validation inputs, carved from the same subset of labels.
+        y_val: Integer labels of `x_val`.
+        fraction: Fraction of the training labels in the subset.
+        seed: Seed of the subset; use it to seed anything random.
+        num_classes: Number of classes in the whole training set.
+    """
+
+    x: Any
+    y: np.ndarray
+    x_val: Any
+    y_val: np.ndarray
+    fraction: float
+    seed: int
+    num_classes: int
+
+    @property
+    def n_labels(self) -> int:
+        """Number of labels in the subset (fit plus validation part)."""
+        return len(self.y) + len(self.y_val)
+
+
+Strategy = Callable[[LabeledSubset], Any]
+
+
+def _take(x, index: np.ndarray):
+    """Rows `index` of an array, or of each array in a list/tuple/dict."""
+    if isinstance(x, Mapping):
+        return {key: _take(value, index) for key, value in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_take(value, index) for value in x)
+    return np.asarray(x)[index]
+
+
+def _num_rows(name: str, x) -> int:
+    if isinstance(x, Mapping):
+        x = next(iter(x.values()), None)
+    elif isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape"):
+        x = x[0]
+    shape = getattr(np.asarray(x) if not hasattr(x, "shape") else x, "shape", ())
+    if not shape:
+        raise InvalidDataError(
+            f"Argument `{name}` must be an array with one row per sample. "
+            f"Received: {name} of type {type(x).__name__}"
+        )
+    return int(shape[0])
+
+
+def _as_labels(name: str, y, n: int) -> np.ndarray:
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if (
+        labels.ndim == 1
+        and np.issubdtype(labels.dtype, np.floating)
+        and np.all(np.isfinite(labels))
+        and np.all(labels == np.round(labels))
+    ):
+        labels = labels.astype(np.int64)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise InvalidDataError(
+            f"Argument `{name}` must be a 1-D array of integer class labels. "
+            f"Received: {name} with shape {labels.shape} and dtype {labels.dtype}"
+        )
+    if len(labels) != n:
+        raise InvalidDataError(
+            f"Argument `{name}` must have one label per input row ({n}). "
+            f"Received: {name} with {len(labels)} labels"
+        )
+    if labels.size and labels.min() < 0:
+        raise InvalidDataError(
+            f"Argument `{name}` must hold class indices >= 0. "
+            f"Received: a label {labels.min()}"
+        )
+    return labels.astype(np.int64)
+
+
+def _check_fractions(fractions) -> tuple[float, ...]:
+    if isinstance(fractions, numbers.Real):
+        fractions = (fractions,)
+    if (
+        not isinstance(fractions, Sequence)
+        or isinstance(fractions, str)
+        or not fractions
+    ):
+        raise ValueError(
+            "Argument `fractions` must be a non-empty sequence of numbers in "
+            f"(0, 1]. Received: fractions={fractions!r}"
+        )
+    checked = []
+    for value in fractions:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not ok or not 0 < float(value) <= 1:
+            raise ValueError(
+                "Argument `fractions` must contain only numbers in (0, 1]. "
+                f"Received: fractions={fractions!r}"
+            )
+        checked.append(float(value))
+    if len(set(checked)) != len(checked):
+        raise ValueError(
+            "Argument `fractions` must not repeat a value. "
+            f"Received: fractions={fractions!r}"
+        )
+    return tuple(sorted(checked))
+
+
+def _check_seeds(seeds) -> tuple[int, ...]:
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        seeds = (seeds,)
+    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not seeds:
+        raise ValueError(
+            "Argument `seeds` must be a non-empty sequence of integers. "
+            f"Received: seeds={seeds!r}"
+        )
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(
+                "Argument `seeds` must contain only integers >= 0. "
+                f"Received: seeds={seeds!r}"
+            )
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"Argument `seeds` must not repeat a value. Received: seeds={seeds!r}"
+        )
+    return tuple(int(s) for s in seeds)
+
+
+def _check_strategies(strategies, baseline: str) -> dict[str, Strategy]:
+    if not isinstance(strategies, Mapping) or not strategies:
+        raise ValueError(
+            "Argument `strategies` must be a non-empty dict mapping names to "
+            f"callables. Received: strategies={strategies!r}"
+        )
+    for name, strategy in strategies.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                "Argument `strategies` must have non-empty string names. "
+                f"Received: a key {name!r}"
+            )
+        if not callable(strategy):
+            raise ValueError(
+                "Argument `strategies` must map names to callables taking a "
+                f"`LabeledSubset`. Received: strategies[{name!r}]={strategy!r}"
+            )
+    if baseline not in strategies:
+        raise ValueError(
+            "Argument `baseline` must name one of `strategies` (the model "
+            f"trained from scratch). Received: baseline={baseline!r}, "
+            f"strategies={list(strategies)}"
+        )
+    return dict(strategies)
+
+
+def _stratified_subset(
+    y: np.ndarray, fraction: float, seed: int, num_classes: int
+) -> np.ndarray:
+    """Indices of a seeded, stratified `fraction` of `y`, at least one per class."""
+    if fraction >= 1.0:
+        return np.random.default_rng(seed).permutation(len(y))
+    from sklearn.model_selection import train_test_split
+
+    n = max(round(fraction * len(y)), len(np.unique(y)))
+    if n >= len(y):
+        return np.random.default_rng(seed).permutation(len(y))
+    index = np.arange(len(y))
+    counts = np.bincount(y, minlength=num_classes)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    chosen, _ = train_test_split(
+        index, train_size=n, stratify=stratify, random_state=seed
+    )
+    return np.asarray(chosen)
+
+
+def _validation_split(
+    y: np.ndarray, validation_split: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Splits subset positions into fit and validation parts (stratified if
+    possible)."""
+    n = len(y)
+    n_val = math.ceil(validation_split * n)
+    index = np.arange(n)
+    if n_val == 0:
+        return index, index[:0]
+    if n - n_val < 1:
+        raise InvalidDataError(
+            f"A subset of {n} labels is too small to carve a validation split of "
+            f"{validation_split}. Use larger `fractions` or a smaller "
+            "`validation_split`."
+        )
+    from sklearn.model_selection import train_test_split
+
+    classes, counts = np.unique(y, return_counts=True)
+    can_stratify = (
+        counts.min() >= 2 and n_val >= len(classes) and n - n_val >= len(classes)
+    )
+    fit_part, val_part = train_test_split(
+        index,
+        test_size=n_val,
+        stratify=y if can_stratify else None,
+        random_state=seed,
+    )
+    return np.sort(fit_part), np.sort(val_part)
+
+
+def _count_epochs(history) -> int | None:
+    if history is None:
+        return None
+    if isinstance(history, numbers.Integral) and not isinstance(history, bool):
+        return int(history)
+    if isinstance(history, keras.callbacks.History):
+        return len(history.epoch)
+    if isinstance(history, Mapping) and history:
+        return len(next(iter(history.values())))
+    if isinstance(history, (list, tuple)):
+        counts = [_count_epochs(item) for item in history]
+        return None if any(c is None for c in counts) else sum(counts)
+    raise ValueError(
+        "A strategy must return a model, or `(model, epochs)` where epochs is "
+        "an int, a `keras.callbacks.History` or a list of them. "
+        f"Received: epochs={history!r}"
+    )
+
+
+def _unpack(name: str, returned) -> tuple[Any, int | None]:
+    if isinstance(returned, tuple) and len(returned) == 2:
+        model, history = returned
+        epochs = _count_epochs(history)
+    else:
+        model = returned
+        history = getattr(model, "history", None)
+        epochs = (
+            _count_epochs(history)
+            if isinstance(history, keras.callbacks.History)
+            else None
+        )
+    if not hasattr(model, "predict"):
+        raise ValueError(
+            f"Strategy {name!r} must return a trained model (or `(model, epochs)`). "
+            f"Received: {type(returned).__name__}"
+        )
+    return model, epochs
+
+
+def _accuracy(model, x_test, y_test: np.ndarray, batch_size: int) -> float:
+    probabilities = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
+    if probabilities.ndim == 2 and probabilities.shape[1] > 1:
+        predicted = probabilities.argmax(axis=1)
+    else:
+        predicted = (probabilities.reshape(len(y_test)) > 0.5).astype(np.int64)
+    return float(np.mean(predicted == y_test))
+
+
+def compare_transfer(
+    strategies: Mapping[str, Strategy],
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    fractions: Sequence[float] = (0.05, 0.1, 0.25, 1.0),
+    seeds: Sequence[int] = (0, 1, 2),
+    baseline: str = "scratch",
+    validation_split: float = 0.2,
+    batch_size: int = 256,
+    verbose: int = 1,
+):
+    """Trains every strategy on growing label subsets and scores it on one test set.
+
+    For each label fraction and seed, a stratified subset of the *training*
+    labels is drawn (the same subset for every strategy), split into a part
+    to fit on and a validation part (`validation_split` of it, for early
+    stopping), and handed to each strategy as a `LabeledSubset`. A strategy
+    trains a model on it and returns the model, or `(model, epochs)` where
+    `epochs` is an int, a `keras.callbacks.History` or a list of them (two
+    stages). The model's accuracy is then measured on `x_test`, `y_test`,
+    which no strategy ever sees. `keras.utils.set_random_seed(seed)` runs
+    before each strategy, so results repeat.
+
+    Args:
+        strategies: Names mapped to strategies, callables
+            `strategy(subset: LabeledSubset) -> model | (model, epochs)`.
+            Must include the `baseline` (training from scratch).
+        x_train: Training inputs: an array, or a list/dict of arrays.
+        y_train: Integer class labels of `x_train`.
+        x_test: Test inputs, used only to score the trained models.
+        y_test: Integer class labels of `x_test`.
+        fractions: Fractions of the training labels to try, in (0, 1].
+        seeds: Seeds; each gives a different subset and initialization.
+        baseline: Name of the from-scratch strategy the others are compared
+            with.
+        validation_split: Fraction of each subset held out for validation,
+            in [0, 1).
+        batch_size: Batch size of the test-set predictions.
+        verbose: 0 for silence, 1 for one line per run.
+
+    Returns:
+        A `pandas.DataFrame` with one row per run and the columns
+        `strategy, fraction, n_labels, seed, accuracy, train_seconds, epochs`
+        (`epochs` is missing, `<NA>`, when a strategy did not report it).
+
+    Raises:
+        ValueError: If an argument is malformed or `baseline` is not one of
+            `strategies`.
+        tfxfer.errors.InvalidDataError: If the data have mismatched lengths or
+            non-integer labels.
+
+    Example:
+
+    >>> def scratch(subset):
+    ...     model = tfxfer.MLPClassifier(num_classes=subset.num_classes)
+    ...     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    ...     history = model.fit(subset.x, subset.y, epochs=20, verbose=0)
+    ...     return model, history
+    >>> results = tfxfer.compare_transfer(
+    ...     {"scratch": scratch, "fine-tune": fine_tune_strategy},
+    ...     x_train, y_train, x_test, y_test, fractions=(0.1, 1.0))
+    >>> tfxfer.plot_data_efficiency(results)
+    """
+    pd = require("pandas", feature="compare_transfer")
+    strategies = _check_strategies(strategies, baseline)
+    fractions = _check_fractions(fractions)
+    seeds = _check_seeds(seeds)
+    validation_split = check_in_range(
+        "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+    )
+    n_train = _num_rows("x_train", x_train)
+    n_test = _num_rows("x_test", x_test)
+    y_train = _as_labels("y_train", y_train, n_train)
+    y_test = _as_labels("y_test", y_test, n_test)
+    if n_train == 0 or n_test == 0:
+        raise InvalidDataError(
+            "Arguments `x_train` and `x_test` must not be empty. "
+            f"Received: {n_train} training and {n_test} test rows"
+        )
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+
+    rows = []
+    total = len(fractions) * len(seeds) * len(strategies)
+    width = max(len(name) for name in strategies)
+    run = 0
+    for fraction in fractions:
+        for seed in seeds:
+            chosen = _stratified_subset(y_train, fraction, seed, num_classes)
+            fit_part, val_part = _validation_split(
+                y_train[chosen], validation_split, seed
+            )
+            subset = LabeledSubset(
+                x=_take(x_train, chosen[fit_part]),
+                y=y_train[chosen[fit_part]],
+                x_val=_take(x_train, chosen[val_part]),
+                y_val=y_train[chosen[val_part]],
+                fraction=fraction,
+                seed=seed,
+                num_classes=num_classes,
+            )
+            for name, strategy in strategies.items():
+                run += 1
+                keras.utils.set_random_seed(seed)
+                start = time.perf_counter()
+                model, epochs = _unpack(name, strategy(subset))
+                seconds = time.perf_counter() - start
+                accuracy = _accuracy(model, x_test, y_test, batch_size)
+                rows.append(
+                    (name, fraction, subset.n_labels, seed, accuracy, seconds, epochs)
+                )
+                if verbose:
+                    epochs_text = "" if epochs is None else f", {epochs} epochs"
+                    print(
+                        f"[{run:>{len(str(total))}}/{total}] {name:<{width}}  "
+                        f"fraction {fraction:<5g} ({subset.n_labels} labels)  "
+                        f"seed {seed}  accuracy {accuracy:.3f}  "
+                        f"({seconds:.1f} s{epochs_text})",
+                        flush=True,
+                    )
+    frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+    frame["epochs"] = frame["epochs"].astype("Int64")
+    return frame
+
+
+def _check_results(results, *, baseline: str | None = None):
+    pd = require("pandas", feature="Summarizing a transfer comparison")
+    if not isinstance(results, pd.DataFrame):
+        raise ValueError(
+            "Argument `results` must be the DataFrame returned by "
+            f"`compare_transfer`. Received: results of type {type(results).__name__}"
+        )
+    missing = [column for column in COLUMNS if column not in results.columns]
+    if missing:
+        raise ValueError(
+            "Argument `results` must have the columns of `compare_transfer`'s "
+            f"result. Received: results without the columns {missing}"
+        )
+    if results.empty:
+        raise ValueError("Argument `results` must not be empty. Received: 0 rows")
+    if baseline is not None and baseline not in set(results["strategy"]):
+        raise ValueError(
+            "Argument `baseline` must name a strategy in `results`. "
+            f"Received: baseline={baseline!r}, strategies="
+            f"{list(dict.fromkeys(results['strategy']))}"
+        )
+    return pd
+
+
+def summarize_comparison(results):
+    """Averages the runs of `compare_transfer` over seeds.
+
+    Args:
+        results: The DataFrame returned by `compare_transfer`.
+
+    Returns:
+        A `pandas.DataFrame` with one row per strategy and fraction, in the
+        order the strategies were given: `strategy, fraction, n_labels`
+        (mean over seeds), `accuracy_mean`, `accuracy_std` (population
+        standard deviation, 0 for a single seed), `train_seconds` (mean),
+        `epochs` (mean) and `runs`.
+
+    Raises:
+        ValueError: If `results` is not such a DataFrame.
+
+    Example:
+
+    >>> tfxfer.comparison.summarize_comparison(results)
+    """
+    _check_results(results)
+    order = list(dict.fromkeys(results["strategy"]))
+    grouped = results.groupby(["strategy", "fraction"], sort=False)
+    summary = grouped.agg(
+        n_labels=("n_labels", "mean"),
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_std=("accuracy", lambda values: float(np.std(values))),
+        train_seconds=("train_seconds", "mean"),
+        epochs=("epochs", lambda values: float(values.astype("float").mean())),
+        runs=("seed", "count"),
+    ).reset_index()
+    summary["n_labels"] = summary["n_labels"].round().astype(int)
+    summary["rank"] = summary["strategy"].map(order.index)
+    summary = summary.sort_values(["rank", "fraction"]).drop(columns="rank")
+    return summary.reset_index(drop=True)
+
+
+def first_match(results, baseline: str = "scratch", *, tolerance: float = 0.0):
+    """Finds, per strategy, the smallest label fraction that matched the baseline.
+
+    The target is the baseline's mean accuracy at its largest fraction (all
+    labels, when `1.0` was run). A strategy matches at a fraction when its
+    mean accuracy over seeds is at least the target minus `tolerance`.
+
+    Args:
+        results: The DataFrame returned by `compare_transfer`.
+        baseline: Name of the from-scratch strategy.
+        tolerance: Accuracy the mean may fall short of the target by and
+            still count as a match (0 by default: it must reach it).
+
+    Returns:
+        A dict mapping each non-baseline strategy to the smallest fraction at
+        which it matched, or `None` if it never did.
+
+    Raises:
+        ValueError: If `results` is malformed or has no `baseline` rows.
+
+    Example:
+
+    >>> tfxfer.comparison.first_match(results)
+    {'frozen': None, 'fine-tune': 0.25}
+    """
+    _check_results(results, baseline=baseline)
+    tolerance = check_in_range("tolerance", tolerance, 0.0, 1.0)
+    summary = summarize_comparison(results)
+    base = summary[summary["strategy"] == baseline]
+    target = float(base.loc[base["fraction"].idxmax(), "accuracy_mean"])
+    matches = {}
+    for name, rows in summary.groupby("strategy", sort=False):
+        if name == baseline:
+            continue
+        reached = rows[rows["accuracy_mean"] >= target - tolerance - 1e-12]
+        matches[name] = float(reached["fraction"].min()) if len(reached) else None
+    return matches
+
+
+def plot_data_efficiency(
+    results, ax=None, *, baseline: str | None = "scratch", title=None
+):
+    """Plots accuracy against the number of labels, one curve per strategy.
+
+    Each curve is the mean test accuracy over seeds with a band of plus or
+    minus one standard deviation; the x axis is logarithmic. If `baseline`
+    names a strategy, a dashed line marks its accuracy with all labels, the
+    level a transfer strategy has to reach with fewer. matplotlib is
+    imported here, not when tfxfer is.
+
+    Args:
+        results: The DataFrame returned by `compare_transfer`.
+        ax: A matplotlib `Axes` to draw on; a new figure is made if `None`.
+        baseline: Name of the from-scratch strategy, or `None` for no line.
+        title: Title of the axes.
+
+    Returns:
+        The matplotlib `Axes`.
+
+    Raises:
+        ValueError: If `results` is malformed or `baseline` is not in it.
+        ImportError: If matplotlib is not installed.
+
+    Example:
+
+    >>> ax = tfxfer.plot_data_efficiency(results)
+    >>> ax.figure.savefig("data_efficiency.png")
+    """
+    _check_results(results, baseline=baseline)
+    if ax is None:
+        plt = require(
+            "matplotlib.pyplot", feature="plot_data_efficiency", extra="matplotlib"
+        )
+        _, ax = plt.subplots(figsize=(6, 4))
+    summary = summarize_comparison(results)
+    for name, rows in summary.groupby("strategy", sort=False):
+        x = rows["n_labels"].to_numpy()
+        mean = rows["accuracy_mean"].to_numpy()
+        std = rows["accuracy_std"].to_numpy()
+        style = "--" if name == baseline else "-"
+        (line,) = ax.plot(x, mean, style, marker="o", label=name)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+    if baseline is not None:
+        base = summary[summary["strategy"] == baseline]
+        level = float(base.loc[base["fraction"].idxmax(), "accuracy_mean"])
+        ax.axhline(
+            level,
+            color="gray",
+            linestyle=":",
+            linewidth=1,
+            label=f"{baseline}, all labels",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("labeled training examples (log scale)")
+    ax.set_ylabel("test accuracy")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
