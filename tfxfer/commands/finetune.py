@@ -1,0 +1,7 @@
+"""`tfxfer inspect MODEL`: which layers of a saved model train."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    pass
