@@ -30,7 +30,7 @@ from tfxfer.models import (
     image_classifier,
 )
 from tfxfer.text import Vocabulary, tokenize
-from tfxfer.training import distill
+from tfxfer.training import distill, train
 from tfxfer.transfer import (
     TrainableSummary,
     TransferReport,
@@ -82,6 +82,7 @@ __all__ = [
     "plot_data_efficiency",
     "text",
     "tokenize",
+    "train",
     "train_word2vec",
     "trainable_summary",
     "transfer_weights",

@@ -2,5 +2,6 @@
 fine-tuning, learning-rate search and distillation."""
 
 from tfxfer.training.distillation import distill
+from tfxfer.training.loop import TrainState, train
 
-__all__ = ["distill"]
+__all__ = ["TrainState", "distill", "train"]
