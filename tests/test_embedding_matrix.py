@@ -1,0 +1,217 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tfxfer
+from tfxfer.embeddings import EmbeddingReport
+
+VECTOR_WORDS = ["the", "film", "good", "bad", "plot", "actor", "Paris", "end"]
+
+
+@pytest.fixture
+def kv():
+    from gensim.models import KeyedVectors
+
+    rng = np.random.default_rng(0)
+    vectors = KeyedVectors(4)
+    vectors.add_vectors(
+        VECTOR_WORDS,
+        rng.normal(2.0, 3.0, size=(len(VECTOR_WORDS), 4)).astype(np.float32),
+    )
+    return vectors
+
+
+@pytest.fixture
+def vocab():
+    texts = [
+        "The film was good",
+        "the plot was bad bad bad",
+        "Paris zorblax film",
+    ]
+    return tfxfer.Vocabulary.from_texts(texts)
+
+
+def test_build_embedding_matrix_rows_and_hit_count(kv, vocab):
+    matrix, report = tfxfer.build_embedding_matrix(kv, vocab, oov="zeros")
+    assert matrix.dtype == np.float32 and matrix.shape == (len(vocab), 4)
+    np.testing.assert_array_equal(matrix[0], 0.0)
+    direct = sum(1 for word in vocab.tokens[2:] if word in kv or word.lower() in kv)
+    assert report.hits == direct == 5  # "paris" is not "Paris"
+    for word, index in vocab.items():
+        if word in kv:
+            np.testing.assert_array_equal(matrix[index], kv[word])
+        else:
+            np.testing.assert_array_equal(matrix[index], 0.0)
+    assert report.misses == len(vocab) - 2 - report.hits
+    assert isinstance(report, EmbeddingReport)
+
+
+def test_build_embedding_matrix_coverage_by_type_and_token(kv, vocab):
+    _, report = tfxfer.build_embedding_matrix(kv, vocab)
+    counts = vocab.counts
+    hits = [w for w in vocab.tokens[2:] if w in kv]
+    assert report.coverage_by_type == pytest.approx(len(hits) / (len(vocab) - 2))
+    expected = sum(counts[w] for w in hits) / sum(counts.values())
+    assert report.coverage_by_token == pytest.approx(expected)
+    # Missing words, most frequent first: "was" (2) before "zorblax" (1).
+    assert report.missing_sample == ["was", "paris", "zorblax"]
+
+
+def test_build_embedding_matrix_lowercase_fallback(kv):
+    vocab = tfxfer.Vocabulary.from_texts(["Paris FILM end"], lowercase=False)
+    matrix, report = tfxfer.build_embedding_matrix(kv, vocab, oov="zeros")
+    assert report.hits == 3 and report.lowercase_hits == 1
+    np.testing.assert_array_equal(matrix[vocab.index("FILM")], kv["film"])
+    _, strict = tfxfer.build_embedding_matrix(
+        kv, vocab, oov="zeros", lowercase_fallback=False
+    )
+    assert strict.hits == 2 and strict.lowercase_hits == 0
+
+
+def test_build_embedding_matrix_oov_strategies(kv, vocab):
+    missing = [vocab.index(w) for w in ("was", "zorblax")] + [1]
+    found = np.array([kv[w] for w in vocab.tokens[2:] if w in kv])
+    zeros, _ = tfxfer.build_embedding_matrix(kv, vocab, oov="zeros")
+    np.testing.assert_array_equal(zeros[missing], 0.0)
+    mean, _ = tfxfer.build_embedding_matrix(kv, vocab, oov="mean")
+    np.testing.assert_allclose(mean[missing], np.tile(found.mean(0), (3, 1)), 1e-5)
+    random_a, _ = tfxfer.build_embedding_matrix(kv, vocab, oov="random", seed=3)
+    random_b, _ = tfxfer.build_embedding_matrix(kv, vocab, oov="random", seed=3)
+    np.testing.assert_array_equal(random_a, random_b)
+    assert not np.allclose(random_a[missing[0]], random_a[missing[1]])
+    np.testing.assert_array_equal(random_a[0], 0.0)
+
+
+def test_build_embedding_matrix_random_oov_matches_the_vectors_spread():
+    from gensim.models import KeyedVectors
+
+    rng = np.random.default_rng(1)
+    kv = KeyedVectors(3)
+    scale = np.array([0.1, 1.0, 10.0])
+    kv.add_vectors(
+        [f"w{i}" for i in range(2000)],
+        (5.0 + rng.normal(size=(2000, 3)) * scale).astype(np.float32),
+    )
+    vocab = {f"w{i}": i + 1 for i in range(1000)}
+    vocab.update({f"new{i}": 1001 + i for i in range(3000)})
+    matrix, report = tfxfer.build_embedding_matrix(kv, vocab, seed=0)
+    assert report.hits == 1000 and report.coverage_by_token is None
+    noise = matrix[1001:]
+    np.testing.assert_allclose(noise.std(axis=0), scale, rtol=0.1)
+    np.testing.assert_allclose(noise.mean(axis=0), 5.0, atol=0.5)
+
+
+def test_build_embedding_matrix_with_a_dict_vocabulary(kv):
+    word_index = {"film": 1, "good": 2, "unknownword": 3, "Bad": 5}
+    matrix, report = tfxfer.build_embedding_matrix(kv, word_index, oov="mean")
+    assert matrix.shape == (6, 4) and report.hits == 3 and report.misses == 1
+    np.testing.assert_array_equal(matrix[1], kv["film"])
+    np.testing.assert_array_equal(matrix[5], kv["bad"])
+    np.testing.assert_array_equal(matrix[0], 0.0)
+    np.testing.assert_allclose(matrix[4], matrix[3])  # unused row gets oov too
+
+
+def test_build_embedding_matrix_on_memory_mapped_vectors(kv, vocab, tmp_path):
+    path = tmp_path / "v.bin"
+    kv.save_word2vec_format(str(path), binary=True)
+    tfxfer.load_word_vectors(path, cache_dir=tmp_path / "cache")
+    mapped = tfxfer.load_word_vectors(path, cache_dir=tmp_path / "cache")
+    assert isinstance(mapped.vectors, np.memmap)
+    a, report_a = tfxfer.build_embedding_matrix(mapped, vocab)
+    b, report_b = tfxfer.build_embedding_matrix(kv, vocab)
+    np.testing.assert_array_equal(a, b)
+    assert report_a == report_b and not isinstance(a, np.memmap)
+
+
+def test_embedding_report_prints_a_summary(kv, vocab):
+    _, report = tfxfer.build_embedding_matrix(kv, vocab)
+    text = str(report)
+    assert "found:             5" in text
+    assert "coverage by type:  62.5%" in text and "zorblax" in text
+    assert f"{report.coverage_by_token:.1%}" in text
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((), {"oov": "uniform"}, "`oov` must be one of"),
+        (({"a": np.zeros(2)},), {}, "`vectors` must be gensim KeyedVectors"),
+        ((None, ["film"]), {}, "`vocabulary` must be a tfxfer.Vocabulary"),
+        ((None, {"film": 0}), {}, r"rows >= 1 \(row 0 is padding\)"),
+        ((None, {"film": "1"}), {}, "integer rows"),
+    ],
+)
+def test_build_embedding_matrix_rejects_bad_arguments(kv, vocab, args, kwargs, match):
+    vectors, vocabulary = kv, vocab
+    if len(args) == 1:
+        vectors = args[0]
+    elif len(args) == 2:
+        vocabulary = args[1]
+    with pytest.raises(ValueError, match=match):
+        tfxfer.build_embedding_matrix(vectors, vocabulary, **kwargs)
+
+
+def test_embedding_layer_holds_the_matrix_not_in_its_config():
+    matrix = np.random.default_rng(0).normal(size=(5000, 8)).astype(np.float32)
+    layer = tfxfer.embedding_layer(matrix, name="pretrained")
+    assert layer.built and not layer.trainable and layer.mask_zero
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.embeddings), matrix)
+    config = json.dumps(keras.saving.serialize_keras_object(layer))
+    assert len(config) < 2000
+    trainable = tfxfer.embedding_layer(matrix, trainable=True, mask_zero=False)
+    assert trainable.trainable and not trainable.mask_zero
+
+
+def test_embedding_layer_rejects_bad_matrix():
+    with pytest.raises(ValueError, match="`matrix` must be a non-empty 2-D array"):
+        tfxfer.embedding_layer(np.zeros(3))
+
+
+def test_embedding_layer_weights_round_trip_with_model_save(tmp_path):
+    matrix = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    inputs = keras.Input((None,), dtype="int32")
+    outputs = keras.layers.GlobalAveragePooling1D()(
+        tfxfer.embedding_layer(matrix, name="emb")(inputs)
+    )
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.get_layer("emb").get_weights()[0], matrix)
+    assert len(json.dumps(loaded.get_config())) < 5000
+
+
+def test_text_classifier_on_built_matrix_trains_saves_and_reloads(
+    kv, vocab, tmp_path, fresh_python
+):
+    texts = ["the film was good", "the plot was bad", "good actor", "bad end"] * 4
+    labels = np.array([1, 0, 1, 0] * 4)
+    ids = vocab.transform(texts, max_length=6)
+    matrix, _ = tfxfer.build_embedding_matrix(kv, vocab)
+    for source in (matrix, tfxfer.embedding_layer(matrix)):
+        keras.utils.set_random_seed(0)
+        model = tfxfer.TextClassifier.from_embedding_matrix(
+            source, 2, hidden_units=(4,)
+        )
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(model.embedding.embeddings), matrix
+        )
+        model.compile("adam", "sparse_categorical_crossentropy")
+        history = model.fit(ids, labels, epochs=2, batch_size=8, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+    assert len(json.dumps(model.get_config())) < 2000
+    model.save(tmp_path / "clf.keras")
+    np.save(tmp_path / "ids.npy", ids)
+    np.save(tmp_path / "expected.npy", model.predict(ids, verbose=0))
+    fresh_python(
+        f"""
+        import numpy as np, keras, tfxfer
+        model = keras.models.load_model({str(tmp_path / "clf.keras")!r})
+        ids = np.load({str(tmp_path / "ids.npy")!r})
+        np.save({str(tmp_path / "got.npy")!r}, model.predict(ids, verbose=0))
+        """
+    )
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "got.npy"), np.load(tmp_path / "expected.npy")
+    )
