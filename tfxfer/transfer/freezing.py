@@ -292,14 +292,16 @@ def _resolve_up_to(model, entries, up_to) -> list[LayerEntry]:
 
 
 def _set_flag(layer, value: bool) -> None:
-    """Sets `layer.trainable = value`, cascading to its sub-layers.
+    """Sets `trainable = value` on `layer` and on every layer inside it.
 
-    Calls the property setter directly: with the TensorFlow backend,
-    `layer.trainable = True` is skipped when the flag is already True
-    (trackable attribute short-circuit), so sub-layers frozen one by one
+    Calls the property setter of each layer directly: with the TensorFlow
+    backend, `layer.trainable = True` is skipped when the flag is already
+    True (a trackable-attribute short-circuit), and Keras' own cascade uses
+    that assignment, so layers frozen one by one inside a trainable parent
     would stay frozen.
     """
-    type(layer).trainable.fset(layer, value)
+    for target in (layer, *_preorder(layer)):
+        type(target).trainable.fset(target, value)
 
 
 def _preorder(layer) -> list[keras.layers.Layer]:
