@@ -186,6 +186,7 @@ def test_loaded_frozen_base_bit_identical_after_fit_batchnorm_included(rng, tmp_
             np.testing.assert_array_equal(before[path], after[path], err_msg=path)
 
 
+@pytest.mark.slow  # three `fit` calls, each traced anew: ~5-17 s here
 def test_freeze_after_fit_recompiles_so_next_fit_respects_it(rng):
     model = _conv_bn_model()
     x, y = _images(rng)

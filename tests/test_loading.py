@@ -217,3 +217,46 @@ def test_load_pretrained_bad_arguments():
         tfxfer.load_pretrained(42)
     with pytest.raises(ValueError, match=r"Argument `custom_objects` must be a dict"):
         tfxfer.load_pretrained("m.keras", custom_objects=["Doubler"])
+
+
+def test_load_pretrained_unregistered_custom_class_in_h5(tmp_path):
+    @keras.saving.register_keras_serializable(package="tfxfer_test_h5")
+    class Identity(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs
+
+    model = keras.Sequential([keras.Input((2,)), Identity(name="identity")])
+    path = tmp_path / "custom.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+    del keras.saving.get_custom_objects()["tfxfer_test_h5>Identity"]
+    with pytest.raises(
+        ModelLoadError,
+        match=r"custom.h5.*custom class 'Identity'.*"
+        r"custom_objects=\{'tfxfer_test_h5>Identity': Identity\}",
+    ):
+        tfxfer.load_pretrained(path)
+
+
+def test_load_pretrained_lambda_in_h5_refused_in_safe_mode(tmp_path):
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Lambda(lambda t: t * 2.0, name="twice")]
+    )
+    path = tmp_path / "lambda.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+    with pytest.raises(UnsafeModelError, match=r"lambda.h5.*safe_mode=False"):
+        tfxfer.load_pretrained(path)
+
+
+def test_load_pretrained_saved_model_without_endpoint(tmp_path):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.v = tf.Variable(1.0)
+    path = str(tmp_path / "bare")
+    tf.saved_model.save(module, path)
+    with pytest.raises(ModelLoadError, match=r"bare.*neither a `serve` nor"):
+        tfxfer.load_pretrained(path)

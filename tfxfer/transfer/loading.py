@@ -205,6 +205,7 @@ def _translate(error: Exception, path: str) -> ModelLoadError:
         # Keras looks custom objects up by their registered name
         # ("package>Class") when the file records one.
         key = registered.group(1) if registered else name
+        name = name.rsplit(">", 1)[-1]  # legacy h5 messages give "package>Class"
         registered_note = f" (registered name {key!r})" if key != name else ""
         return ModelLoadError(
             f"Cannot load {path!r}: it uses the custom class {name!r}"
