@@ -30,7 +30,7 @@ from tfxfer.models import (
     image_classifier,
 )
 from tfxfer.text import Vocabulary, tokenize
-from tfxfer.training import distill, train
+from tfxfer.training import distill, fine_tune, lr_find, train
 from tfxfer.transfer import (
     TrainableSummary,
     TransferReport,
@@ -71,6 +71,7 @@ __all__ = [
     "errors",
     "evaluate_word_vectors",
     "feature_extractor",
+    "fine_tune",
     "freeze",
     "greedy_soup",
     "image_classifier",
@@ -78,6 +79,7 @@ __all__ = [
     "layers",
     "load_pretrained",
     "load_word_vectors",
+    "lr_find",
     "models",
     "plot_data_efficiency",
     "text",

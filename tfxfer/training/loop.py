@@ -195,6 +195,53 @@ def train(
     ...     callbacks=[keras.callbacks.EarlyStopping(restore_best_weights=True)])
     >>> history.history["val_accuracy"][-1]
     """
+    return run_training(
+        model,
+        x,
+        y,
+        loss=loss,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        metrics=metrics,
+        loss_weights=loss_weights,
+        sample_weight=sample_weight,
+        callbacks=callbacks,
+        shuffle=shuffle,
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
+        initial_epoch=initial_epoch,
+        verbose=verbose,
+        seed=seed,
+    )
+
+
+def run_training(
+    model,
+    x,
+    y=None,
+    *,
+    loss,
+    optimizer="adam",
+    learning_rate=1e-3,
+    epochs=1,
+    batch_size=32,
+    validation_data=None,
+    metrics=(),
+    loss_weights=None,
+    sample_weight=None,
+    callbacks=(),
+    shuffle=True,
+    jit_compile="auto",
+    steps_per_execution="auto",
+    initial_epoch=0,
+    verbose="auto",
+    seed=None,
+    extra_loss=None,
+) -> keras.callbacks.History:
+    """`tfxfer.train` plus `extra_loss`, a callable added to the training loss."""
     if not isinstance(model, keras.Model):
         raise ValueError(
             "Argument `model` must be a Keras model. "
@@ -229,6 +276,7 @@ def train(
         steps_per_execution=steps_per_execution,
         seed=seed,
         compile_model=True,
+        extra_loss=extra_loss,
     )
     return loop.fit(
         x,
@@ -321,21 +369,27 @@ class ArrayData:
                 counts.setdefault(name, set()).add(int(leaf.shape[0]))
         sizes = set().union(*counts.values())
         if len(sizes) != 1:
-            detail = ", ".join(f"{n} with {sorted(c)} samples" for n, c in counts.items())
+            detail = ", ".join(
+                f"{n} with {sorted(c)} samples" for n, c in counts.items()
+            )
             raise ValueError(
                 f"Arguments `{'`, `'.join(counts)}` must have the same number of "
                 f"samples. Received: {detail}"
             )
         self.num_samples = sizes.pop()
         if self.num_samples == 0:
-            raise ValueError(f"Argument `{names[0]}` must not be empty. Received: 0 samples")
+            raise ValueError(
+                f"Argument `{names[0]}` must not be empty. Received: 0 samples"
+            )
 
     @property
     def arrays(self):
         return (self.x, self.y, self.sample_weight)
 
     def head(self, n: int):
-        return keras.tree.map_structure(lambda t: t[:n], self.arrays, none_is_leaf=False)
+        return keras.tree.map_structure(
+            lambda t: t[:n], self.arrays, none_is_leaf=False
+        )
 
 
 def _model_input_rank(model) -> int | None:
@@ -450,7 +504,9 @@ class Loop:
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
         ):
-            raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
+            raise ValueError(
+                f"Argument `seed` must be an integer or None. Received: seed={seed!r}"
+            )
         if isinstance(metrics, str):
             metrics = [metrics]
         self.compile_model = compile_model
@@ -605,12 +661,16 @@ class Loop:
             )
             return losses, self._results()
 
-        return tf.function(run, jit_compile=self._use_xla, reduce_retracing=True)
+        return tf.function(
+            run, jit_compile=self._use_xla, reduce_retracing=True, autograph=False
+        )
 
     def _dataset_fn(self, training: bool, buffer: int):
         """Runs up to `n` steps on batches from `iterator`."""
         step = self._train_step if training else self._test_step
-        step = tf.function(step, jit_compile=self._use_xla, reduce_retracing=True)
+        step = tf.function(
+            step, jit_compile=self._use_xla, reduce_retracing=True, autograph=False
+        )
 
         def run(iterator, n):
             def cond(i, done, losses):
@@ -622,8 +682,10 @@ class Loop:
                 def do_step():
                     xb, yb, swb = _unpack(optional.get_value())
                     loss = tf.cast(step(xb, yb, swb), tf.float32)
-                    return i + 1, tf.constant(False), tf.tensor_scatter_nd_update(
-                        losses, [[i]], [loss]
+                    return (
+                        i + 1,
+                        tf.constant(False),
+                        tf.tensor_scatter_nd_update(losses, [[i]], [loss]),
                     )
 
                 return tf.cond(
@@ -640,7 +702,7 @@ class Loop:
             )
             return count, losses, self._results()
 
-        return tf.function(run)
+        return tf.function(run, autograph=False)
 
     def _function(self, kind: str, training: bool, buffer: int):
         key = (kind, training, buffer, self._use_xla)
@@ -869,7 +931,11 @@ class Loop:
     def _sample(self, source):
         if isinstance(source, ArrayData):
             return source.head(2)
-        return _unpack(next(iter(source.take(1))))
+        for element in source.take(1):
+            return _unpack(element)
+        raise ValueError(
+            "Argument `x` must yield at least one batch. Received: an empty dataset"
+        )
 
     @staticmethod
     def _steps(source, batch_size) -> int | None:
@@ -878,7 +944,9 @@ class Loop:
         cardinality = int(source.cardinality())
         return cardinality if cardinality >= 0 else None
 
-    def _run_epoch(self, source, batch_size, *, training, shuffle, steps, callbacks, on_losses=None):
+    def _run_epoch(
+        self, source, batch_size, *, training, shuffle, steps, callbacks, on_losses=None
+    ):
         if isinstance(source, ArrayData):
             return self.run_array_epoch(
                 source,
@@ -931,13 +999,24 @@ class Loop:
                     batch_size=batch_size,
                     shuffle=False,
                     name="validation_data",
-                    names=("validation_data", "validation_data[1]", "validation_data[2]"),
+                    names=(
+                        "validation_data",
+                        "validation_data[1]",
+                        "validation_data[2]",
+                    ),
                 )
-            elif isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3):
+            elif isinstance(validation_data, tuple | list) and len(validation_data) in (
+                2,
+                3,
+            ):
                 parts = list(validation_data) + [None] * (3 - len(validation_data))
                 val_source = ArrayData(
                     *parts,
-                    names=("validation_data[0]", "validation_data[1]", "validation_data[2]"),
+                    names=(
+                        "validation_data[0]",
+                        "validation_data[1]",
+                        "validation_data[2]",
+                    ),
                 )
             else:
                 raise ValueError(
@@ -1035,18 +1114,19 @@ class Loop:
             callback_list.on_test_end(logs)
         return logs
 
-    def train_steps(self, source: ArrayData, batch_size: int, indices) -> np.ndarray:
-        """Runs one training step per row of `indices` ([steps, batch]); losses.
+    def train_steps(self, source: ArrayData, indices, count: int) -> np.ndarray:
+        """Runs `count` training steps on rows of `indices` ([rows, batch]).
 
-        No callbacks, no checks: the raw engine for tools like `lr_find`.
+        Returns the `count` losses. No callbacks, no checks: the raw engine
+        for tools like `tfxfer.lr_find`. Calls with `indices` of one shape
+        share one compiled function.
         """
         indices = tf.convert_to_tensor(indices, tf.int32)
-        rows = int(indices.shape[0])
-        buffer = self._buffer(rows)
+        buffer = int(indices.shape[0])
         losses, _ = self._call(
             "array",
             True,
             buffer,
-            (source.arrays, indices, tf.constant(0), tf.constant(rows)),
+            (source.arrays, indices, tf.constant(0), tf.constant(count)),
         )
-        return losses.numpy()[:rows]
+        return losses.numpy()[:count]

@@ -1,0 +1,191 @@
+"""Tests for tfxfer.fine_tune (tfxfer/training/fine_tune.py)."""
+
+import keras
+import numpy as np
+import pytest
+
+import tfxfer
+from tfxfer.training.fine_tune import FineTuneHistory
+
+SPARSE = "sparse_categorical_crossentropy"
+
+
+def pretrained_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(6, activation="relu", name="base_dense"),
+            keras.layers.BatchNormalization(name="base_bn"),
+            keras.layers.Dense(3, activation="softmax", name="head"),
+        ]
+    )
+
+
+def layer_weights(model, name):
+    return [np.array(w) for w in model.get_layer(name).get_weights()]
+
+
+class StageRecorder(keras.callbacks.Callback):
+    """Records every weight at the end of each stage (each train call)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stages = []
+
+    def on_train_end(self, logs=None):
+        self.stages.append(
+            {layer.name: [np.array(w) for w in layer.get_weights()] for layer in self.model.layers}
+        )
+
+
+def args(**kwargs):
+    out = dict(loss=SPARSE, batch_size=8, verbose=0, jit_compile=False, seed=0)
+    out.update(kwargs)
+    return out
+
+
+def assert_same(a, b):
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+def changed(a, b):
+    return any(not np.array_equal(u, v) for u, v in zip(a, b))
+
+
+def test_fine_tune_stage_one_freezes_base_then_stage_two_trains_it(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    start = {name: layer_weights(model, name) for name in ("base_dense", "base_bn", "head")}
+    recorder = StageRecorder()
+    result = tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base=["base_dense", "base_bn"],
+        head_epochs=2,
+        epochs=2,
+        learning_rate=0.01,
+        lr_mult=0.5,
+        metrics=["accuracy"],
+        callbacks=[recorder],
+        validation_data=(x, y),
+        **args(),
+    )
+    stage1, stage2 = recorder.stages
+    # Stage 1: base bit-identical (BN moving statistics included), head trained.
+    assert_same(start["base_dense"], stage1["base_dense"])
+    assert_same(start["base_bn"], stage1["base_bn"])
+    assert changed(start["head"], stage1["head"])
+    # Stage 2: the base trains too (kernel and BN statistics).
+    assert changed(stage1["base_dense"], stage2["base_dense"])
+    assert changed(stage1["base_bn"], stage2["base_bn"])
+    assert model.get_layer("base_dense").trainable
+    assert isinstance(result, FineTuneHistory)
+    assert result.head.epoch == [0, 1] and result.full.epoch == [2, 3]
+    assert result.epoch == [0, 1, 2, 3]
+    assert len(result.history["val_accuracy"]) == 4
+    assert isinstance(model.optimizer, keras.optimizers.MultiOptimizer)
+
+
+def test_fine_tune_lr_mult_zero_keeps_base_and_trains_head(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    base = layer_weights(model, "base_dense")
+    recorder = StageRecorder()
+    tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base="base_dense",  # BN not in the base: it trains at the full rate
+        head_epochs=1,
+        epochs=2,
+        lr_mult=0.0,
+        callbacks=[recorder],
+        **args(),
+    )
+    assert_same(base, layer_weights(model, "base_dense"))
+    assert changed(recorder.stages[0]["head"], layer_weights(model, "head"))
+
+
+def test_fine_tune_lower_lr_mult_moves_base_less(tiny_tabular):
+    x, y = tiny_tabular
+    distances = []
+    for lr_mult in (0.1, 1.0):
+        model = pretrained_model()
+        start = layer_weights(model, "base_dense")[0]
+        tfxfer.fine_tune(
+            model, x, y, base="base_.*", head_epochs=0, epochs=2, lr_mult=lr_mult, **args()
+        )
+        distances.append(np.linalg.norm(layer_weights(model, "base_dense")[0] - start))
+    assert 0.0 < distances[0] < distances[1]
+
+
+def test_fine_tune_l2sp_keeps_base_closer_to_pretrained(tiny_tabular):
+    x, y = tiny_tabular
+    distances = []
+    for l2sp in (None, 50.0):
+        model = pretrained_model()
+        start = model.get_layer("base_dense").kernel.numpy()
+        tfxfer.fine_tune(
+            model,
+            x,
+            y,
+            base=model.get_layer("base_dense"),  # a layer object
+            head_epochs=0,
+            epochs=3,
+            learning_rate=0.05,
+            lr_mult=1.0,
+            l2sp=l2sp,
+            **args(),
+        )
+        distances.append(np.linalg.norm(model.get_layer("base_dense").kernel.numpy() - start))
+    assert distances[1] < distances[0]
+
+
+def test_fine_tune_tfxfer_model_with_sub_model_base(tiny_tabular):
+    x, y = tiny_tabular
+    keras.utils.set_random_seed(0)
+    model = tfxfer.MLPClassifier(num_classes=3, hidden_units=(4,))
+    model.build((None, 8))
+    backbone = [np.array(w) for w in model.backbone.get_weights()]
+    recorder = StageRecorder()
+    tfxfer.fine_tune(model, x, y, base="backbone", epochs=1, callbacks=[recorder], **args())
+    after_stage1 = recorder.stages[0]
+    assert_same(backbone, after_stage1["backbone"])
+    assert changed(backbone, model.backbone.get_weights())
+
+
+def test_fine_tune_rejects_bad_arguments(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    with pytest.raises(ValueError, match="`base` must name layers.*Available layers"):
+        tfxfer.fine_tune(model, x, y, base="nope", epochs=1, **args())
+    other = keras.layers.Dense(2, name="elsewhere")
+    with pytest.raises(ValueError, match="`base` must be a layer or sub-model"):
+        tfxfer.fine_tune(model, x, y, base=other, epochs=1, **args())
+    with pytest.raises(ValueError, match="`base` must leave a trainable head"):
+        tfxfer.fine_tune(model, x, y, base=".*", epochs=1, **args())
+    with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=0, **args())
+    with pytest.raises(ValueError, match="`head_epochs` must be a non-negative"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, head_epochs=-1, **args())
+    with pytest.raises(ValueError, match="`lr_mult` must be a finite non-negative"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, lr_mult=-0.1, **args())
+    with pytest.raises(ValueError, match="`l2sp` must be a finite non-negative"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, l2sp="big", **args())
+    with pytest.raises(ValueError, match="`learning_rate` must be a finite positive"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, learning_rate=0, **args())
+    with pytest.raises(ValueError, match="`optimizer` must be an optimizer name"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, optimizer=1, **args())
+    multi = keras.optimizers.MultiOptimizer(
+        keras.optimizers.OptimizerMap(keras.optimizers.Adam())
+    )
+    with pytest.raises(ValueError, match="must be a single optimizer"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, optimizer=multi, **args())
+    with pytest.raises(ValueError, match="`model` must be a Keras model"):
+        tfxfer.fine_tune("model", x, y, base="base_dense", epochs=1, **args())
+    unbuilt = tfxfer.MLPClassifier(num_classes=3)
+    with pytest.raises(ValueError, match="`model` must be built"):
+        tfxfer.fine_tune(unbuilt, x, y, base="backbone", epochs=1, **args())
