@@ -288,8 +288,25 @@ def _unpack(name: str, returned) -> tuple[Any, int | None]:
     return model, epochs
 
 
+def predict_eagerly(model, x, batch_size: int = 256) -> np.ndarray:
+    """Predicts in inference mode without tracing a `predict` function.
+
+    `model.predict` compiles a `tf.function` per model, which costs more
+    than scoring a small test set; a comparison trains many small models, so
+    Keras models with array inputs are called directly, batch by batch. Any
+    other model (or input structure) goes through its `predict`.
+    """
+    if not isinstance(model, keras.Model) or not isinstance(x, np.ndarray):
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    outputs = [
+        keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(outputs)
+
+
 def _accuracy(model, x_test, y_test: np.ndarray, batch_size: int) -> float:
-    probabilities = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
+    probabilities = predict_eagerly(model, x_test, batch_size)
     if probabilities.ndim == 2 and probabilities.shape[1] > 1:
         predicted = probabilities.argmax(axis=1)
     else:

@@ -1,0 +1,273 @@
+"""Tests of `tfxfer inspect` and `tfxfer finetune` on a tiny model and CSVs."""
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tfxfer
+from tfxfer import cli
+
+
+@pytest.fixture
+def tiny_model_path(tmp_path):
+    model = tfxfer.MLPClassifier(num_classes=2, hidden_units=(4,), name="tiny")
+    model.build((None, 3))
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture
+def numeric_csv(tmp_path, rng):
+    x = rng.random((24, 3))
+    y = np.array(["a", "b", "c"] * 8)
+    path = tmp_path / "numeric.csv"
+    lines = ["f1,f2,f3,label"] + [
+        f"{r[0]:.3f},{r[1]:.3f},{r[2]:.3f},{label}" for r, label in zip(x, y)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def text_files(tmp_path):
+    words = ["good", "great", "fine", "bad", "awful", "poor", "film", "the"]
+    rng = np.random.default_rng(0)
+    vectors = tmp_path / "vectors.txt"
+    rows = [f"{w} " + " ".join(f"{v:.3f}" for v in rng.normal(size=4)) for w in words]
+    vectors.write_text(f"{len(words)} 4\n" + "\n".join(rows) + "\n")
+    texts = [
+        ("the film was good", "pos"),
+        ("great film", "pos"),
+        ("a fine film", "pos"),
+        ("good and great", "pos"),
+        ("bad film", "neg"),
+        ("awful, the film was poor", "neg"),
+        ("poor and bad", "neg"),
+        ("the awful film", "neg"),
+    ]
+    csv = tmp_path / "reviews.csv"
+    csv.write_text(
+        "review,sentiment\n" + "\n".join(f'"{t}",{s}' for t, s in texts) + "\n"
+    )
+    return vectors, csv
+
+
+def _main(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_inspect_prints_trainable_summary(capsys, tiny_model_path):
+    code, out, err = _main(capsys, "inspect", tiny_model_path)
+    assert code == 0, err
+    assert "Model: tiny" in out
+    assert "dense_0" in out and "head" in out
+    # 3*4+4 + 4*2+2 = 26 parameters, all trainable.
+    assert "trainable params: 26 || all params: 26" in out
+
+
+def test_inspect_missing_file_is_a_clear_error(capsys, tmp_path):
+    code, _out, err = _main(capsys, "inspect", tmp_path / "nope.keras")
+    assert code == 1
+    assert err.startswith("tfxfer inspect: error:")
+    assert "nope.keras" in err
+    assert "Traceback" not in err
+
+
+def test_inspect_corrupt_file_is_a_clear_error(capsys, tmp_path):
+    path = tmp_path / "broken.keras"
+    path.write_text("not a model")
+    code, _, err = _main(capsys, "inspect", path)
+    assert code == 1
+    assert "tfxfer inspect: error:" in err
+
+
+def test_finetune_numeric_csv_new_head(capsys, tmp_path, tiny_model_path, numeric_csv):
+    out = tmp_path / "out" / "tuned.keras"
+    code, stdout, err = _main(
+        capsys,
+        "finetune",
+        numeric_csv,
+        "--model",
+        tiny_model_path,
+        "--epochs",
+        2,
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    assert "Stage 1: new head only" in stdout
+    assert "Epoch 1/2" in stdout  # per-epoch progress from Keras
+    assert "Validation accuracy" in stdout
+    assert json.loads(out.with_suffix(".classes.json").read_text()) == ["a", "b", "c"]
+    model = tfxfer.load_pretrained(out)
+    assert model.predict(np.zeros((2, 3)), verbose=0).shape == (2, 3)
+    # The hidden layer came from the saved model (2 -> 3 classes: new head).
+    assert model.num_classes == 3
+
+
+def test_finetune_text_from_vectors_then_from_saved_model(capsys, tmp_path, text_files):
+    vectors, csv = text_files
+    first = tmp_path / "text.keras"
+    code, _, err = _main(
+        capsys,
+        "finetune",
+        csv,
+        "--vectors",
+        vectors,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--epochs",
+        2,
+        "--out",
+        first,
+        "--quiet",
+    )
+    assert code == 0, err
+    vocab = tfxfer.Vocabulary.load(first.with_suffix(".vocab.json"))
+    assert "good" in vocab
+    assert json.loads(first.with_suffix(".classes.json").read_text()) == ["neg", "pos"]
+    model = tfxfer.load_pretrained(first)
+    assert isinstance(model, tfxfer.TextClassifier)
+    assert not model.embedding_trainable  # vectors stay frozen by default
+
+    second = tmp_path / "again.keras"
+    code, _stdout, err = _main(
+        capsys,
+        "finetune",
+        csv,
+        "--model",
+        first,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--epochs",
+        1,
+        "--out",
+        second,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert second.exists() and second.with_suffix(".vocab.json").exists()
+
+
+def test_finetune_text_model_without_vocabulary(capsys, tmp_path, text_files):
+    _, csv = text_files
+    model = tfxfer.TextClassifier(10, 4, 2)
+    path = tmp_path / "novocab.keras"
+    model.save(path)
+    code, _, err = _main(
+        capsys,
+        "finetune",
+        csv,
+        "--model",
+        path,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+    )
+    assert code == 1
+    assert "needs the vocabulary it was trained with" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("", "is empty"),
+        ("f1,f2,f3,label\n", "has a header but no rows"),
+        ("f1,f2,f3,target\n1,2,3,a\n", "has no column 'label' \\(--label-column\\)"),
+        ("f1,f2,f3,label\n1,2,3,0.5\n1,2,3,1.5\n", "non-integer numbers"),
+        ("f1,f2,f3,label\n1,2,3,a\n1,2,3,\n", "missing labels \\(data rows \\[2\\]\\)"),
+        ("f1,f2,f3,label\n1,2,x,a\n1,2,3,b\n", "must be numeric; \\['f3'\\]"),
+        ("f1,f2,f3,label\n1,2,3,a\n1,2,3,a\n", "at least two classes"),
+        ("f1,f2,label\n1,2,a\n1,2,b\n1,2,a\n1,2,b\n", "expects 3 input features"),
+        ("f1,f2,f3,label\n1,2,3,a\n1,2,3,b\n", "every class needs at least 2 rows"),
+    ],
+)
+def test_finetune_bad_csv_is_a_clear_error(
+    capsys, tmp_path, tiny_model_path, content, match
+):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    code, _, err = _main(capsys, "finetune", path, "--model", tiny_model_path)
+    assert code == 1
+    assert err.startswith("tfxfer finetune: error:")
+    assert re.search(match, err), err
+
+
+def test_finetune_text_csv_bad_text_column(capsys, tmp_path, text_files):
+    vectors, _ = text_files
+    path = tmp_path / "bad.csv"
+    path.write_text("review,sentiment\ngood film,pos\n,neg\n")
+    code, _, err = _main(
+        capsys,
+        "finetune",
+        path,
+        "--vectors",
+        vectors,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+    )
+    assert code == 1
+    assert "must hold a text in every row; data rows [2]" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ([], "pass --model"),
+        (["--vectors", "v.txt"], "--vectors needs --text-column"),
+        (
+            ["--model", "m.keras", "--vectors", "v.txt", "--text-column", "t"],
+            "not both",
+        ),
+        (["--text-column", "t", "--model", "m.keras"], "CSV file not found"),
+    ],
+)
+def test_finetune_argument_errors(capsys, tmp_path, extra, match):
+    code, _, err = _main(capsys, "finetune", tmp_path / "data.csv", *extra)
+    assert code == 1
+    assert match in err
+
+
+def test_finetune_missing_csv_file(capsys, tmp_path, tiny_model_path):
+    code, _, err = _main(
+        capsys, "finetune", tmp_path / "none.csv", "--model", tiny_model_path
+    )
+    assert code == 1
+    assert "CSV file not found" in err
+
+
+@pytest.mark.slow
+def test_finetune_bad_csv_exit_code_without_traceback(tmp_path, tiny_model_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("f1,f2,f3,label\n1,2,3,0.25\n1,2,3,0.75\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tfxfer.cli",
+            "finetune",
+            str(path),
+            "--model",
+            str(tiny_model_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 1
+    assert "non-integer numbers" in result.stderr
+    assert "Traceback" not in result.stderr
