@@ -145,10 +145,12 @@ def test_load_pretrained_corrupt_member_fails_crc(tmp_path):
     # the CRC no longer matches).
     offset = info.header_offset + 30 + len(info.filename) + len(info.extra) + 5
     data[offset] ^= 0xFF
-    corrupt = tmp_path / "corrupt.keras"
-    corrupt.write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match=r"corrupt.keras.*corrupt"):
-        tfxfer.load_pretrained(corrupt)
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(
+        ModelLoadError, match=r"damaged.keras.*corrupt.*config.json.*integrity check"
+    ):
+        tfxfer.load_pretrained(damaged)
 
 
 def test_load_pretrained_truncated_h5(tmp_path):

@@ -53,6 +53,14 @@ def test_transfer_weights_matches_by_name_before_order():
     _assert_same(source.get_layer("y"), target.get_layer("y"))
 
 
+def test_transfer_weights_same_name_other_shapes_falls_back_to_order():
+    source = _mlp([8, 6], names=["a", "b"])  # kernels (4, 8), (8, 6)
+    target = _mlp([8, 6], names=["b", "a"])  # same shapes, names swapped
+    report = tfxfer.transfer_weights(source, target)
+    assert report.copied == [("a", "b"), ("b", "a")]
+    _assert_same(source.get_layer("a"), target.get_layer("b"))
+
+
 def test_transfer_weights_order_skips_layers_that_do_not_fit():
     # Target has an extra layer in the middle: the alignment goes past it.
     source = _mlp([8, 6], names=["s1", "s2"])

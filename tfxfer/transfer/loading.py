@@ -132,6 +132,14 @@ def load_pretrained(
             safe_mode=safe_mode,
         )
     except Exception as error:
+        if suffix in _KERAS_SUFFIXES:
+            damaged = _damaged_member(path)
+            if damaged is not None:
+                raise ModelLoadError(
+                    f"Cannot load {path!r}: the `.keras` file is corrupt (member "
+                    f"{damaged} fails its integrity check). Save the model again "
+                    "or download it again."
+                ) from error
         raise _translate(error, path) from error
 
 
@@ -146,26 +154,33 @@ def _is_keras_archive(path: str) -> bool:
 
 
 def _check_keras_archive(path: str) -> None:
+    """Cheap check that `path` is a zip archive with a `config.json`."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            broken = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise ModelLoadError(
             f"Cannot load {path!r}: the `.keras` file is corrupt or truncated "
             f"(not a readable zip archive: {error}). Save the model again or "
             "download it again."
         ) from error
-    if broken is not None or "config.json" not in names:
-        what = (
-            f"member {broken!r} fails its CRC check"
-            if broken is not None
-            else "it has no `config.json`"
-        )
+    if "config.json" not in names:
         raise ModelLoadError(
-            f"Cannot load {path!r}: the `.keras` file is corrupt ({what}). "
-            "Save the model again or download it again."
+            f"Cannot load {path!r}: the `.keras` file is corrupt (it has no "
+            "`config.json`). Save the model again or download it again."
         )
+
+
+def _damaged_member(path: str) -> str | None:
+    """The first member of a zip archive whose data is unreadable, if any.
+
+    Reads the whole archive, so it runs only after loading failed.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip()
+    except Exception as error:  # a damaged member can raise zlib.error etc.
+        return f"({type(error).__name__}: {error})"
 
 
 def _has_hdf5_signature(path: str) -> bool:

@@ -145,7 +145,7 @@ def transfer_weights(
     paired in two passes:
 
     1. By name: a target layer and a source layer with the same path (or the
-       same unique name) are paired.
+       same unique name) and the same weight shapes are paired.
     2. By order: the remaining target layers are aligned, in model order,
        with the remaining source layers of the same class and the same weight
        shapes. Remaining layers between two aligned pairs are paired in order
@@ -259,7 +259,7 @@ def _pairs_by_name_then_order(sources, targets):
         s = _find(sources, t.path)
         if s is None:
             s = _find(sources, t.layer.name)
-        if s is not None and id(s.layer) not in used:
+        if s is not None and id(s.layer) not in used and _shapes(s) == _shapes(t):
             pairs[index] = s
             used.add(id(s.layer))
 
