@@ -1,12 +1,9 @@
-"""Small real datasets bundled with tfxfer, and the script that rebuilds them.
+"""Where tfxfer's bundled data files live, and their SHA-256 verification.
 
-Every bundled file lives in the data directory (`data/` next to the package,
-or the directory named by the `TFXFER_DATA_DIR` environment variable) and is
-checked against the SHA-256 checksum recorded in `data/SHA256SUMS` before it
-is read. Provenance and licences are in `data/README.md`.
-
-Rebuild every file from installed packages with
-`python -m tfxfer.datasets build [--out DIR]`.
+Every bundled file lives in the data directory (`data/` of the tfxfer source
+tree, or the directory named by the `TFXFER_DATA_DIR` environment variable)
+and is checked against the SHA-256 checksum recorded in `data/SHA256SUMS`
+before it is read.
 """
 
 from __future__ import annotations
@@ -45,7 +42,7 @@ def data_dir() -> pathlib.Path:
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return pathlib.Path(override).expanduser().resolve()
-    return pathlib.Path(__file__).resolve().parents[1] / "data"
+    return pathlib.Path(__file__).resolve().parents[2] / "data"
 
 
 def read_checksums(directory: str | os.PathLike | None = None) -> dict[str, str]:

@@ -1,0 +1,402 @@
+"""Tests of tfxfer.datasets: bundled files, checksums, loaders, splits, build."""
+
+import gzip
+import os
+import pickle
+import shutil
+import zlib
+
+import numpy as np
+import pytest
+
+import tfxfer
+from tfxfer import datasets
+from tfxfer.datasets import builder, numeric
+from tfxfer.errors import DataIntegrityError, UnsafeFileError
+
+SHIPPED = datasets.data_dir()
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A copy of the small bundled files in tmp_path, used as the data dir."""
+    names = ["reviews.csv", "news.csv", "wordsim353.tsv"]
+    shutil.copyfile(SHIPPED / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    for name in names:
+        shutil.copyfile(SHIPPED / name, tmp_path / name)
+    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+def _flip_byte(path, position=100):
+    data = bytearray(path.read_bytes())
+    data[position] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+# --- data directory and checksums -------------------------------------------
+
+
+def test_data_dir_is_repo_data_folder_by_default(monkeypatch):
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
+    path = datasets.data_dir()
+    assert (
+        path
+        == __import__("pathlib").Path(tfxfer.__file__).resolve().parents[1] / "data"
+    )
+    assert (path / "SHA256SUMS").is_file()
+
+
+def test_data_dir_follows_environment_variable(data_copy):
+    assert datasets.data_dir() == data_copy.resolve()
+
+
+def test_checksums_list_every_bundled_file_and_all_verify():
+    checksums = datasets.read_checksums()
+    expected = {
+        "news.csv",
+        "reviews.csv",
+        "corpus.txt.gz",
+        "wordsim353.tsv",
+        "simlex999.txt",
+        "questions-words.txt",
+        datasets.WORD2VEC_FILE,
+        datasets.DIGITS_CNN_FILE,
+    }
+    assert set(checksums) == expected
+    assert datasets.verify() == checksums
+    for name in expected:
+        assert (SHIPPED / name).stat().st_size < 8 * 2**20, name
+
+
+def test_data_file_returns_verified_path():
+    path = datasets.data_file("wordsim353.tsv")
+    assert path == SHIPPED / "wordsim353.tsv"
+    assert datasets.sha256_of(path) == datasets.read_checksums()["wordsim353.tsv"]
+
+
+def test_data_file_unknown_name_raises():
+    with pytest.raises(ValueError, match=r"Argument `name` must be a bundled data"):
+        datasets.data_file("mnist.csv")
+
+
+def test_data_file_corrupted_file_raises_with_both_hashes(data_copy):
+    _flip_byte(data_copy / "reviews.csv")
+    expected = datasets.read_checksums()["reviews.csv"]
+    actual = datasets.sha256_of(data_copy / "reviews.csv")
+    with pytest.raises(DataIntegrityError, match=r"reviews\.csv") as info:
+        datasets.data_file("reviews.csv")
+    message = str(info.value)
+    assert expected in message and actual in message
+    assert "python -m tfxfer.datasets build" in message
+    with pytest.raises(DataIntegrityError, match="corrupt or was modified"):
+        datasets.load_reviews()
+
+
+def test_data_file_change_after_verification_is_caught(data_copy):
+    path = datasets.data_file("news.csv")
+    stat = path.stat()
+    _flip_byte(path)
+    # Keep the size; move the mtime as any real write would.
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(DataIntegrityError, match=r"news\.csv"):
+        datasets.data_file("news.csv")
+
+
+def test_data_file_missing_file_raises(data_copy):
+    (data_copy / "news.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"news\.csv is missing"):
+        datasets.data_file("news.csv")
+
+
+def test_read_checksums_rejects_malformed_line(data_copy):
+    (data_copy / "SHA256SUMS").write_text("not-a-hash  news.csv\n")
+    with pytest.raises(DataIntegrityError, match=r"Line 1 of .*SHA256SUMS"):
+        datasets.data_file("news.csv")
+
+
+def test_read_checksums_missing_list_raises(tmp_path, monkeypatch):
+    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="SHA256SUMS does not exist"):
+        datasets.data_file("news.csv")
+
+
+def test_verify_names_every_bad_file(data_copy):
+    _flip_byte(data_copy / "news.csv")
+    with pytest.raises(
+        DataIntegrityError,
+        match=r"corpus\.txt\.gz: missing.*news\.csv: SHA-256 [0-9a-f]{64}, expected",
+    ):
+        datasets.verify()
+
+
+def test_main_verify_reports_ok_and_failure(capsys, data_copy):
+    assert builder.main(["verify", "--dir", str(SHIPPED)]) == 0
+    assert "8 files OK" in capsys.readouterr().out
+    assert builder.main(["verify"]) == 1
+    assert "failed verification" in capsys.readouterr().err
+
+
+# --- text datasets ------------------------------------------------------------
+
+
+def test_load_news_shape_classes_and_cleaning():
+    news = datasets.load_news()
+    assert news.shape == (200, 2)
+    assert list(news.columns) == ["text", "label"]
+    assert news["label"].value_counts().to_dict() == {
+        "alt.atheism": 100,
+        "sci.space": 100,
+    }
+    # Headers (with their "Newsgroups:" label) were stripped from every post.
+    assert (
+        not news["text"]
+        .str.startswith(("From:", "Newsgroups:", "Path:", "Xref:"))
+        .any()
+    )
+    assert (news["text"].str.len() > 0).all()
+
+
+def test_load_reviews_shape_classes_and_text():
+    reviews = datasets.load_reviews()
+    assert reviews.shape == (200, 2)
+    assert reviews["label"].value_counts().to_dict() == {"neg": 100, "pos": 100}
+    assert reviews.iloc[0].to_dict() == {
+        "text": "simplistic , silly and tedious .",
+        "label": "neg",
+    }
+    # The Windows-1252 em dash of the source was decoded, not mangled.
+    assert reviews["text"].str.count("\u2014").sum() == 3
+
+
+@pytest.mark.parametrize("loader", [datasets.load_news, datasets.load_reviews])
+def test_text_split_is_stratified_disjoint_and_reproducible(loader):
+    train = loader("train", seed=3)
+    test = loader("test", seed=3)
+    assert (len(train), len(test)) == (150, 50)
+    assert set(train.index).isdisjoint(test.index)
+    assert set(train.index) | set(test.index) == set(range(200))
+    assert set(test["label"].value_counts().tolist()) == {25}
+    assert loader("test", seed=3).index.equals(test.index)
+    assert not loader("test", seed=4).index.equals(test.index)
+    assert len(loader("test", test_size=0.1)) == 20
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"split": "validation"}, "Argument `split` must be one of"),
+        ({"test_size": 0}, r"Argument `test_size` must be a number in \(0, 1\)"),
+        ({"test_size": 1.0}, r"Argument `test_size` must be a number in \[0.0, 1.0\)"),
+        ({"seed": -1}, "Argument `seed` must be a non-negative integer"),
+    ],
+)
+def test_text_loader_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        datasets.load_reviews(**kwargs)
+
+
+def test_split_frame_rejects_unknown_stratify_column():
+    with pytest.raises(
+        ValueError, match="Argument `stratify` must be None or a column"
+    ):
+        datasets.split_frame(datasets.load_reviews(), stratify="sentiment")
+
+
+def test_split_indices_rejects_empty_labels():
+    with pytest.raises(ValueError, match="Argument `labels` must be a non-empty"):
+        datasets.split_indices([])
+
+
+def test_load_corpus_is_restartable_and_sized():
+    corpus = datasets.load_corpus(max_documents=3)
+    first = list(corpus)
+    assert first == list(corpus)
+    assert len(first) == 3
+    assert first[0][:4] == ["anarchism", "is", "political", "philosophy"]
+    assert first[0] == tfxfer.text.tokenize(
+        next(iter(datasets.load_corpus(tokenized=False)))
+    )
+    raw = next(iter(datasets.load_corpus(tokenized=False)))
+    assert raw.startswith("Anarchism is a political philosophy")
+    assert len(datasets.load_corpus()) == 106 + 300
+
+
+def test_load_corpus_rejects_bad_max_documents():
+    with pytest.raises(ValueError, match="Argument `max_documents` must be a positive"):
+        datasets.load_corpus(max_documents=0)
+
+
+# --- scikit-learn numeric datasets ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "total", "train", "test"),
+    [(None, 1797, 1347, 450), ("0-4", 901, 676, 225), ("5-9", 896, 671, 225)],
+)
+def test_load_digits_task_sizes_and_values(task, total, train, test):
+    x, y = datasets.load_digits(task)
+    assert x.shape == (total, 8, 8, 1) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    assert y.dtype == np.int64
+    assert sorted(set(y.tolist())) == list(range(10 if task is None else 5))
+    assert len(datasets.load_digits(task, "train")[1]) == train
+    assert len(datasets.load_digits(task, "test")[1]) == test
+
+
+def test_load_digits_5_9_labels_are_digits_minus_five():
+    x_all, y_all = datasets.load_digits(flatten=True)
+    x, y = datasets.load_digits("5-9", flatten=True)
+    assert x.shape == (896, 64)
+    np.testing.assert_array_equal(x, x_all[y_all >= 5])
+    np.testing.assert_array_equal(y, y_all[y_all >= 5] - 5)
+
+
+def test_load_digits_splits_disjoint_across_tasks_and_reproducible():
+    x_train, _ = datasets.load_digits(split="train", seed=1, flatten=True)
+    x_test, _ = datasets.load_digits(split="test", seed=1, flatten=True)
+    train_rows = {row.tobytes() for row in x_train}
+    # sklearn's digits contain no duplicate images, so rows identify images.
+    assert len(train_rows) == len(x_train)
+    assert not train_rows & {row.tobytes() for row in x_test}
+    x_a, _ = datasets.load_digits("0-4", "train", seed=1)
+    x_b, _ = datasets.load_digits("0-4", "train", seed=1)
+    np.testing.assert_array_equal(x_a, x_b)
+    assert not np.array_equal(x_a, datasets.load_digits("0-4", "train", seed=2)[0])
+
+
+def test_load_digits_rejects_unknown_task():
+    with pytest.raises(ValueError, match="Argument `task` must be one of"):
+        datasets.load_digits("0-9")
+
+
+def test_load_digits_detects_changed_sklearn_data(monkeypatch):
+    monkeypatch.setitem(numeric._SKLEARN_SHA256, "digits", "0" * 64)
+    with pytest.raises(DataIntegrityError, match="scikit-learn's bundled digits data"):
+        datasets.load_digits()
+
+
+def test_load_diabetes_groups_by_sex_and_standardizes():
+    x, y = datasets.load_diabetes()
+    assert x.shape == (442, 10) and y.shape == (442,)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    sizes = {group: len(datasets.load_diabetes(group)[1]) for group in (1, 2)}
+    assert sizes == {1: 235, 2: 207}
+    x_train, _ = datasets.load_diabetes(split="train")
+    np.testing.assert_allclose(x_train.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(x_train.std(axis=0), 1.0, atol=1e-4)
+    raw_all, _ = datasets.load_diabetes(standardize=False)
+    raw, _ = datasets.load_diabetes(2, standardize=False)
+    sex = datasets.DIABETES_FEATURES.index("sex")
+    assert raw.shape == (207, 9)  # sex dropped: constant within a group
+    np.testing.assert_array_equal(raw, np.delete(raw_all[raw_all[:, sex] == 2], sex, 1))
+
+
+def test_load_diabetes_split_covers_each_group_once():
+    for group in (1, 2):
+        _, y_all = datasets.load_diabetes(group, standardize=False)
+        _, y_train = datasets.load_diabetes(group, "train", seed=5)
+        _, y_test = datasets.load_diabetes(group, "test", seed=5)
+        assert len(y_train) + len(y_test) == len(y_all)
+        np.testing.assert_allclose(
+            np.sort(np.concatenate([y_train, y_test])), np.sort(y_all)
+        )
+
+
+def test_load_diabetes_linear_model_transfers_between_groups():
+    x_a, y_a = datasets.load_diabetes(1, "train")
+    x_b, y_b = datasets.load_diabetes(2, "test")
+    design = np.c_[x_a, np.ones(len(x_a))]
+    weights, *_ = np.linalg.lstsq(design, y_a, rcond=None)
+    prediction = np.c_[x_b, np.ones(len(x_b))] @ weights
+    r2 = 1 - np.sum((y_b - prediction) ** 2) / np.sum((y_b - y_b.mean()) ** 2)
+    assert r2 > 0.2  # related groups: the source model explains the target
+
+
+def test_load_diabetes_rejects_unknown_group():
+    with pytest.raises(ValueError, match="Argument `group` must be one of"):
+        datasets.load_diabetes(group="male")
+
+
+# --- the build script -------------------------------------------------------------
+
+
+def _evil_pickle(marker):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    return zlib.compress(pickle.dumps(Evil(), protocol=0))
+
+
+def test_restricted_unpickler_refuses_unexpected_class(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil"
+    path.write_bytes(_evil_pickle(marker))
+    with pytest.raises(UnsafeFileError, match=r"`posix.system`.*refused"):
+        builder.read_mini_newsgroup(path)
+    assert not marker.exists()
+
+
+def test_restricted_unpickler_refuses_non_bunch(tmp_path):
+    path = tmp_path / "list"
+    path.write_bytes(zlib.compress(pickle.dumps([1, 2], protocol=0)))
+    with pytest.raises(UnsafeFileError, match="does not hold a scikit-learn Bunch"):
+        builder.read_mini_newsgroup(path)
+
+
+def test_read_mini_newsgroup_reads_the_real_pickle():
+    bunch = builder.read_mini_newsgroup(
+        builder.gensim_test_data_dir() / builder.NEWSGROUP_PICKLE
+    )
+    assert len(bunch["data"]) == 200
+    assert bunch["target_names"] == ["alt.atheism", "sci.space"]
+    assert np.bincount(bunch["target"]).tolist() == [100, 100]
+
+
+def test_build_reproduces_shipped_text_files(tmp_path):
+    stats = datasets.build(tmp_path, parts=["reviews", "news", "evaluation"])
+    assert stats["news"]["rows"] == 200
+    shipped = datasets.read_checksums()
+    rebuilt = datasets.read_checksums(tmp_path)
+    assert set(rebuilt) == {"news.csv", "reviews.csv", *builder.EVALUATION_FILES}
+    for name, digest in rebuilt.items():
+        assert digest == shipped[name], name
+
+
+def test_build_rejects_unknown_part(tmp_path):
+    with pytest.raises(ValueError, match="Argument `parts` must be a list of parts"):
+        datasets.build(tmp_path, parts=["images"])
+
+
+# --- pretrained artifacts -----------------------------------------------------------
+
+
+def test_pretrained_digits_cnn_solves_its_source_task():
+    model = datasets.load_pretrained_digits_cnn()
+    assert model.input_shape == (None, 8, 8, 1)
+    assert model.get_layer("features").units == 32
+    assert model.get_layer("head").units == 5
+    x, y = datasets.load_digits("0-4", "test", seed=0)
+    accuracy = np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y)
+    assert accuracy > 0.95
+
+
+def test_make_digits_cnn_matches_pretrained_architecture():
+    fresh = datasets.make_digits_cnn(5)
+    pretrained = datasets.load_pretrained_digits_cnn(compile=False)
+    assert [layer.name for layer in fresh.layers] == [
+        layer.name for layer in pretrained.layers
+    ]
+    assert fresh.count_params() == pretrained.count_params()
+    with pytest.raises(ValueError, match="Argument `num_classes` must be a positive"):
+        datasets.make_digits_cnn(0)
+
+
+def test_pretrained_word2vec_file_is_word2vec_text_format():
+    path = datasets.data_file(datasets.WORD2VEC_FILE)
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        count, size = map(int, handle.readline().split())
+        first = handle.readline().split()
+    assert size == 100 and count > 5000
+    assert first[0] == "the" and len(first) == 1 + size

@@ -1,0 +1,91 @@
+"""Small real datasets bundled with tfxfer, their loaders and pretrained artifacts.
+
+Every bundled file lives in the data directory (`data/` of the tfxfer source
+tree, or the directory named by the `TFXFER_DATA_DIR` environment variable)
+and is checked against its SHA-256 in `data/SHA256SUMS` before it is read
+(`data_file`). Provenance and licences are in `data/README.md`.
+
+- Text: `load_news()` (source task: 200 Usenet posts, alt.atheism vs
+  sci.space), `load_reviews()` (target task: 200 movie-review sentences,
+  neg vs pos), `load_corpus()` (Word2Vec pretraining corpus: Wikipedia sample
+  and Lee news stories), and the word similarity and analogy sets
+  `data_file("wordsim353.tsv")`, `data_file("simlex999.txt")`,
+  `data_file("questions-words.txt")`.
+- Numeric, read from scikit-learn: `load_digits(task="0-4" | "5-9")`,
+  `load_diabetes(group=1 | 2)`.
+- Pretrained: `load_pretrained_word_vectors()`,
+  `load_pretrained_digits_cnn()` (architecture: `make_digits_cnn`).
+- Every loader takes `split="train" | "test"` and a `seed`; splits are
+  stratified and reproducible (`split_indices`, `split_frame`).
+
+Rebuild every file from installed packages with
+`python -m tfxfer.datasets build [--out DIR]`, and check them with
+`python -m tfxfer.datasets verify`.
+"""
+
+from tfxfer.datasets.builder import RestrictedUnpickler, build, verify
+from tfxfer.datasets.integrity import (
+    DATA_DIR_ENV,
+    data_dir,
+    data_file,
+    read_checksums,
+    sha256_of,
+)
+from tfxfer.datasets.numeric import (
+    DIABETES_FEATURES,
+    DIABETES_GROUPS,
+    DIGITS_TASKS,
+    load_diabetes,
+    load_digits,
+)
+from tfxfer.datasets.pretrained import (
+    DIGITS_CNN_FILE,
+    WORD2VEC_FILE,
+    load_pretrained_digits_cnn,
+    load_pretrained_word_vectors,
+    make_digits_cnn,
+)
+from tfxfer.datasets.splits import split_frame, split_indices
+from tfxfer.datasets.text import (
+    CORPUS_FILE,
+    NEWS_CLASSES,
+    NEWS_FILE,
+    REVIEW_CLASSES,
+    REVIEWS_FILE,
+    TextCorpus,
+    load_corpus,
+    load_news,
+    load_reviews,
+)
+
+__all__ = [
+    "CORPUS_FILE",
+    "DATA_DIR_ENV",
+    "DIABETES_FEATURES",
+    "DIABETES_GROUPS",
+    "DIGITS_CNN_FILE",
+    "DIGITS_TASKS",
+    "NEWS_CLASSES",
+    "NEWS_FILE",
+    "REVIEWS_FILE",
+    "REVIEW_CLASSES",
+    "WORD2VEC_FILE",
+    "RestrictedUnpickler",
+    "TextCorpus",
+    "build",
+    "data_dir",
+    "data_file",
+    "load_corpus",
+    "load_diabetes",
+    "load_digits",
+    "load_news",
+    "load_pretrained_digits_cnn",
+    "load_pretrained_word_vectors",
+    "load_reviews",
+    "make_digits_cnn",
+    "read_checksums",
+    "sha256_of",
+    "split_frame",
+    "split_indices",
+    "verify",
+]

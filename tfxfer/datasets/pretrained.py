@@ -1,0 +1,115 @@
+"""Pretrained artifacts bundled in `data/pretrained/`, and the digits CNN."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tfxfer._validation import check_positive_int
+from tfxfer.datasets.integrity import data_file
+
+if TYPE_CHECKING:
+    import keras
+
+WORD2VEC_FILE = "pretrained/word2vec_wiki_lee_100d.txt.gz"
+DIGITS_CNN_FILE = "pretrained/digits_cnn_0-4.keras"
+
+
+def make_digits_cnn(num_classes: int = 5, *, name: str = "digits_cnn") -> keras.Model:
+    """Builds the small CNN of the bundled pretrained digits model, untrained.
+
+    Input 8x8x1 -> Conv2D(16, 3, relu, same) -> BatchNormalization ->
+    Conv2D(32, 3, relu) -> MaxPooling2D(2) -> Flatten ->
+    Dense(32, relu, name="features") -> Dense(num_classes, softmax,
+    name="head"). `data/pretrained/digits_cnn_0-4.keras` is this model
+    trained on digits 0-4; build it again to train the same architecture
+    from scratch, as the baseline a transferred model must beat.
+
+    Args:
+        num_classes: Number of outputs of the `head` layer.
+        name: Name of the model.
+
+    Returns:
+        An uncompiled Keras Functional model (weights drawn from Keras'
+        global seed: call `keras.utils.set_random_seed` first to fix them).
+
+    Raises:
+        ValueError: If `num_classes` is not a positive integer.
+
+    Example:
+    >>> scratch = tfxfer.datasets.make_digits_cnn(num_classes=5)
+    >>> scratch.get_layer("features").units
+    32
+    """
+    import keras
+
+    num_classes = check_positive_int("num_classes", num_classes)
+    inputs = keras.Input(shape=(8, 8, 1), name="image")
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(
+        inputs
+    )
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.Conv2D(32, 3, activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(32, activation="relu", name="features")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def load_pretrained_digits_cnn(**kwargs: Any) -> keras.Model:
+    """Loads the digits CNN pretrained on digits 0-4 (source task).
+
+    `data/pretrained/digits_cnn_0-4.keras` (architecture: `make_digits_cnn`)
+    was trained by `python -m tfxfer.datasets build` on the train part of
+    `load_digits("0-4", "train", seed=0)` only; its accuracy on
+    `load_digits("0-4", "test", seed=0)` is recorded in `data/README.md`.
+    The file is checked against its SHA-256 first.
+
+    Args:
+        **kwargs: Passed to `keras.models.load_model` (e.g. `compile=False`).
+
+    Returns:
+        The compiled Keras model (Adam, sparse categorical cross-entropy,
+        accuracy), 5 softmax outputs named `head`, features layer `features`.
+
+    Raises:
+        DataIntegrityError: If the file does not match its checksum.
+
+    Example:
+    >>> base = tfxfer.datasets.load_pretrained_digits_cnn()
+    >>> base.get_layer("head").units
+    5
+    """
+    import keras
+
+    return keras.models.load_model(data_file(DIGITS_CNN_FILE), **kwargs)
+
+
+def load_pretrained_word_vectors(**kwargs: Any) -> Any:
+    """Loads the Word2Vec vectors pretrained on the bundled corpus.
+
+    `data/pretrained/word2vec_wiki_lee_100d.txt.gz` holds 100-dimensional
+    vectors (word2vec text format, gzipped) trained by
+    `python -m tfxfer.datasets build` on `load_corpus()` (Wikipedia sample
+    plus Lee background corpus, tokens from `tfxfer.text.tokenize`, the
+    default tokenizer of `tfxfer.Vocabulary`). The file is checked against its
+    SHA-256 first.
+
+    Args:
+        **kwargs: Passed to `tfxfer.load_word_vectors` (e.g. `limit`,
+            `cache=False`).
+
+    Returns:
+        gensim `KeyedVectors`, as loaded by `tfxfer.load_word_vectors`.
+
+    Raises:
+        DataIntegrityError: If the file does not match its checksum.
+
+    Example:
+    >>> vectors = tfxfer.datasets.load_pretrained_word_vectors()
+    >>> vectors.vector_size
+    100
+    """
+    from tfxfer.embeddings import load_word_vectors
+
+    return load_word_vectors(data_file(WORD2VEC_FILE), **kwargs)

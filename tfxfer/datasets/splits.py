@@ -1,0 +1,127 @@
+"""Seeded, stratified train/test splits shared by every tfxfer loader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tfxfer._validation import check_choice, check_in_range, check_non_negative_int
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SPLITS = ("train", "test")
+
+
+def _check_split(split: Any) -> str | None:
+    if split is None:
+        return None
+    return check_choice("split", split, (*SPLITS, None))
+
+
+def _check_test_size(test_size: Any) -> float:
+    test_size = check_in_range("test_size", test_size, 0.0, 1.0, high_inclusive=False)
+    if test_size == 0.0:
+        raise ValueError(
+            "Argument `test_size` must be a number in (0, 1). "
+            f"Received: test_size={test_size!r}"
+        )
+    return test_size
+
+
+def _check_seed(seed: Any) -> int:
+    return check_non_negative_int("seed", seed)
+
+
+def split_indices(
+    labels: Sequence[Any] | np.ndarray, *, test_size: float = 0.25, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Splits row positions into a stratified, seeded train and test part.
+
+    Within each distinct label, the rows are shuffled with
+    `numpy.random.default_rng(seed)` (labels visited in sorted order) and the
+    first `round(count * test_size)` go to the test part. The same labels,
+    `test_size` and `seed` always give the same split, the two parts are
+    disjoint and together cover every row, and each label keeps its share.
+
+    Args:
+        labels: One label per row (any sortable values).
+        test_size: Fraction of each label's rows that go to the test part,
+            in (0, 1).
+        seed: Seed of the shuffle (a non-negative integer).
+
+    Returns:
+        `(train_indices, test_indices)`: sorted int64 arrays of row positions.
+
+    Raises:
+        ValueError: If `labels` is empty, `test_size` is not in (0, 1) or
+            `seed` is not a non-negative integer.
+
+    Example:
+    >>> train, test = tfxfer.datasets.split_indices([0, 0, 1, 1], test_size=0.5)
+    >>> sorted([*train, *test])
+    [0, 1, 2, 3]
+    """
+    test_size = _check_test_size(test_size)
+    seed = _check_seed(seed)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(
+            "Argument `labels` must be a non-empty 1-D sequence. "
+            f"Received: labels with shape {labels.shape}"
+        )
+    rng = np.random.default_rng(seed)
+    test_parts = []
+    for value in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == value))
+        test_parts.append(rows[: int(np.rint(len(rows) * test_size))])
+    test = np.sort(np.concatenate(test_parts)).astype(np.int64)
+    train = np.setdiff1d(np.arange(labels.size, dtype=np.int64), test)
+    return train, test
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    *,
+    test_size: float = 0.25,
+    seed: int = 0,
+    stratify: str | None = "label",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Splits a DataFrame into seeded train and test parts (see `split_indices`).
+
+    Rows keep their index, so the two parts can be checked for overlap.
+
+    Args:
+        frame: The DataFrame to split.
+        test_size: Fraction of rows (of each class, if stratified) in the
+            test part, in (0, 1).
+        seed: Seed of the shuffle.
+        stratify: Column whose classes keep their share in both parts, or
+            `None` for a plain random split.
+
+    Returns:
+        `(train_frame, test_frame)`.
+
+    Raises:
+        ValueError: If `stratify` is not a column of `frame`, or `test_size`
+            or `seed` is invalid.
+
+    Example:
+    >>> train, test = tfxfer.datasets.split_frame(
+    ...     tfxfer.datasets.load_reviews(), test_size=0.25, seed=0)
+    >>> len(train), len(test)
+    (150, 50)
+    """
+    if stratify is None:
+        labels = np.zeros(len(frame), dtype=np.int64)
+    elif stratify in frame.columns:
+        labels = frame[stratify].to_numpy()
+    else:
+        raise ValueError(
+            "Argument `stratify` must be None or a column of `frame` "
+            f"({list(frame.columns)}). Received: stratify={stratify!r}"
+        )
+    train, test = split_indices(labels, test_size=test_size, seed=seed)
+    return frame.iloc[train], frame.iloc[test]
