@@ -4,6 +4,7 @@ frozen `Embedding` layer that holds them."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -100,16 +101,21 @@ def _word_rows(vocabulary) -> tuple[list[str], np.ndarray, int, dict | None]:
     return words, rows, size, None
 
 
-def _vector_stats(vectors: np.ndarray, found: np.ndarray, rng) -> tuple:
-    """Per-dimension mean and std of the found vectors (or of a sample of
-    the whole table when none were found)."""
-    sample = found
-    if len(sample) < 2:
-        n = vectors.shape[0]
+def _vector_stats(table, hit_rows: np.ndarray, matrix: np.ndarray, rng) -> tuple:
+    """Per-dimension mean and std of (up to 10,000 randomly chosen) found
+    vectors, or of a sample of the whole table when fewer than 2 were found."""
+    if len(hit_rows) >= 2:
+        if len(hit_rows) > _STATS_SAMPLE:
+            hit_rows = rng.choice(hit_rows, size=_STATS_SAMPLE, replace=False)
+        sample = matrix[hit_rows]
+    else:
+        n = table.shape[0]
         take = np.sort(rng.choice(n, size=min(n, _STATS_SAMPLE), replace=False))
-        sample = np.asarray(vectors[take], dtype=np.float64)
-    sample = np.asarray(sample, dtype=np.float64)
-    return sample.mean(axis=0), sample.std(axis=0)
+        sample = table[take]
+    return (
+        sample.mean(axis=0, dtype=np.float64),
+        sample.std(axis=0, dtype=np.float64),
+    )
 
 
 def build_embedding_matrix(
@@ -166,13 +172,17 @@ def build_embedding_matrix(
     dim = table.shape[1]
     rng = np.random.default_rng(seed)
 
+    # One C-level dict lookup per word (map with a default, no Python frame).
     get = key_to_index.get
-    source = np.fromiter((get(w, -1) for w in words), dtype=np.int64, count=len(words))
+    n_words = len(words)
+    source = np.fromiter(
+        map(get, words, itertools.repeat(-1, n_words)), dtype=np.int64, count=n_words
+    )
     missing = np.flatnonzero(source < 0)
     lowercase_hits = 0
     if lowercase_fallback and len(missing):
         lowered = np.fromiter(
-            (get(words[i].lower(), -1) for i in missing),
+            map(get, (words[i].lower() for i in missing), itertools.repeat(-1)),
             dtype=np.int64,
             count=len(missing),
         )
@@ -181,17 +191,20 @@ def build_embedding_matrix(
         missing = missing[lowered < 0]
     found = np.flatnonzero(source >= 0)
 
-    matrix = np.zeros((size, dim), dtype=np.float32)
-    gathered = np.asarray(table[source[found]], dtype=np.float32)
-    matrix[rows[found]] = gathered
-
-    fill_rows = rows[missing]
-    unused = np.ones(size, dtype=bool)
-    unused[PAD_INDEX] = False
-    unused[rows] = False
-    fill_rows = np.concatenate([fill_rows, np.flatnonzero(unused)])
+    # The table row of each matrix row (-1: none), then one gather straight
+    # into the result; on a memmap only the rows needed are read.
+    table_rows = np.full(size, -1, dtype=np.int64)
+    table_rows[rows[found]] = source[found]
+    fill = table_rows < 0
+    matrix = np.take(table, np.maximum(table_rows, 0), axis=0)
+    if matrix.dtype != np.float32 or isinstance(matrix, np.memmap):
+        matrix = np.asarray(matrix, dtype=np.float32)
+    fill_rows = np.flatnonzero(fill)
+    matrix[fill_rows] = 0.0
+    matrix[PAD_INDEX] = 0.0
+    fill_rows = fill_rows[fill_rows != PAD_INDEX]
     if len(fill_rows) and oov != "zeros":
-        mean, std = _vector_stats(table, gathered, rng)
+        mean, std = _vector_stats(table, np.flatnonzero(~fill), matrix, rng)
         if oov == "mean":
             matrix[fill_rows] = mean.astype(np.float32)
         else:
@@ -201,7 +214,6 @@ def build_embedding_matrix(
             matrix[fill_rows] = noise
 
     hits = len(found)
-    n_words = len(words)
     by_token = None
     missing_words = [words[i] for i in missing]
     if counts is not None:
