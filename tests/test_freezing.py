@@ -86,6 +86,15 @@ def test_freeze_by_regex_string_and_pattern():
     assert "conv/kernel" in _trainable_names(model)
 
 
+def test_freeze_by_layer_object():
+    mlp = tfxfer.MLPClassifier(3, hidden_units=(4,))
+    mlp.build((None, 5))
+    tfxfer.freeze(mlp, mlp.backbone)
+    assert _trainable_names(mlp) == {"head/kernel", "head/bias"}
+    with pytest.raises(ValueError, match=r"layer 'stranger' matches no layer"):
+        tfxfer.freeze(mlp, keras.layers.Dense(2, name="stranger"))
+
+
 def test_freeze_nested_model_freezes_its_layers():
     model = _nested_model()
     tfxfer.freeze(model, "backbone")

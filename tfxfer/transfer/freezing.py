@@ -25,7 +25,12 @@ from typing import Any
 
 import keras
 
-LayerSpec = str | re.Pattern | Sequence[str | re.Pattern]
+LayerSpec = (
+    str
+    | re.Pattern
+    | keras.layers.Layer
+    | Sequence[str | re.Pattern | keras.layers.Layer]
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,21 +83,22 @@ def available_names(entries: Sequence[LayerEntry]) -> list[str]:
 def resolve_layers(
     entries: Sequence[LayerEntry], spec: Any, *, argument: str = "layers"
 ) -> list[LayerEntry]:
-    """Returns the entries selected by a name, a regex, or a list of them.
+    """Returns the entries selected by a name, a regex, a layer, or a list.
 
-    A string selects the layers whose name or path equals it; if none does,
+    A layer object selects itself (it must be part of the model). A string
+    selects the layers whose name or path equals it; if none does,
     it is used as a regular expression that must match a whole name or path
     (`re.fullmatch`). A compiled `re.Pattern` is always a regex. Every item
     must select at least one layer.
     """
-    if isinstance(spec, str | re.Pattern):
+    if isinstance(spec, str | re.Pattern | keras.layers.Layer):
         items = [spec]
     elif isinstance(spec, Sequence) and spec:
         items = list(spec)
     else:
         raise ValueError(
-            f"Argument `{argument}` must be a layer name, a regular expression, "
-            f"or a non-empty list of them. Received: {argument}={spec!r}"
+            f"Argument `{argument}` must be a layer name, a regular expression, a "
+            f"layer, or a non-empty list of them. Received: {argument}={spec!r}"
         )
     selected: list[LayerEntry] = []
     chosen: set[int] = set()
@@ -108,10 +114,12 @@ def resolve_layers(
                     matches = _fullmatches(entries, pattern)
         elif isinstance(item, re.Pattern):
             matches = _fullmatches(entries, item)
+        elif isinstance(item, keras.layers.Layer):
+            matches = [e for e in entries if e.layer is item]
         else:
             raise ValueError(
-                f"Argument `{argument}` must contain only layer names or "
-                f"regular expressions. Received: {argument}={spec!r} "
+                f"Argument `{argument}` must contain only layer names, regular "
+                f"expressions or layers. Received: {argument}={spec!r} "
                 f"(item of type {type(item).__name__})"
             )
         if not matches:
@@ -136,7 +144,11 @@ def _fullmatches(entries, pattern: re.Pattern) -> list[LayerEntry]:
 
 
 def _show(item) -> str:
-    return repr(item.pattern) if isinstance(item, re.Pattern) else repr(item)
+    if isinstance(item, re.Pattern):
+        return repr(item.pattern)
+    if isinstance(item, keras.layers.Layer):
+        return f"layer {item.name!r}"
+    return repr(item)
 
 
 def freeze(
@@ -165,7 +177,8 @@ def freeze(
             compared with each layer's name and with its path from the model
             (e.g. `"backbone/dense_0"`); only if nothing is equal is it used
             as a regular expression that must match a whole name or path
-            (`re.fullmatch`), e.g. `"block[12]_.*"`.
+            (`re.fullmatch`), e.g. `"block[12]_.*"`. A layer object (e.g.
+            `model.backbone`) selects itself.
         up_to: Freeze by depth: every layer from the start of the model up to
             and including this one (inclusive). A layer name or path (nested
             layers allowed: the layers before it inside its parent model are
