@@ -98,9 +98,15 @@ def image_classifier(
     `keras.applications` without its top and gets its own
     `preprocess_input` as a `BackbonePreprocessing` layer, so the model takes
     RGB images in [0, 255]. A frozen or pretrained backbone is called with
-    `training=False`, so its BatchNormalization layers stay in inference
-    mode even after unfreezing for fine-tuning; a backbone trained from
-    scratch (`weights=None`, not frozen) is called in training mode.
+    `training=False`, as in the Keras transfer-learning guide; a backbone
+    trained from scratch (`weights=None`, not frozen) without it. While the
+    backbone is frozen its BatchNormalization layers run in inference mode
+    (frozen BatchNorm always does in Keras 3). Note that Keras 3's `fit`
+    passes `training=True` through functional models, overriding the
+    `training=False` given at construction (keras-team/keras#20285), so after
+    unfreezing the backbone for fine-tuning, keep its BatchNormalization
+    layers frozen to keep their statistics: `layer.trainable = False` for
+    each `keras.layers.BatchNormalization` in `backbone.layers`.
 
     Weights are never downloaded silently in an offline setting: with
     `weights="imagenet"`, Keras looks in its cache (`~/.keras/models/`, or
