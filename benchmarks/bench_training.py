@@ -39,11 +39,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-import tfxfer  # noqa: E402
+import tfxfer
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -220,7 +220,9 @@ def main(argv=None):
     rows = []
     for workload in workloads:
         num_samples, eager_samples = sizes[workload]
-        runner = Runner(workload, num_samples, eager_samples, args.fit_steps_per_execution)
+        runner = Runner(
+            workload, num_samples, eager_samples, args.fit_steps_per_execution
+        )
         methods = {"tfxfer.train": runner.train, "keras fit": runner.fit}
         if args.fit_steps_per_execution:
             label = f"keras fit (steps_per_execution={args.fit_steps_per_execution})"
@@ -242,13 +244,17 @@ def main(argv=None):
         rows.append((workload, runner, results))
 
     print()
-    print(f"{'workload':<12} {'method':<48} {'median/s':>10} {'min/s':>10} {'max/s':>10}")
+    print(
+        f"{'workload':<12} {'method':<48} {'median/s':>10} {'min/s':>10} {'max/s':>10}"
+    )
     for workload, _, results in rows:
         for name, values in results.items():
             median, low, high = summarize(values)
-            print(f"{workload:<12} {name:<48} {median:>10,.0f} {low:>10,.0f} {high:>10,.0f}")
+            numbers = f"{median:>10,.0f} {low:>10,.0f} {high:>10,.0f}"
+            print(f"{workload:<12} {name:<48} {numbers}")
     print()
-    print(f"{'workload':<12} {'ratio (per repetition)':<48} {'median':>10} {'min':>10} {'max':>10}")
+    label = "ratio (per repetition)"
+    print(f"{'workload':<12} {label:<48} {'median':>10} {'min':>10} {'max':>10}")
     for workload, _, results in rows:
         train_values = results["tfxfer.train"]
         for name, values in results.items():
@@ -257,7 +263,9 @@ def main(argv=None):
             ratios = [t / v for t, v in zip(train_values, values)]
             median, low, high = summarize(ratios)
             label = f"train / {name}"
-            print(f"{workload:<12} {label:<48} {median:>10.2f} {low:>10.2f} {high:>10.2f}")
+            print(
+                f"{workload:<12} {label:<48} {median:>10.2f} {low:>10.2f} {high:>10.2f}"
+            )
     print()
     print("First (untimed) epoch, median seconds, incl. tracing/compilation:")
     for workload, runner, _ in rows:

@@ -35,7 +35,10 @@ class StageRecorder(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.stages.append(
-            {layer.name: [np.array(w) for w in layer.get_weights()] for layer in self.model.layers}
+            {
+                layer.name: [np.array(w) for w in layer.get_weights()]
+                for layer in self.model.layers
+            }
         )
 
 
@@ -57,7 +60,9 @@ def changed(a, b):
 def test_fine_tune_stage_one_freezes_base_then_stage_two_trains_it(tiny_tabular):
     x, y = tiny_tabular
     model = pretrained_model()
-    start = {name: layer_weights(model, name) for name in ("base_dense", "base_bn", "head")}
+    start = {
+        name: layer_weights(model, name) for name in ("base_dense", "base_bn", "head")
+    }
     recorder = StageRecorder()
     result = tfxfer.fine_tune(
         model,
@@ -116,7 +121,14 @@ def test_fine_tune_lower_lr_mult_moves_base_less(tiny_tabular):
         model = pretrained_model()
         start = layer_weights(model, "base_dense")[0]
         tfxfer.fine_tune(
-            model, x, y, base="base_.*", head_epochs=0, epochs=2, lr_mult=lr_mult, **args()
+            model,
+            x,
+            y,
+            base="base_.*",
+            head_epochs=0,
+            epochs=2,
+            lr_mult=lr_mult,
+            **args(),
         )
         distances.append(np.linalg.norm(layer_weights(model, "base_dense")[0] - start))
     assert 0.0 < distances[0] < distances[1]
@@ -140,7 +152,9 @@ def test_fine_tune_l2sp_keeps_base_closer_to_pretrained(tiny_tabular):
             l2sp=l2sp,
             **args(),
         )
-        distances.append(np.linalg.norm(model.get_layer("base_dense").kernel.numpy() - start))
+        distances.append(
+            np.linalg.norm(model.get_layer("base_dense").kernel.numpy() - start)
+        )
     assert distances[1] < distances[0]
 
 
@@ -151,7 +165,9 @@ def test_fine_tune_tfxfer_model_with_sub_model_base(tiny_tabular):
     model.build((None, 8))
     backbone = [np.array(w) for w in model.backbone.get_weights()]
     recorder = StageRecorder()
-    tfxfer.fine_tune(model, x, y, base="backbone", epochs=1, callbacks=[recorder], **args())
+    tfxfer.fine_tune(
+        model, x, y, base="backbone", epochs=1, callbacks=[recorder], **args()
+    )
     after_stage1 = recorder.stages[0]
     assert_same(backbone, after_stage1["backbone"])
     assert changed(backbone, model.backbone.get_weights())
@@ -160,7 +176,7 @@ def test_fine_tune_tfxfer_model_with_sub_model_base(tiny_tabular):
 def test_fine_tune_rejects_bad_arguments(tiny_tabular):
     x, y = tiny_tabular
     model = pretrained_model()
-    with pytest.raises(ValueError, match="`base` must name layers.*Available layers"):
+    with pytest.raises(ValueError, match=r"`base` must name layers.*Available layers"):
         tfxfer.fine_tune(model, x, y, base="nope", epochs=1, **args())
     other = keras.layers.Dense(2, name="elsewhere")
     with pytest.raises(ValueError, match="`base` must be a layer or sub-model"):
@@ -170,20 +186,30 @@ def test_fine_tune_rejects_bad_arguments(tiny_tabular):
     with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
         tfxfer.fine_tune(model, x, y, base="base_dense", epochs=0, **args())
     with pytest.raises(ValueError, match="`head_epochs` must be a non-negative"):
-        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, head_epochs=-1, **args())
+        tfxfer.fine_tune(
+            model, x, y, base="base_dense", epochs=1, head_epochs=-1, **args()
+        )
     with pytest.raises(ValueError, match="`lr_mult` must be a finite non-negative"):
-        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, lr_mult=-0.1, **args())
+        tfxfer.fine_tune(
+            model, x, y, base="base_dense", epochs=1, lr_mult=-0.1, **args()
+        )
     with pytest.raises(ValueError, match="`l2sp` must be a finite non-negative"):
         tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, l2sp="big", **args())
     with pytest.raises(ValueError, match="`learning_rate` must be a finite positive"):
-        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, learning_rate=0, **args())
+        tfxfer.fine_tune(
+            model, x, y, base="base_dense", epochs=1, learning_rate=0, **args()
+        )
     with pytest.raises(ValueError, match="`optimizer` must be an optimizer name"):
-        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, optimizer=1, **args())
+        tfxfer.fine_tune(
+            model, x, y, base="base_dense", epochs=1, optimizer=1, **args()
+        )
     multi = keras.optimizers.MultiOptimizer(
         keras.optimizers.OptimizerMap(keras.optimizers.Adam())
     )
     with pytest.raises(ValueError, match="must be a single optimizer"):
-        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=1, optimizer=multi, **args())
+        tfxfer.fine_tune(
+            model, x, y, base="base_dense", epochs=1, optimizer=multi, **args()
+        )
     with pytest.raises(ValueError, match="`model` must be a Keras model"):
         tfxfer.fine_tune("model", x, y, base="base_dense", epochs=1, **args())
     unbuilt = tfxfer.MLPClassifier(num_classes=3)

@@ -429,7 +429,11 @@ def test_train_falls_back_from_xla_with_one_warning(tiny_tabular):
     x, y = tiny_tabular
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((8,)), NumpyIdentity(), keras.layers.Dense(3, activation="softmax")]
+        [
+            keras.Input((8,)),
+            NumpyIdentity(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -488,7 +492,7 @@ def test_train_rejects_bad_data(tiny_tabular):
         tfxfer.train("model", x, y, **fit_args())
     with pytest.raises(ValueError, match="`y` is required"):
         tfxfer.train(model, x, **fit_args())
-    with pytest.raises(ValueError, match="same number of samples.*y with \\[30\\]"):
+    with pytest.raises(ValueError, match=r"same number of samples.*y with \[30\]"):
         tfxfer.train(model, x, y[:30], **fit_args())
     with pytest.raises(ValueError, match="`x` must hold numbers"):
         tfxfer.train(model, np.array(["a"] * 32), y, **fit_args())
@@ -496,10 +500,10 @@ def test_train_rejects_bad_data(tiny_tabular):
         tfxfer.train(model, 3.0, y, **fit_args())
     with pytest.raises(ValueError, match="`x` must not be empty"):
         tfxfer.train(model, x[:0], y[:0], **fit_args())
-    with pytest.raises(ValueError, match="`validation_data\\[0\\]`.*same number"):
+    with pytest.raises(ValueError, match=r"`validation_data\[0\]`.*same number"):
         tfxfer.train(model, x, y, validation_data=(x, y[:3]), **fit_args())
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    with pytest.raises(ValueError, match="`y` must be None when `x` is a tf.data"):
+    with pytest.raises(ValueError, match=r"`y` must be None when `x` is a tf\.data"):
         tfxfer.train(model, dataset, y, **fit_args())
     with pytest.raises(ValueError, match="`sample_weight` must be None"):
         tfxfer.train(model, dataset, sample_weight=y, **fit_args())
@@ -516,7 +520,9 @@ def test_train_tfxfer_models(tiny_tabular, tiny_tokens):
     x, y = tiny_tabular
     keras.utils.set_random_seed(0)
     autoencoder = tfxfer.Autoencoder(input_dim=8, encoding_dim=3)
-    history = tfxfer.train(autoencoder, x, x, **fit_args(loss="mse", jit_compile="auto"))
+    history = tfxfer.train(
+        autoencoder, x, x, **fit_args(loss="mse", jit_compile="auto")
+    )
     assert np.isfinite(history.history["loss"][0])
 
     mlp = tfxfer.MLPClassifier(num_classes=3, hidden_units=(4,))  # not built yet

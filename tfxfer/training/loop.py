@@ -1020,9 +1020,10 @@ class Loop:
                 )
             else:
                 raise ValueError(
-                    "Argument `validation_data` must be a tuple (x_val, y_val), a tuple "
-                    "(x_val, y_val, sample_weight) or a tf.data.Dataset. "
-                    f"Received: validation_data of type {type(validation_data).__name__}"
+                    "Argument `validation_data` must be a tuple (x_val, y_val), a "
+                    "tuple (x_val, y_val, sample_weight) or a tf.data.Dataset. "
+                    "Received: validation_data of type "
+                    f"{type(validation_data).__name__}"
                 )
         if callbacks is None:
             callbacks = ()

@@ -60,12 +60,18 @@ class LRFinderResult:
         Raises:
             ImportError: If matplotlib is not installed.
         """
-        plt = require("matplotlib.pyplot", feature="LRFinderResult.plot", extra="matplotlib")
+        plt = require(
+            "matplotlib.pyplot", feature="LRFinderResult.plot", extra="matplotlib"
+        )
         if ax is None:
             _, ax = plt.subplots()
         ax.plot(self.lrs, self.losses, label="smoothed loss")
-        ax.axvline(self.suggestion, linestyle="--", color="C1",
-                   label=f"suggestion {self.suggestion:.2g}")
+        ax.axvline(
+            self.suggestion,
+            linestyle="--",
+            color="C1",
+            label=f"suggestion {self.suggestion:.2g}",
+        )
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
@@ -150,7 +156,9 @@ def lr_find(
         )
     num_steps = check_positive_int("num_steps", num_steps)
     if num_steps < 2:
-        raise ValueError(f"Argument `num_steps` must be at least 2. Received: num_steps={num_steps}")
+        raise ValueError(
+            f"Argument `num_steps` must be at least 2. Received: num_steps={num_steps}"
+        )
     batch_size = check_positive_int("batch_size", batch_size)
     if (
         isinstance(smoothing, bool)
@@ -158,7 +166,8 @@ def lr_find(
         or not 0.0 <= smoothing < 1.0
     ):
         raise ValueError(
-            f"Argument `smoothing` must be a number in [0, 1). Received: smoothing={smoothing!r}"
+            "Argument `smoothing` must be a number in [0, 1). "
+            f"Received: smoothing={smoothing!r}"
         )
     diverge_factor = check_positive_number("diverge_factor", diverge_factor)
     if diverge_factor <= 1.0:
