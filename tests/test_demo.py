@@ -1,0 +1,114 @@
+"""Tests of `tfxfer demo`: verdict wording on known numbers, and the whole
+quick run end to end in a fresh process."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tfxfer import cli, demo
+from tfxfer.comparison import COLUMNS, first_match, summarize_comparison
+
+
+def _results(rows):
+    return pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+
+
+@pytest.fixture
+def known():
+    rows = []
+    for seed, noise in enumerate((-0.01, 0.01)):
+        rows += [
+            ("scratch", 0.1, 10, seed, 0.50 + noise, 1.0, 5),
+            ("scratch", 1.0, 100, seed, 0.86 + noise, 2.0, 7),
+            ("fine-tune", 0.1, 10, seed, 0.87 + noise, 3.0, 9),
+            ("fine-tune", 1.0, 100, seed, 0.90 + noise, 4.0, 11),
+            ("frozen", 0.1, 10, seed, 0.40 + noise, 1.0, 2),
+            ("frozen", 1.0, 100, seed, 0.855 + noise, 1.0, 2),
+        ]
+    return _results(rows)
+
+
+def test_write_verdict_names_wins_losses_and_first_match(known):
+    summary = summarize_comparison(known)
+    verdict = demo.write_verdict(summary, first_match(known), n_test=300)
+    lines = verdict.splitlines()
+    assert lines[0] == "Transfer beat training from scratch in some settings:"
+    assert lines[1].startswith(
+        "- fine-tune: beat scratch with 10% and 100% of the labels "
+        "(by +0.370 and +0.040 accuracy)."
+    )
+    assert (
+        "first reached scratch's accuracy with all labels (0.860, 100 labels) "
+        "with 10% of them (10 labels: 0.870)"
+    ) in lines[1]
+    assert lines[2].startswith("- frozen: was worse with 10% (by -0.100)")
+    assert "was within noise of it with 100%" in lines[2]
+    assert "never reached scratch's accuracy with all labels (0.860)" in lines[2]
+    assert "mean over 2 seeds" in lines[3]
+
+
+def test_write_verdict_no_win_when_within_one_test_example(known):
+    # 0.5 + 0.002 is less than one example of 50 above scratch: not a win.
+    close = known.copy()
+    close.loc[close["strategy"] == "fine-tune", "accuracy"] = [0.492, 0.85, 0.512, 0.87]
+    close = close[close["strategy"] != "frozen"]
+    verdict = demo.write_verdict(summarize_comparison(close), first_match(close), 50)
+    assert verdict.startswith("Transfer did not beat training from scratch at any")
+    assert "was within noise of it with 10% and 100%" in verdict
+
+
+def test_format_table_has_a_row_per_strategy_and_a_column_per_fraction(known):
+    table = demo.format_table(summarize_comparison(known))
+    lines = table.splitlines()
+    assert lines[0] == "| strategy | 10% (10 labels) | 100% (100 labels) |"
+    assert lines[2] == "| scratch | 0.500 ± 0.010 (1.0 s) | 0.860 ± 0.010 (2.0 s) |"
+    assert len(lines) == 5
+
+
+def test_run_demo_rejects_unknown_task():
+    with pytest.raises(ValueError, match="`tasks` must be one of"):
+        demo.run_demo(["imagenet"])
+
+
+def test_demo_command_rejects_unknown_task(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["demo", "--task", "imagenet"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'imagenet'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_quick_end_to_end(tmp_path):
+    out = tmp_path / "demo-out"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "tfxfer.cli", "demo", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    stdout = result.stdout
+    for name in demo.SCENARIOS:
+        assert f"### {name}:" in stdout
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Progress: one line per training run.
+    assert "[1/6] scratch" in stdout
+    assert stdout.count("Transfer ") >= 3  # a verdict per scenario
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == ["scenario", *COLUMNS]
+    assert set(results["scenario"]) == set(demo.SCENARIOS)
+    assert set(results["fraction"]) == {0.1, 1.0}
+    assert results["accuracy"].between(0, 1).all()
+    for _, rows in results.groupby("scenario"):
+        assert "scratch" in set(rows["strategy"])
+        assert len(set(rows["strategy"])) >= 3
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"accuracy_mean", "accuracy_std", "train_seconds"} <= set(summary.columns)
+    report = (out / "report.md").read_text()
+    assert report.count("| strategy |") == 3
