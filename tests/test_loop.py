@@ -107,6 +107,7 @@ def test_train_accepts_batched_dataset_with_sample_weights(tiny_tabular):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_train_unbatched_dataset_with_validation_stops_early(tiny_tabular):
     # The "Done when": unbatched dataset, validation, EarlyStopping.
     x, y = tiny_tabular
@@ -135,7 +136,7 @@ def test_train_dict_outputs_loss_weights_and_per_output_losses(rng):
     model = keras.Model(inputs, {"a": out_a, "b": out_b})
     x = rng.random((24, 8), dtype=np.float32)
     y = {"a": rng.integers(0, 3, 24), "b": rng.random((24, 1), dtype=np.float32)}
-    head_b = np.array(model.get_layer("b").kernel)
+    head_b = model.get_layer("b").kernel.numpy()
     history = tfxfer.train(
         model,
         x,
@@ -149,7 +150,7 @@ def test_train_dict_outputs_loss_weights_and_per_output_losses(rng):
     assert "loss" in history.history
     assert any(key.startswith("a_") for key in history.history)
     # Output b has loss weight 0: its own layer gets zero gradients.
-    np.testing.assert_array_equal(head_b, model.get_layer("b").kernel)
+    np.testing.assert_array_equal(head_b, model.get_layer("b").kernel.numpy())
 
 
 def test_train_adds_model_losses(tiny_tabular):
@@ -425,6 +426,7 @@ class NumpyIdentity(keras.layers.Layer):
         return out
 
 
+@pytest.mark.slow
 def test_train_falls_back_from_xla_with_one_warning(tiny_tabular):
     x, y = tiny_tabular
     keras.utils.set_random_seed(0)
@@ -516,6 +518,7 @@ def test_train_rejects_bad_data(tiny_tabular):
 # -- tfxfer models and state -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_tfxfer_models(tiny_tabular, tiny_tokens):
     x, y = tiny_tabular
     keras.utils.set_random_seed(0)
@@ -531,12 +534,12 @@ def test_train_tfxfer_models(tiny_tabular, tiny_tokens):
 
     tokens, labels = tiny_tokens
     text = tfxfer.TextClassifier(vocab_size=20, embedding_dim=4, num_classes=3)
-    embedding = np.array(text.embedding.embeddings)
+    embedding = text.embedding.embeddings.numpy()
     history = tfxfer.train(
         text, tokens, labels, validation_data=(tokens, labels), **fit_args()
     )
     assert "val_loss" in history.history
-    np.testing.assert_array_equal(embedding, text.embedding.embeddings)  # frozen
+    np.testing.assert_array_equal(embedding, text.embedding.embeddings.numpy())
 
 
 def test_train_state_is_checkpointable(tmp_path):
@@ -551,3 +554,29 @@ def test_train_state_is_checkpointable(tmp_path):
     checkpoint.restore(path)
     assert int(state.epoch) == 3
     np.testing.assert_array_equal(state.permutation(6).numpy(), second)
+
+
+def test_train_multi_task_model_with_dict_losses(rng):
+    keras.utils.set_random_seed(0)
+    model = tfxfer.MultiTaskModel(
+        keras.Sequential([keras.layers.Dense(4, activation="relu")]),
+        heads={
+            "topic": keras.layers.Dense(3, activation="softmax"),
+            "length": keras.layers.Dense(1),
+        },
+        loss_weights={"length": 0.0},
+    )
+    x = rng.random((24, 8), dtype=np.float32)
+    y = {"topic": rng.integers(0, 3, 24), "length": rng.random((24, 1), dtype="f4")}
+    history = tfxfer.train(
+        model,
+        x,
+        y,
+        loss={"topic": SPARSE, "length": "mse"},
+        loss_weights=model.loss_weights,
+        metrics={"topic": ["accuracy"]},
+        epochs=2,
+        **{k: v for k, v in fit_args().items() if k != "loss"},
+    )
+    assert len(history.history["loss"]) == 2
+    assert any("accuracy" in key for key in history.history)

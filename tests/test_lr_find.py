@@ -54,6 +54,7 @@ def test_lr_find_sweeps_restores_weights_and_suggests(tiny_tabular):
     assert result.min_loss_lr == result.lrs[np.argmin(result.losses)]
 
 
+@pytest.mark.slow
 def test_lr_find_full_sweep_follows_the_exponential_schedule(tiny_tabular):
     x, y = tiny_tabular
     result = tfxfer.lr_find(
