@@ -1,9 +1,11 @@
 """Tests of tfxfer.datasets: bundled files, checksums, loaders, splits, build."""
 
 import gzip
+import json
 import os
 import pickle
 import shutil
+import zipfile
 import zlib
 
 import numpy as np
@@ -400,3 +402,53 @@ def test_pretrained_word2vec_file_is_word2vec_text_format():
         first = handle.readline().split()
     assert size == 100 and count > 5000
     assert first[0] == "the" and len(first) == 1 + size
+
+
+def test_pretrained_word_vectors_load_through_load_word_vectors(tmp_path):
+    vectors = datasets.load_pretrained_word_vectors(cache=False)
+    assert vectors.vector_size == 100
+    assert len(vectors) == 9733
+    assert vectors.index_to_key[0] == "the"
+    # Trained on Wikipedia + news: "space" sits near spaceflight words.
+    neighbours = [word for word, _ in vectors.most_similar("space", topn=10)]
+    assert {"shuttle", "spaceflight", "astronaut"} <= set(neighbours)
+
+
+def test_renumber_shared_objects_keeps_sharing():
+    config = {
+        "a": {"shared_object_id": 140004803048720},
+        "b": [{"shared_object_id": 99}, {"shared_object_id": 140004803048720}],
+        "c": 5,
+    }
+    assert builder._renumber_shared_objects(config, {}) == {
+        "a": {"shared_object_id": 1},
+        "b": [{"shared_object_id": 2}, {"shared_object_id": 1}],
+        "c": 5,
+    }
+
+
+def test_normalized_keras_files_are_byte_identical(tmp_path):
+    import keras
+
+    paths = []
+    for index in range(2):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((3,), name="x")
+        hidden = keras.layers.BatchNormalization(name="bn")(inputs)
+        outputs = keras.layers.Dense(2, name="head")(hidden)
+        model = keras.Model(inputs, outputs, name="tiny")
+        path = tmp_path / f"m{index}.keras"
+        model.save(path)
+        builder._normalize_keras_zip(path)
+        paths.append(path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    with zipfile.ZipFile(paths[0]) as archive:
+        assert {info.date_time for info in archive.infolist()} == {
+            (1980, 1, 1, 0, 0, 0)
+        }
+        metadata = json.loads(archive.read("metadata.json"))
+        config = archive.read("config.json").decode()
+    assert metadata["date_saved"] == "1980-01-01@00:00:00"
+    assert '"shared_object_id": 1' in config
+    restored = keras.models.load_model(paths[0])
+    assert restored.count_params() == model.count_params()

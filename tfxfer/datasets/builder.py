@@ -257,12 +257,30 @@ def _write_gzip(path: pathlib.Path, data: bytes) -> None:
         handle.write(data)
 
 
+def _renumber_shared_objects(node: Any, ids: dict[int, int]) -> Any:
+    """Replaces every `shared_object_id` by its rank of first appearance."""
+    if isinstance(node, dict):
+        renumbered = {}
+        for key, value in node.items():
+            if key == "shared_object_id" and isinstance(value, int):
+                renumbered[key] = ids.setdefault(value, len(ids) + 1)
+            else:
+                renumbered[key] = _renumber_shared_objects(value, ids)
+        return renumbered
+    if isinstance(node, list):
+        return [_renumber_shared_objects(item, ids) for item in node]
+    return node
+
+
 def _normalize_keras_zip(path: pathlib.Path) -> None:
     """Rewrites a `.keras` zip with fixed timestamps, so rebuilds are identical.
 
     Keras stamps `metadata.json` with `date_saved` and each zip entry with the
-    time of writing; both are set to fixed values. Weights and config are
-    copied unchanged.
+    time of writing; both are set to fixed values. `config.json` numbers
+    shared objects (e.g. a layer's dtype policy) by their memory address
+    (`shared_object_id`); these are renumbered 1, 2, ... in order of first
+    appearance, which keeps which objects are shared. Weights are copied
+    unchanged.
     """
     with zipfile.ZipFile(path) as source:
         entries = [(info, source.read(info.filename)) for info in source.infolist()]
@@ -273,6 +291,9 @@ def _normalize_keras_zip(path: pathlib.Path) -> None:
                 metadata = json.loads(payload)
                 metadata["date_saved"] = _KERAS_DATE_SAVED
                 payload = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                config = _renumber_shared_objects(json.loads(payload), {})
+                payload = json.dumps(config).encode()
             fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
             fixed.compress_type = info.compress_type
             fixed.external_attr = info.external_attr
