@@ -204,6 +204,7 @@ def test_greedy_soup_keeps_models_that_help_and_skips_harmful_ones():
     assert _neg_mse(y, soup.predict(x, verbose=0)) > best_single
 
 
+@pytest.mark.slow
 def test_greedy_soup_with_accuracy_name(tiny_tabular):
     keras.utils.set_random_seed(1)
     x, y = tiny_tabular

@@ -67,6 +67,7 @@ def test_multi_task_compile_loss_weights_override(multi_task_data):
     )
 
 
+@pytest.mark.slow
 def test_multi_task_trains_with_tfxfer_train(multi_task_data):
     x, y = multi_task_data
     model = _model(loss_weights={"score": 0.3})
