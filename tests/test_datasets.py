@@ -189,7 +189,8 @@ def test_text_split_is_stratified_disjoint_and_reproducible(loader):
     [
         ({"split": "validation"}, "Argument `split` must be one of"),
         ({"test_size": 0}, r"Argument `test_size` must be a number in \(0, 1\)"),
-        ({"test_size": 1.0}, r"Argument `test_size` must be a number in \[0.0, 1.0\)"),
+        ({"test_size": 1.0}, r"Argument `test_size` must be a number in \(0, 1\)"),
+        ({"test_size": "0.2"}, r"Argument `test_size` must be a number in \(0, 1\)"),
         ({"seed": -1}, "Argument `seed` must be a non-negative integer"),
     ],
 )

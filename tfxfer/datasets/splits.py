@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfxfer._validation import check_choice, check_in_range, check_non_negative_int
+from tfxfer._validation import check_choice, check_non_negative_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,13 +23,16 @@ def _check_split(split: Any) -> str | None:
 
 
 def _check_test_size(test_size: Any) -> float:
-    test_size = check_in_range("test_size", test_size, 0.0, 1.0, high_inclusive=False)
-    if test_size == 0.0:
+    if (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, numbers.Real)
+        or not 0.0 < float(test_size) < 1.0
+    ):
         raise ValueError(
             "Argument `test_size` must be a number in (0, 1). "
             f"Received: test_size={test_size!r}"
         )
-    return test_size
+    return float(test_size)
 
 
 def _check_seed(seed: Any) -> int:
