@@ -177,31 +177,6 @@ def _retarget(model, num_classes: int):
     ), "new_head"
 
 
-def _fit(model, x, y, x_val, y_val, learning_rate: float, args) -> int:
-    import keras
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=args.patience, restore_best_weights=True
-        )
-    ]
-    history = model.fit(
-        x,
-        y,
-        validation_data=(x_val, y_val),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        callbacks=callbacks,
-        verbose=2 if not args.quiet else 0,
-    )
-    return len(history.epoch)
-
-
 def _build_text_model(args, texts, num_classes: int):
     from tfxfer import (
         TextClassifier,
@@ -252,7 +227,7 @@ def _run(args: argparse.Namespace) -> int:
     import keras
     import numpy as np
 
-    from tfxfer import freeze, load_pretrained, unfreeze
+    from tfxfer import fine_tune, load_pretrained
     from tfxfer.datasets import split_indices
 
     if args.text_column is None and args.vectors is not None:
@@ -301,19 +276,46 @@ def _run(args: argparse.Namespace) -> int:
         f"{len(classes)} classes: {', '.join(map(str, classes))}",
         flush=True,
     )
-    print("Stage 1: new head only, the rest frozen", flush=True)
-    freeze(model)
-    unfreeze(model, head)
-    epochs_head = _fit(model, x_fit, y_fit, x_val, y_val, args.learning_rate, args)
-    print("Stage 2: every layer, lower learning rate", flush=True)
-    unfreeze(model)
-    if (
-        args.text_column is not None
-        and args.vectors is not None
-        and not args.tune_embedding
-    ):
-        freeze(model, "embedding")
-    epochs_all = _fit(model, x_fit, y_fit, x_val, y_val, args.base_learning_rate, args)
+    if args.tune_embedding and hasattr(model, "embedding"):
+        model.embedding.trainable = True
+    # The base: every layer with weights but the head, except those frozen
+    # on purpose (pretrained word vectors, unless --tune-embedding).
+    base = [
+        layer.name
+        for layer in model.layers
+        if layer.name != head and layer.weights and layer.trainable
+    ]
+    if not base:
+        return _fail("the model has no trainable layers besides its head")
+    print(
+        "Stage 1: new head only, the rest frozen; stage 2: every layer, the "
+        f"base ({', '.join(base)}) at {args.base_learning_rate:g}",
+        flush=True,
+    )
+    history = fine_tune(
+        model,
+        x_fit,
+        y_fit,
+        base=base,
+        epochs=args.epochs,
+        head_epochs=args.epochs,
+        loss="sparse_categorical_crossentropy",
+        learning_rate=args.learning_rate,
+        lr_mult=args.base_learning_rate / args.learning_rate,
+        batch_size=args.batch_size,
+        validation_data=(x_val, y_val),
+        metrics=["accuracy"],
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=args.patience, restore_best_weights=True
+            )
+        ],
+        jit_compile=False,
+        seed=args.seed,
+        verbose=0 if args.quiet else 2,
+    )
+    epochs_head = len(history.head.epoch) if history.head is not None else 0
+    epochs_all = len(history.full.epoch)
     loss, accuracy = model.evaluate(x_val, y_val, verbose=0)[:2]
 
     out = pathlib.Path(args.out)
@@ -401,7 +403,7 @@ def add_parser(subparsers) -> None:
         "--base-learning-rate",
         type=_positive_float,
         default=1e-4,
-        help="second stage, every layer",
+        help="learning rate of the base in stage 2 (the head keeps --learning-rate)",
     )
     parser.add_argument(
         "--tune-embedding",
