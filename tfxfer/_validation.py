@@ -162,3 +162,28 @@ def check_mixing_weights(name: str, value: Any, count: int) -> tuple[float, ...]
             f"Argument `{name}` must have a positive sum. {_received(name, value)}"
         )
     return tuple(float(item) / total for item in value)
+
+
+def check_models(name: str, models: Any) -> list:
+    """Returns `models` as a list if it is a non-empty sequence of Keras
+    models, else raises."""
+    import keras
+
+    if isinstance(models, str | keras.Model) or not isinstance(models, Sequence):
+        raise ValueError(
+            f"Argument `{name}` must be a non-empty list of Keras models. "
+            f"Received: {name} of type {type(models).__name__}"
+        )
+    models = list(models)
+    if not models:
+        raise ValueError(
+            f"Argument `{name}` must be a non-empty list of Keras models. "
+            f"Received: {name}=[]"
+        )
+    for i, model in enumerate(models):
+        if not isinstance(model, keras.Model):
+            raise ValueError(
+                f"Argument `{name}` must contain only Keras models. "
+                f"Received: {name}[{i}] of type {type(model).__name__}"
+            )
+    return models

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import keras
 
-from tfxfer._validation import check_mixing_weights
+from tfxfer._validation import check_mixing_weights, check_models
 from tfxfer.errors import IncompatibleModelsError
 
 
@@ -52,24 +52,8 @@ class Ensemble(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(models, str | keras.Model) or not isinstance(models, Sequence):
-            raise ValueError(
-                "Argument `models` must be a non-empty list of Keras models. "
-                f"Received: models of type {type(models).__name__}"
-            )
-        if not models:
-            raise ValueError(
-                "Argument `models` must be a non-empty list of Keras models. "
-                "Received: models=[]"
-            )
-        for i, model in enumerate(models):
-            if not isinstance(model, keras.Model):
-                raise ValueError(
-                    "Argument `models` must contain only Keras models. "
-                    f"Received: models[{i}] of type {type(model).__name__}"
-                )
-        self.models = list(models)
-        self.member_weights = check_mixing_weights("weights", weights, len(models))
+        self.models = check_models("models", models)
+        self.member_weights = check_mixing_weights("weights", weights, len(self.models))
 
     def build(self, input_shape):
         for member in self.models:

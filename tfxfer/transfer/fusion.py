@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras.src.models.functional import Functional
 
-from tfxfer._validation import check_in_range, check_mixing_weights
+from tfxfer._validation import check_in_range, check_mixing_weights, check_models
 from tfxfer.errors import IncompatibleModelsError
 
 
@@ -115,7 +115,7 @@ def average_weights(
     >>> soup = tfxfer.average_weights([run_1, run_2, run_3])
     >>> fused = tfxfer.average_weights([pretrained, finetuned], weights=[1, 3])
     """
-    models = _check_models(models)
+    models = check_models("models", models)
     mixing = check_mixing_weights("weights", weights, len(models))
     _check_same_structure(
         models, names=[f"models[{i}]" for i in range(len(models))], argument="models"
@@ -167,7 +167,7 @@ def greedy_soup(
     >>> soup, used = tfxfer.greedy_soup(runs, (x_val, y_val), "accuracy")
     >>> print(f"averaged {len(used)} of {len(runs)} models: {used}")
     """
-    models = _check_models(models)
+    models = check_models("models", models)
     if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
         raise ValueError(
             "Argument `validation_data` must be a tuple `(x, y)`. "
@@ -200,27 +200,6 @@ def greedy_soup(
             best_score = candidate_score
             soup = candidate
     return soup, used
-
-
-def _check_models(models) -> list[keras.Model]:
-    if isinstance(models, str | keras.Model) or not isinstance(models, Sequence):
-        raise ValueError(
-            "Argument `models` must be a non-empty list of Keras models. "
-            f"Received: models of type {type(models).__name__}"
-        )
-    models = list(models)
-    if not models:
-        raise ValueError(
-            "Argument `models` must be a non-empty list of Keras models. "
-            "Received: models=[]"
-        )
-    for i, model in enumerate(models):
-        if not isinstance(model, keras.Model):
-            raise ValueError(
-                "Argument `models` must contain only Keras models. "
-                f"Received: models[{i}] of type {type(model).__name__}"
-            )
-    return models
 
 
 def _check_same_structure(models, *, names, argument) -> None:
