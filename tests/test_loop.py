@@ -204,8 +204,11 @@ def test_train_keeps_a_given_optimizer_and_sets_model_optimizer(tiny_tabular):
     tfxfer.train(model, x, y, optimizer=optimizer, **fit_args())
     assert model.optimizer is optimizer
     assert int(optimizer.iterations) == 4
+    with pytest.warns(UserWarning, match="`learning_rate` is ignored"):
+        tfxfer.train(model, x, y, optimizer=optimizer, learning_rate=0.5, **fit_args())
+    assert int(optimizer.iterations) == 8
     tfxfer.train(model, x, y, optimizer=optimizer, **fit_args())
-    assert int(optimizer.iterations) == 8  # state kept between calls
+    assert int(optimizer.iterations) == 12  # state kept between calls
 
 
 def test_train_replaces_an_optimizer_built_for_other_variables(tiny_tabular):

@@ -261,6 +261,13 @@ def run_training(
         opt.learning_rate = learning_rate
     elif isinstance(optimizer, keras.optimizers.Optimizer):
         opt = optimizer
+        if learning_rate != 1e-3:
+            warnings.warn(
+                "Argument `learning_rate` is ignored when `optimizer` is an "
+                "optimizer instance (its own learning rate is used). "
+                f"Received: learning_rate={learning_rate!r}",
+                stacklevel=3,
+            )
     else:
         raise ValueError(
             "Argument `optimizer` must be an optimizer name or a "
