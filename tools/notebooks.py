@@ -60,6 +60,9 @@ def execute(path: pathlib.Path, *, timeout: int = 600) -> tuple:
         notebook,
         timeout=timeout,
         kernel_name="python3",
+        # TensorFlow's C++ start-up lines go to the kernel's own stderr, not
+        # into the notebook's outputs.
+        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
