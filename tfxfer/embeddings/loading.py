@@ -569,7 +569,7 @@ def _keyed_vectors(words: list[str], vectors: np.ndarray) -> KeyedVectors:
 
     kv = KeyedVectors(vectors.shape[1], count=0, dtype=vectors.dtype)
     kv.index_to_key = words
-    kv.key_to_index = {word: i for i, word in enumerate(words)}
+    kv.key_to_index = dict(zip(words, itertools.count()))
     kv.vectors = vectors
     kv.next_index = len(words)
     # gensim's load_word2vec_format invents descending counts; do the same.
