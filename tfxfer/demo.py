@@ -64,7 +64,7 @@ class Settings:
     @classmethod
     def full(cls) -> Settings:
         return cls(
-            fractions=(0.05, 0.1, 0.25, 0.5, 1.0),
+            fractions=(0.05, 0.1, 0.25, 1.0),
             num_seeds=3,
             max_epochs=12,
             patience=3,
@@ -74,7 +74,7 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         return cls(
-            fractions=(0.1, 1.0), num_seeds=1, max_epochs=6, patience=2, min_epochs=1
+            fractions=(0.1, 1.0), num_seeds=1, max_epochs=3, patience=1, min_epochs=1
         )
 
 
@@ -234,7 +234,7 @@ def fine_tune_strategy(
     extractor: keras.Model,
     settings: Settings,
     head_lr: float = 1e-2,
-    base_lr: float = 1e-4,
+    base_lr: float = 3e-4,
 ):
     """Two stages: new head on the frozen base, then everything at a lower rate."""
     from tfxfer import freeze, unfreeze
