@@ -285,7 +285,8 @@ def test_summarize_comparison_means_and_spread(handmade):
 def test_first_match_smallest_fraction_reaching_full_data_baseline(handmade):
     # scratch with all labels: 0.8; fine-tune reaches 0.8 with 10%.
     assert first_match(handmade) == {"fine-tune": 0.1, "frozen": None}
-    assert first_match(handmade, tolerance=0.65) == {"fine-tune": 0.1, "frozen": 0.1}
+    # frozen: 0.2 with all labels is within 0.65 of 0.8, 0.1 with 10% is not.
+    assert first_match(handmade, tolerance=0.65) == {"fine-tune": 0.1, "frozen": 1.0}
 
 
 def test_first_match_rejects_unknown_baseline(handmade):
