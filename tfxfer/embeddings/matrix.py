@@ -140,9 +140,10 @@ def build_embedding_matrix(
         vocabulary: A `tfxfer.Vocabulary`, or a dict word -> row index >= 1
             (e.g. a Keras `Tokenizer.word_index`); rows no word maps to are
             initialised like missing words.
-        oov: `"random"` (normal with the per-dimension mean and standard
-            deviation of the found vectors), `"zeros"` or `"mean"` (the mean
-            found vector).
+        oov: `"random"` (uniform with the per-dimension mean and standard
+            deviation of the found vectors, estimated on up to 10,000 of
+            them), `"zeros"` or `"mean"` (the mean found vector, same
+            estimate).
         lowercase_fallback: Look a missing word up again in lowercase.
         seed: Seed of the random initialisation (`None` for fresh randomness).
 
@@ -208,9 +209,12 @@ def build_embedding_matrix(
         if oov == "mean":
             matrix[fill_rows] = mean.astype(np.float32)
         else:
-            noise = rng.standard_normal((len(fill_rows), dim), dtype=np.float32)
-            noise *= std.astype(np.float32)
-            noise += mean.astype(np.float32)
+            # Uniform with the same mean and standard deviation per dimension
+            # as the found vectors (as Kim, 2014); cheaper than a normal.
+            half_width = (np.sqrt(3.0) * std).astype(np.float32)
+            noise = rng.random((len(fill_rows), dim), dtype=np.float32)
+            noise *= 2.0 * half_width
+            noise += (mean - half_width).astype(np.float32)
             matrix[fill_rows] = noise
 
     hits = len(found)
