@@ -166,7 +166,8 @@ def bench_matrix(rows: int, dim: int, vocab_size: int, repeats: int):
     words = [f"word{i}" for i in range(rows)]
     kv = _keyed_vectors(words, vectors)
     present = rng.choice(rows, size=vocab_size // 2, replace=False)
-    tokens = [words[i] for i in present] + [
+    # Fresh string objects, as a tokenizer would produce (not the vectors' own).
+    tokens = [words[i].encode().decode() for i in present] + [
         f"absent{i}" for i in range(vocab_size - len(present))
     ]
     rng.shuffle(tokens)
