@@ -98,7 +98,7 @@ def test_demo_quick_end_to_end(tmp_path):
         assert f"### {name}:" in stdout
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Progress: one line per training run.
-    assert "[1/6] scratch" in stdout
+    assert "[1/8] scratch" in stdout  # domain-shift: 2 fractions x 4 strategies
     assert stdout.count("Transfer ") >= 3  # a verdict per scenario
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["scenario", *COLUMNS]

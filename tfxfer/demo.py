@@ -7,6 +7,8 @@ the target task's training labels and several seeds:
 - `domain-shift`: a digits CNN pretrained on clean digits, transferred to
   *other* digits images with Gaussian pixel noise (sigma 0.3, clipped). Same
   classes, shifted inputs: the case where transfer is expected to help.
+  Strategies: frozen features + new head, two-stage fine-tuning with a new
+  head, and fine-tuning the whole source model with its own head.
 - `digits`: the bundled CNN pretrained on digits 0-4
   (`data/pretrained/digits_cnn_0-4.keras`), transferred to digits 5-9.
   Related images, new classes: it may not help.
@@ -250,6 +252,21 @@ def fine_tune_strategy(
     return strategy
 
 
+def whole_model_strategy(source: keras.Model, settings: Settings, lr: float = 3e-4):
+    """Fine-tunes the whole pretrained model, head included, at a low rate.
+
+    Only for a target with the same classes as the source (a domain shift):
+    the source's head already maps features to the right classes, so
+    nothing has to be learned from zero.
+    """
+
+    def strategy(subset: LabeledSubset):
+        model = _copy(source)
+        return model, _fit(model, subset, lr, settings)
+
+    return strategy
+
+
 # ---------------------------------------------------------------------------
 # Scenarios.
 
@@ -317,6 +334,7 @@ def domain_shift_scenario(seed: int, settings: Settings):
         BASELINE: scratch_strategy(_digits_scratch, settings),
         "frozen features": frozen_strategy(extractor, settings),
         "fine-tune": fine_tune_strategy(extractor, settings),
+        "fine-tune, source head": whole_model_strategy(source, settings),
     }
     data = (x_target[train], y_target[train], x_target[test], y_target[test])
     title = (
