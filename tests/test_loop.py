@@ -87,7 +87,8 @@ def test_train_is_reproducible_with_a_seed(tiny_tabular):
 
 
 def test_train_accepts_pandas(tiny_tabular):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     x, y = tiny_tabular
     model = small_model()
     history = tfxfer.train(model, pd.DataFrame(x), pd.Series(y), **fit_args())
@@ -311,7 +312,7 @@ def test_train_model_checkpoint_and_csv_logger_write_files(tiny_tabular, tmp_pat
 
 
 def test_train_tensorboard_writes_event_files(tiny_tabular, tmp_path):
-    pytest.importorskip("tensorboard")  # Keras' TensorBoard callback needs it
+    # Keras' TensorBoard callback needs the `tensorboard` package (dev extra).
     x, y = tiny_tabular
     tfxfer.train(
         small_model(),
