@@ -388,3 +388,16 @@ def test_import_tfxfer_does_not_import_gensim(fresh_python):
         "print('gensim' in sys.modules)"
     )
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_load_word_vectors_header_counts_skipped_rows(tmp_path):
+    path = _text_file(tmp_path, b"3 2\naa 1 2\nbb 1\ncc 5 6\n")
+    with pytest.warns(UserWarning, match=r"Skipped 1 malformed row\(s\).*line 3\)"):
+        loaded = tfxfer.load_word_vectors(path, cache=False, skip_bad_rows=True)
+    assert loaded.index_to_key == ["aa", "cc"]
+
+
+def test_load_word_vectors_limit_stops_before_later_bad_rows(tmp_path):
+    path = _text_file(tmp_path, b"aa 1 2\n\nbb 3 4\nc\xffc 1 2\ndd 1\n")
+    loaded = tfxfer.load_word_vectors(path, cache=False, limit=2)
+    assert loaded.index_to_key == ["aa", "bb"]

@@ -377,17 +377,28 @@ def _read_text(handle, path, has_header, limit, skip, encoding, bad_rows):
     words: list[str] = []
     chunks: list[np.ndarray] = []
     parse_dtype = np.float32
-    while len(words) < wanted:
+    consumed = 0  # non-blank rows read, valid or not (what the header counts)
+    while consumed < wanted:
         batch = list(itertools.islice(handle, _TEXT_BATCH))
         if not batch:
             break
-        rows = _decode_rows(path, batch, line_no, encoding, skip, bad_rows)
+        remaining = wanted - consumed
+        rows = _decode_rows(path, batch, line_no, encoding, skip, bad_rows, remaining)
         first_line = line_no + 1
         line_no += len(batch)
-        pairs = [
-            (first_line + i, word, rest.strip())
+        candidates = [
+            (first_line + i, row)
             for i, row in enumerate(rows)
-            if row is not None and row.strip()
+            if row is None or row.strip()
+        ]
+        if len(candidates) > remaining:
+            candidates = candidates[: int(remaining)]
+            line_no = candidates[-1][0]
+        consumed += len(candidates)
+        pairs = [
+            (line, word, rest.strip())
+            for line, row in candidates
+            if row is not None
             for word, _, rest in (row.partition(" "),)
         ]
         if not pairs:
@@ -402,18 +413,16 @@ def _read_text(handle, path, has_header, limit, skip, encoding, bad_rows):
                     False,
                     bad_rows,
                 )
-        pairs = pairs[: int(min(wanted - len(words), len(pairs)))]
         vectors = _fast_rows(pairs, dim, parse_dtype)
         if vectors is None:
             pairs, vectors = _slow_rows(path, pairs, dim, parse_dtype, skip, bad_rows)
         words.extend(p[1] for p in pairs)
         chunks.append(vectors)
-    if count is not None and len(words) < min(count, limit or count):
+    if count is not None and consumed < min(count, limit or count):
         _bad_row(
             path,
             f"line {line_no + 1}",
-            f"the file ends after {len(words)} vectors but the header "
-            f"announces {count}.",
+            f"the file ends after {consumed} rows but the header announces {count}.",
             skip,
             bad_rows,
         )
@@ -425,13 +434,16 @@ def _read_text(handle, path, has_header, limit, skip, encoding, bad_rows):
     return words, vectors
 
 
-def _decode_rows(path, batch, line_no, encoding, skip, bad_rows):
+def _decode_rows(path, batch, line_no, encoding, skip, bad_rows, remaining):
     try:
         return b"".join(batch).decode(encoding).split("\n")[: len(batch)]
     except UnicodeDecodeError:
         pass
     rows = []
     for i, raw in enumerate(batch):
+        if remaining <= 0:
+            break  # past `limit` or the header's count: not read
+        remaining -= bool(raw.strip())
         try:
             rows.append(raw.decode(encoding))
         except UnicodeDecodeError as error:

@@ -182,14 +182,23 @@ def build_embedding_matrix(
     missing = np.flatnonzero(source < 0)
     lowercase_hits = 0
     if lowercase_fallback and len(missing):
-        lowered = np.fromiter(
-            map(get, (words[i].lower() for i in missing), itertools.repeat(-1)),
-            dtype=np.int64,
+        # Only words that change when lowercased need a second lookup.
+        lowers = [words[i].lower() for i in missing]
+        changed = np.fromiter(
+            (low != words[i] for low, i in zip(lowers, missing.tolist())),
+            dtype=bool,
             count=len(missing),
         )
-        lowercase_hits = int(np.count_nonzero(lowered >= 0))
-        source[missing] = lowered
-        missing = missing[lowered < 0]
+        retry = missing[changed]
+        if len(retry):
+            lowered = np.fromiter(
+                map(get, itertools.compress(lowers, changed), itertools.repeat(-1)),
+                dtype=np.int64,
+                count=len(retry),
+            )
+            lowercase_hits = int(np.count_nonzero(lowered >= 0))
+            source[retry] = lowered
+            missing = np.flatnonzero(source < 0)
     found = np.flatnonzero(source >= 0)
 
     # The table row of each matrix row (-1: none), then one gather straight
