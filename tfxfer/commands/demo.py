@@ -69,7 +69,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 2 label fractions, 1 seed, fewer epochs (under a minute)",
+        help="smoke run: 2 label fractions, 1 seed, at most 3 epochs per stage",
     )
     parser.add_argument(
         "--seed", type=_non_negative_int, default=0, help="first seed (default: 0)"

@@ -10,11 +10,11 @@ Two kinds of CSV:
 - Numeric (no `--text-column`): every other column is an input feature, in
   CSV order; start from a saved model (`--model`) with that many inputs.
 
-Training is the usual two stages: a head for the CSV's classes on the frozen
-model, then everything at a lower learning rate, each with early stopping on
-a validation split of the CSV's rows. The result is saved to `--out` with the
-class names (`<out>.classes.json`) and, for text, the vocabulary
-(`<out>.vocab.json`).
+Training is `tfxfer.fine_tune`'s two stages: a head for the CSV's classes on
+the frozen model, then every layer with the base at a lower learning rate,
+each with early stopping on a validation split of the CSV's rows. The
+result is saved to `--out` with the class names (`<out>.classes.json`)
+and, for text, the vocabulary (`<out>.vocab.json`).
 """
 
 from __future__ import annotations
