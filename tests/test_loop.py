@@ -584,3 +584,24 @@ def test_train_multi_task_model_with_dict_losses(rng):
     )
     assert len(history.history["loss"]) == 2
     assert any("accuracy" in key for key in history.history)
+
+
+def test_loop_auto_jit_uses_xla_except_for_convolutions():
+    from tfxfer.training.loop import Loop
+
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    conv = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()]
+    )
+    nested = keras.Sequential([keras.Input((6, 6, 1)), conv, keras.layers.Dense(2)])
+
+    def uses_xla(model, jit_compile="auto"):
+        optimizer = keras.optimizers.Adam()
+        loop = Loop(model, loss="mse", optimizer=optimizer, jit_compile=jit_compile)
+        return loop._use_xla
+
+    assert uses_xla(dense)
+    assert not uses_xla(conv)
+    assert not uses_xla(nested)
+    assert uses_xla(conv, jit_compile=True)
+    assert not uses_xla(dense, jit_compile=False)

@@ -40,12 +40,29 @@ from tfxfer._validation import (
     check_positive_number,
 )
 from tfxfer.errors import NonFiniteLossError
+from tfxfer.transfer.freezing import walk_layers
 
 # Upper bound of steps run by one compiled call with steps_per_execution="auto".
 MAX_STEPS_PER_EXECUTION = 128
 # steps_per_execution="auto" aims for compiled calls of about this duration, so
 # the progress bar and batch-level callbacks still update several times a second.
 TARGET_SECONDS_PER_EXECUTION = 0.1
+# Layers that jit_compile="auto" leaves to a plain tf.function. XLA on CPU
+# compiles convolutions slowly: a 3-epoch `train` of the bundled digits CNN took
+# 20-35 s with XLA against about 4 s without, on this project's 2-core machine,
+# and TensorFlow's own kernels already run them well.
+_SLOW_TO_COMPILE = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+)
 # Shuffle buffer for an unbatched dataset whose size is unknown.
 DEFAULT_SHUFFLE_BUFFER = 1024
 
@@ -168,7 +185,10 @@ def train(
             through a shuffle buffer). A batched dataset is read as it is.
         jit_compile: `"auto"` compiles with XLA and falls back, with one
             warning, to a plain `tf.function` if XLA cannot compile the model;
-            `True` requires XLA; `False` never uses it.
+            models with convolution layers skip XLA under `"auto"`, because
+            on CPU its compile time outweighs its gain (seconds to tens of
+            seconds per call for a small CNN). `True` requires XLA; `False`
+            never uses it.
         steps_per_execution: Steps run per compiled call: an int, or `"auto"`
             to adapt it so that one call takes about 0.1 s (at most 128).
         initial_epoch: Epoch to start from (to continue an earlier run).
@@ -504,7 +524,13 @@ class Loop:
         self.model = model
         check_choice("jit_compile", jit_compile, ("auto", True, False))
         self.jit_compile = jit_compile
-        self._use_xla = jit_compile in ("auto", True)
+        self._use_xla = jit_compile is True or (
+            jit_compile == "auto"
+            and not any(
+                isinstance(entry.layer, _SLOW_TO_COMPILE)
+                for entry in walk_layers(model)
+            )
+        )
         if steps_per_execution != "auto":
             check_positive_int("steps_per_execution", steps_per_execution)
         self.steps_per_execution = steps_per_execution
