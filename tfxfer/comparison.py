@@ -595,6 +595,12 @@ def plot_data_efficiency(
             label=f"{baseline}, all labels",
         )
     ax.set_xscale("log")
+    # Ticks at the label counts that were run, written as plain numbers.
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ax.xaxis.set_major_locator(FixedLocator(sorted(set(summary["n_labels"]))))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("labeled training examples (log scale)")
     ax.set_ylabel("test accuracy")
     if title:
