@@ -34,7 +34,7 @@ class MLPClassifier(keras.Model):
     Example:
 
     >>> model = tfxfer.models.MLPClassifier(num_classes=10)
-    >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     >>> model.fit(x_train, y_train, epochs=5, validation_split=0.1)
     """
 

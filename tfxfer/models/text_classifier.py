@@ -53,7 +53,7 @@ class TextClassifier(keras.Model):
 
     >>> model = tfxfer.models.TextClassifier.from_embedding_matrix(
     ...     matrix, num_classes=2)
-    >>> model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     >>> model.fit(token_ids, labels, epochs=10, batch_size=32)
     """
 

@@ -66,7 +66,7 @@ def interpolate_weights(
     Example:
 
     >>> fused = tfxfer.interpolate_weights(pretrained, finetuned, alpha=0.5)
-    >>> fused.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    >>> fused.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     >>> fused.evaluate(x_test, y_test)
     """
     alpha = check_in_range("alpha", alpha, 0.0, 1.0)
