@@ -202,6 +202,21 @@ class TransferResult:
     scratch: LinearFit
 
 
+def _source_and_scratch(
+    x_source, y_source, x_target, y_target, learning_rate, target_lr, epochs, seed
+):
+    """Trains the source model and the from-scratch target baseline that both
+    transfer recipes are compared with; returns them and the target's rate."""
+    source = train_linear_regression(
+        x_source, y_source, learning_rate=learning_rate, epochs=epochs, seed=seed
+    )
+    target_lr = learning_rate if target_lr is None else target_lr
+    scratch = train_linear_regression(
+        x_target, y_target, learning_rate=target_lr, epochs=epochs, seed=seed + 1
+    )
+    return source, scratch, target_lr
+
+
 def parameter_transfer(
     x_source,
     y_source,
@@ -228,10 +243,16 @@ def parameter_transfer(
     Returns:
         A `TransferResult`; compare `transferred.losses` with `scratch.losses`.
     """
-    source = train_linear_regression(
-        x_source, y_source, learning_rate=learning_rate, epochs=epochs, seed=seed
+    source, scratch, target_lr = _source_and_scratch(
+        x_source,
+        y_source,
+        x_target,
+        y_target,
+        learning_rate,
+        target_learning_rate,
+        epochs,
+        seed,
     )
-    target_lr = learning_rate if target_learning_rate is None else target_learning_rate
     transferred = train_linear_regression(
         x_target,
         y_target,
@@ -239,9 +260,6 @@ def parameter_transfer(
         epochs=epochs,
         weights=source.weights,
         bias=source.bias,
-    )
-    scratch = train_linear_regression(
-        x_target, y_target, learning_rate=target_lr, epochs=epochs, seed=seed + 1
     )
     return TransferResult(source, transferred, scratch)
 
@@ -274,18 +292,21 @@ def feature_transfer(
         `transfer_features(source, x)` as input and whose `scratch` model takes
         `x` itself.
     """
-    source = train_linear_regression(
-        x_source, y_source, learning_rate=learning_rate, epochs=epochs, seed=seed
+    source, scratch, target_lr = _source_and_scratch(
+        x_source,
+        y_source,
+        x_target,
+        y_target,
+        learning_rate,
+        target_learning_rate,
+        epochs,
+        seed,
     )
-    target_lr = learning_rate if target_learning_rate is None else target_learning_rate
     transferred = train_linear_regression(
         transfer_features(source, x_target),
         y_target,
         learning_rate=target_lr,
         epochs=epochs,
         seed=seed + 1,
-    )
-    scratch = train_linear_regression(
-        x_target, y_target, learning_rate=target_lr, epochs=epochs, seed=seed + 1
     )
     return TransferResult(source, transferred, scratch)
