@@ -129,6 +129,66 @@ def test_build_embedding_matrix_on_memory_mapped_vectors(kv, vocab, tmp_path):
     assert report_a == report_b and not isinstance(a, np.memmap)
 
 
+def test_build_embedding_matrix_uses_the_index_of_cached_vectors(kv, tmp_path):
+    from tfxfer.embeddings import word_index
+
+    path = tmp_path / "v.bin"
+    kv.save_word2vec_format(str(path), binary=True)
+    tfxfer.load_word_vectors(path, cache_dir=tmp_path / "cache")
+    mapped = tfxfer.load_word_vectors(path, cache_dir=tmp_path / "cache")
+    assert word_index.attached(mapped) is not None
+    vocab = tfxfer.Vocabulary.from_texts(
+        ["Paris FILM end zorblax the"], lowercase=False
+    )
+    # Without the dictionary only the index can find the words.
+    mapped.key_to_index = {}
+    for oov in ("zeros", "mean", "random"):
+        a, report_a = tfxfer.build_embedding_matrix(mapped, vocab, oov=oov)
+        b, report_b = tfxfer.build_embedding_matrix(kv, vocab, oov=oov)
+        np.testing.assert_array_equal(a, b)
+        assert report_a == report_b
+    assert report_a.hits == 4 and report_a.lowercase_hits == 1
+
+
+def test_build_embedding_matrix_ignores_an_index_after_new_keys(kv, tmp_path):
+    path = tmp_path / "v.bin"
+    kv.save_word2vec_format(str(path), binary=True)
+    tfxfer.load_word_vectors(path, cache_dir=tmp_path / "cache")
+    mapped = tfxfer.load_word_vectors(path, cache_dir=tmp_path / "cache")
+    mapped.add_vectors(["zorblax"], np.full((1, 4), 7.0, np.float32))
+    vocab = tfxfer.Vocabulary(["zorblax", "film"])
+    matrix, report = tfxfer.build_embedding_matrix(mapped, vocab, oov="zeros")
+    assert report.hits == 2
+    np.testing.assert_array_equal(matrix[2], 7.0)
+
+
+def test_build_embedding_matrix_converts_other_dtypes_to_float32(kv, vocab):
+    from gensim.models import KeyedVectors
+
+    wide = KeyedVectors(4, dtype=np.float64)
+    wide.add_vectors(kv.index_to_key, kv.vectors.astype(np.float64))
+    a, _ = tfxfer.build_embedding_matrix(wide, vocab)
+    b, _ = tfxfer.build_embedding_matrix(kv, vocab)
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+
+
+def test_build_embedding_matrix_rejects_keys_beyond_the_vectors(kv, vocab):
+    kv.key_to_index["film"] = len(kv.index_to_key) + 3
+    with pytest.raises(ValueError, match="must map each key to one of its 8 vectors"):
+        tfxfer.build_embedding_matrix(kv, vocab)
+
+
+def test_all_lowercase_checks_every_word_in_context():
+    from tfxfer.embeddings.matrix import _all_lowercase
+
+    assert _all_lowercase(["film", "straße", "οδός", "日本", ""])
+    assert not _all_lowercase(["film", "Paris"])
+    # Greek capital sigma lowercases by context; newlines keep words apart.
+    assert not _all_lowercase(["οδοΣ", "film"])
+    assert not _all_lowercase(["İ"])
+
+
 def test_embedding_report_prints_a_summary(kv, vocab):
     _, report = tfxfer.build_embedding_matrix(kv, vocab)
     text = str(report)
@@ -145,6 +205,7 @@ def test_embedding_report_prints_a_summary(kv, vocab):
         ((None, ["film"]), {}, "`vocabulary` must be a tfxfer.Vocabulary"),
         ((None, {"film": 0}), {}, r"rows >= 1 \(row 0 is padding\)"),
         ((None, {"film": "1"}), {}, "integer rows"),
+        ((None, {7: 2}), {}, r"words \(strings\) to rows. Received: a key of type int"),
     ],
 )
 def test_build_embedding_matrix_rejects_bad_arguments(kv, vocab, args, kwargs, match):

@@ -112,10 +112,17 @@ def test_load_word_vectors_cache_is_not_a_pickle(kv, tmp_path, cache_dir):
     tfxfer.load_word_vectors(path, cache_dir=cache_dir)
     (entry,) = cache_dir.iterdir()
     assert sorted(p.name for p in entry.iterdir()) == [
+        "index_buckets.npy",
+        "index_hashes.npy",
+        "index_offsets.npy",
+        "index_rows.npy",
+        "index_words.npy",
         "meta.json",
         "vectors.npy",
         "vocab.json",
     ]
+    for name in ("vectors", "index_hashes", "index_words"):
+        np.load(entry / f"{name}.npy", allow_pickle=False)
     np.testing.assert_array_equal(
         np.load(entry / "vectors.npy", allow_pickle=False), kv.vectors
     )
@@ -169,6 +176,48 @@ def test_load_word_vectors_ignores_half_written_cache(kv, tmp_path, cache_dir):
     loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
     np.testing.assert_array_equal(loaded.vectors, kv.vectors)
     assert not [p for p in entry.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_load_word_vectors_attaches_the_word_index_of_the_cache(
+    kv, tmp_path, cache_dir
+):
+    from tfxfer.embeddings import word_index
+
+    path = _write(kv, tmp_path / "v.bin", "word2vec_binary")
+    first = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    mapped = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    uncached = tfxfer.load_word_vectors(path, cache=False)
+    assert word_index.attached(uncached) is None
+    for loaded in (first, mapped):
+        index = word_index.attached(loaded)
+        assert isinstance(index.hashes, np.memmap)
+        words = [w.encode().decode() for w in WORDS[::-1]] + ["cafe", "日"]
+        np.testing.assert_array_equal(
+            index.lookup(words), [*range(len(WORDS) - 1, -1, -1), -1, -1]
+        )
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "old_version"])
+def test_load_word_vectors_rebuilds_a_cache_with_a_bad_index(
+    kv, tmp_path, cache_dir, damage
+):
+    from tfxfer.embeddings import word_index
+
+    path = _write(kv, tmp_path / "v.txt", "word2vec")
+    tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    (entry,) = cache_dir.iterdir()
+    if damage == "missing":
+        (entry / "index_rows.npy").unlink()
+    elif damage == "truncated":
+        np.save(entry / "index_offsets.npy", np.zeros(3, np.int64))
+    else:  # A cache written before the index existed.
+        meta = json.loads((entry / "meta.json").read_text())
+        del meta["index_hash"]
+        (entry / "meta.json").write_text(json.dumps(meta))
+    assert loading._read_cache(entry, path) is None
+    loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    assert word_index.attached(loaded).lookup(["film"])[0] == 1
+    assert loading._read_cache(entry, path) is not None
 
 
 def test_load_word_vectors_warns_when_cache_cannot_be_written(kv, tmp_path):

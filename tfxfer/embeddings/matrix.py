@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import numbers
+import operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import keras
 import numpy as np
 
 from tfxfer._validation import check_choice
+from tfxfer.embeddings import word_index
 from tfxfer.text import PAD_INDEX, Vocabulary
 
 if TYPE_CHECKING:
@@ -87,6 +89,11 @@ def _word_rows(vocabulary) -> tuple[list[str], np.ndarray, int, dict | None]:
     words = list(vocabulary)
     indices = list(vocabulary.values())
     for word, index in zip(words, indices):
+        if not isinstance(word, str):
+            raise ValueError(
+                "Argument `vocabulary` must map words (strings) to rows. "
+                f"Received: a key of type {type(word).__name__}: {word!r}"
+            )
         if (
             not isinstance(index, numbers.Integral)
             or isinstance(index, bool)
@@ -99,6 +106,82 @@ def _word_rows(vocabulary) -> tuple[list[str], np.ndarray, int, dict | None]:
     rows = np.asarray(indices, dtype=np.int64)
     size = int(rows.max()) + 1 if len(rows) else 1
     return words, rows, size, None
+
+
+def _check_vectors(vectors) -> np.ndarray:
+    """Returns the table of `vectors` if they look like gensim KeyedVectors."""
+    table = getattr(vectors, "vectors", None)
+    key_to_index = getattr(vectors, "key_to_index", None)
+    if table is None or key_to_index is None or getattr(table, "ndim", 0) != 2:
+        raise ValueError(
+            "Argument `vectors` must be gensim KeyedVectors (with `vectors` and "
+            f"`key_to_index`). Received: vectors of type {type(vectors).__name__}"
+        )
+    return table
+
+
+def _lookup(vectors, words: list) -> np.ndarray:
+    """The table row of each word, -1 where it has none.
+
+    Uses the word index `tfxfer.load_word_vectors` attaches to cached vectors
+    (a few vectorized operations); otherwise one C-level lookup per word in
+    gensim's `key_to_index` (map with a default, no Python frame).
+    """
+    index = word_index.attached(vectors)
+    if index is not None:
+        return index.lookup(words)
+    get = vectors.key_to_index.get
+    return np.fromiter(
+        map(get, words, itertools.repeat(-1)), dtype=np.int64, count=len(words)
+    )
+
+
+def _all_lowercase(words: list) -> bool:
+    """Whether no word changes when lowercased, checked on all of them at
+    once: the newlines between them are not cased, so each word is
+    lowercased as if alone."""
+    joined = "\n".join(words)
+    return joined.lower() == joined
+
+
+def _lookup_with_fallback(vectors, words, lowercase_fallback) -> tuple:
+    """Returns (table row of each word or -1, hits through lowercase)."""
+    source = _lookup(vectors, words)
+    missing = np.flatnonzero(source < 0)
+    if not lowercase_fallback or not len(missing) or _all_lowercase(words):
+        return source, 0
+    # Only words that change when lowercased need a second lookup.
+    missing_words = [words[i] for i in missing.tolist()]
+    lowers = list(map(str.lower, missing_words))
+    changed = np.fromiter(
+        map(operator.ne, lowers, missing_words), dtype=bool, count=len(lowers)
+    )
+    retry = missing[changed]
+    if not len(retry):
+        return source, 0
+    lowered = _lookup(vectors, list(itertools.compress(lowers, changed)))
+    source[retry] = lowered
+    return source, int(np.count_nonzero(lowered >= 0))
+
+
+def _gather(table, table_rows: np.ndarray) -> np.ndarray:
+    """Row `i` of the result is `table[table_rows[i]]` (`table[0]` where
+    `table_rows[i] < 0`); on a memmap only the rows needed are read."""
+    if len(table_rows) and table_rows.max() >= table.shape[0]:
+        raise ValueError(
+            "Argument `vectors` must map each key to one of its "
+            f"{table.shape[0]} vectors. Received: a key with index "
+            f"{int(table_rows.max())}"
+        )
+    safe_rows = np.maximum(table_rows, 0)
+    if table.dtype == np.float32:
+        # With `out` and mode="clip" NumPy writes straight into the result
+        # (mode="raise" would gather into a temporary first).
+        matrix = np.empty((len(table_rows), table.shape[1]), dtype=np.float32)
+        np.take(table, safe_rows, axis=0, out=matrix, mode="clip")
+    else:
+        matrix = np.take(table, safe_rows, axis=0).astype(np.float32)
+    return matrix
 
 
 def _vector_stats(table, hit_rows: np.ndarray, matrix: np.ndarray, rng) -> tuple:
@@ -118,6 +201,52 @@ def _vector_stats(table, hit_rows: np.ndarray, matrix: np.ndarray, rng) -> tuple
     )
 
 
+def _fill_oov(matrix, fill_rows, table, hit_rows, oov, rng) -> None:
+    """Initialises the rows `fill_rows` of `matrix` (row 0 stays zeros)."""
+    matrix[PAD_INDEX] = 0.0
+    fill_rows = fill_rows[fill_rows != PAD_INDEX]
+    if not len(fill_rows) or oov == "zeros":
+        matrix[fill_rows] = 0.0
+        return
+    mean, std = _vector_stats(table, hit_rows, matrix, rng)
+    if oov == "mean":
+        matrix[fill_rows] = mean.astype(np.float32)
+        return
+    # Uniform with the same mean and standard deviation per dimension as the
+    # found vectors (as Kim, 2014); cheaper than a normal.
+    half_width = (np.sqrt(3.0) * std).astype(np.float32)
+    noise = rng.random((len(fill_rows), matrix.shape[1]), dtype=np.float32)
+    noise *= 2.0 * half_width
+    noise += (mean - half_width).astype(np.float32)
+    matrix[fill_rows] = noise
+
+
+def _missing_sample(words, found_mask, counts) -> list[str]:
+    """Up to 20 missing words, most frequent first when counts are known
+    (ties in vocabulary order)."""
+    missing = np.flatnonzero(~found_mask)
+    if counts is not None:
+        frequency = np.fromiter(
+            map(counts.get, (words[i] for i in missing.tolist()), itertools.repeat(0)),
+            dtype=np.int64,
+            count=len(missing),
+        )
+        missing = missing[np.argsort(-frequency, kind="stable")]
+    return [words[i] for i in missing[:_MISSING_SAMPLE].tolist()]
+
+
+def _coverage_by_token(words, found_mask, counts) -> float | None:
+    if counts is None:
+        return None
+    total = sum(counts.values())
+    if not total:
+        return 0.0
+    frequency = np.fromiter(
+        map(counts.get, words, itertools.repeat(0)), dtype=np.int64, count=len(words)
+    )
+    return int(frequency[found_mask].sum()) / total
+
+
 def build_embedding_matrix(
     vectors: KeyedVectors,
     vocabulary: Vocabulary | Mapping[str, int],
@@ -131,9 +260,12 @@ def build_embedding_matrix(
     Row `i` holds the vector of the word with id `i`. Row 0 (padding) is
     zeros. Words without a vector, and row 1 (the out-of-vocabulary id of a
     `tfxfer.Vocabulary`), get the `oov` initialisation. The lookup is
-    vectorized: one dictionary lookup per word, then a single gather
-    `vectors.vectors[rows]`, which on memory-mapped vectors (the cache of
-    `tfxfer.load_word_vectors`) reads only the rows it needs.
+    vectorized, then a single gather `vectors.vectors[rows]` copies the
+    vectors, which on memory-mapped vectors (the cache of
+    `tfxfer.load_word_vectors`) reads only the rows it needs. Vectors loaded
+    from that cache also carry a word index, which looks the whole vocabulary
+    up at once; other `KeyedVectors` are looked up word by word in their
+    `key_to_index` dictionary.
 
     Args:
         vectors: gensim `KeyedVectors`.
@@ -162,88 +294,29 @@ def build_embedding_matrix(
     >>> model = tfxfer.TextClassifier.from_embedding_matrix(matrix, 2)
     """
     check_choice("oov", oov, OOV_STRATEGIES)
-    table = getattr(vectors, "vectors", None)
-    key_to_index = getattr(vectors, "key_to_index", None)
-    if table is None or key_to_index is None or getattr(table, "ndim", 0) != 2:
-        raise ValueError(
-            "Argument `vectors` must be gensim KeyedVectors (with `vectors` and "
-            f"`key_to_index`). Received: vectors of type {type(vectors).__name__}"
-        )
+    table = _check_vectors(vectors)
     words, rows, size, counts = _word_rows(vocabulary)
-    dim = table.shape[1]
-    rng = np.random.default_rng(seed)
+    source, lowercase_hits = _lookup_with_fallback(vectors, words, lowercase_fallback)
+    found_mask = source >= 0
 
-    # One C-level dict lookup per word (map with a default, no Python frame).
-    get = key_to_index.get
-    n_words = len(words)
-    source = np.fromiter(
-        map(get, words, itertools.repeat(-1, n_words)), dtype=np.int64, count=n_words
-    )
-    missing = np.flatnonzero(source < 0)
-    lowercase_hits = 0
-    if lowercase_fallback and len(missing):
-        # Only words that change when lowercased need a second lookup.
-        lowers = [words[i].lower() for i in missing]
-        changed = np.fromiter(
-            (low != words[i] for low, i in zip(lowers, missing.tolist())),
-            dtype=bool,
-            count=len(missing),
-        )
-        retry = missing[changed]
-        if len(retry):
-            lowered = np.fromiter(
-                map(get, itertools.compress(lowers, changed), itertools.repeat(-1)),
-                dtype=np.int64,
-                count=len(retry),
-            )
-            lowercase_hits = int(np.count_nonzero(lowered >= 0))
-            source[retry] = lowered
-            missing = np.flatnonzero(source < 0)
-    found = np.flatnonzero(source >= 0)
-
-    # The table row of each matrix row (-1: none), then one gather straight
-    # into the result; on a memmap only the rows needed are read.
     table_rows = np.full(size, -1, dtype=np.int64)
-    table_rows[rows[found]] = source[found]
-    fill = table_rows < 0
-    matrix = np.take(table, np.maximum(table_rows, 0), axis=0)
-    if matrix.dtype != np.float32 or isinstance(matrix, np.memmap):
-        matrix = np.asarray(matrix, dtype=np.float32)
-    fill_rows = np.flatnonzero(fill)
-    matrix[fill_rows] = 0.0
-    matrix[PAD_INDEX] = 0.0
-    fill_rows = fill_rows[fill_rows != PAD_INDEX]
-    if len(fill_rows) and oov != "zeros":
-        mean, std = _vector_stats(table, np.flatnonzero(~fill), matrix, rng)
-        if oov == "mean":
-            matrix[fill_rows] = mean.astype(np.float32)
-        else:
-            # Uniform with the same mean and standard deviation per dimension
-            # as the found vectors (as Kim, 2014); cheaper than a normal.
-            half_width = (np.sqrt(3.0) * std).astype(np.float32)
-            noise = rng.random((len(fill_rows), dim), dtype=np.float32)
-            noise *= 2.0 * half_width
-            noise += (mean - half_width).astype(np.float32)
-            matrix[fill_rows] = noise
+    table_rows[rows[found_mask]] = source[found_mask]
+    matrix = _gather(table, table_rows)
+    fill_rows = np.flatnonzero(table_rows < 0)
+    hit_rows = np.flatnonzero(table_rows >= 0)
+    _fill_oov(matrix, fill_rows, table, hit_rows, oov, np.random.default_rng(seed))
 
-    hits = len(found)
-    by_token = None
-    missing_words = [words[i] for i in missing]
-    if counts is not None:
-        total = sum(counts.values())
-        covered = sum(counts.get(words[i], 0) for i in found)
-        by_token = covered / total if total else 0.0
-        missing_words.sort(key=lambda w: -counts.get(w, 0))
+    n_words, hits = len(words), len(hit_rows)
     report = EmbeddingReport(
         vocabulary_size=n_words,
         hits=hits,
         misses=n_words - hits,
         lowercase_hits=lowercase_hits,
         coverage_by_type=hits / n_words if n_words else 0.0,
-        coverage_by_token=by_token,
-        missing_sample=missing_words[:_MISSING_SAMPLE],
+        coverage_by_token=_coverage_by_token(words, found_mask, counts),
+        missing_sample=_missing_sample(words, found_mask, counts),
         oov=oov,
-        embedding_dim=dim,
+        embedding_dim=table.shape[1],
         rows=size,
     )
     return matrix, report
