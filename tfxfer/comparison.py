@@ -327,6 +327,7 @@ def compare_transfer(
     validation_split: float = 0.2,
     batch_size: int = 256,
     verbose: int = 1,
+    print_fn: Callable[[str], Any] | None = None,
 ):
     """Trains every strategy on growing label subsets and scores it on one test set.
 
@@ -356,6 +357,8 @@ def compare_transfer(
             in [0, 1).
         batch_size: Batch size of the test-set predictions.
         verbose: 0 for silence, 1 for one line per run.
+        print_fn: Function that prints each progress line (as in Keras'
+            `model.summary`); `print` if `None`.
 
     Returns:
         A `pandas.DataFrame` with one row per run and the columns
@@ -397,6 +400,10 @@ def compare_transfer(
             f"Received: {n_train} training and {n_test} test rows"
         )
     num_classes = int(max(y_train.max(), y_test.max())) + 1
+    if print_fn is None:
+
+        def print_fn(line):
+            print(line, flush=True)
 
     rows = []
     total = len(fractions) * len(seeds) * len(strategies)
@@ -429,12 +436,11 @@ def compare_transfer(
                 )
                 if verbose:
                     epochs_text = "" if epochs is None else f", {epochs} epochs"
-                    print(
+                    print_fn(
                         f"[{run:>{len(str(total))}}/{total}] {name:<{width}}  "
                         f"fraction {fraction:<5g} ({subset.n_labels} labels)  "
                         f"seed {seed}  accuracy {accuracy:.3f}  "
-                        f"({seconds:.1f} s{epochs_text})",
-                        flush=True,
+                        f"({seconds:.1f} s{epochs_text})"
                     )
     frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     frame["epochs"] = frame["epochs"].astype("Int64")

@@ -27,6 +27,7 @@ and PNG files.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import pathlib
 import time
@@ -36,7 +37,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from tfxfer._validation import check_choice, check_non_negative_int
+from tfxfer._validation import (
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
+)
 from tfxfer.comparison import (
     LabeledSubset,
     compare_transfer,
@@ -51,6 +56,7 @@ BASELINE = "scratch"
 NOISE_SIGMA = 0.3
 MIN_EPOCH_EXAMPLES = 1024
 BATCH_SIZE = 64
+STEPS_PER_EXECUTION = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,39 +118,87 @@ class ScenarioResult:
 # Training helpers shared by the strategies.
 
 
-class EagerValidation(keras.callbacks.Callback):
-    """Adds `val_loss` to the epoch logs, computed by calling the model directly.
+class ValidationLoss(keras.callbacks.Callback):
+    """Adds `val_loss` to the epoch logs, from one `predict_on_batch` call.
 
-    Equivalent to `fit(validation_data=...)` for a small validation set, but
-    without tracing a test function for every new model: in a comparison of
-    many small models, tracing costs more than the evaluation itself. Put it
-    before `EarlyStopping` in the callbacks.
+    Equivalent to `fit(validation_data=...)` for a validation set small
+    enough to be one batch, without the per-epoch cost of a validation
+    pipeline (for the demo's small models, more than the evaluation itself).
+    Put it before `EarlyStopping` in the callbacks.
     """
 
     def __init__(self, x_val, y_val):
         super().__init__()
         self.x_val = x_val
         self.y_val = y_val
-        self._loss = keras.losses.SparseCategoricalCrossentropy()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        probabilities = self.model(self.x_val, training=False)
-        logs["val_loss"] = float(self._loss(self.y_val, probabilities))
+        probabilities = self.model.predict_on_batch(self.x_val)
+        losses = keras.losses.sparse_categorical_crossentropy(self.y_val, probabilities)
+        logs["val_loss"] = float(keras.ops.mean(losses))
 
 
-def _fit(model, subset: LabeledSubset, learning_rate: float, settings: Settings):
-    """Trains `model` on the subset with early stopping on its validation part."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        steps_per_execution=4,
-        jit_compile=False,
-    )
+class ReusedModel:
+    """One compiled model that a strategy trains again for every run.
+
+    Keras traces `fit`'s training function once per compiled model, and for
+    the demo's small models that costs more than the training itself (about
+    2 s for the digits CNN against well under a second of training on a few
+    hundred labels). A comparison trains the same architecture dozens of
+    times, so each strategy keeps one compiled model: before every run the
+    strategy loads the run's starting weights into it (`set_weights`, which
+    also resets BatchNormalization statistics) and `fit` puts the optimizer
+    back in its initial state, so each run trains exactly as a freshly built
+    and compiled model would, and the training function is traced once.
+
+    The trainable layers are fixed when the model is first compiled: freeze
+    layers before the first `fit` and never change them afterwards.
+
+    Args:
+        model: The model to train; built on its first `fit` if needed.
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self._initial_optimizer_state = None
+
+    def fit(self, subset: LabeledSubset, learning_rate: float, settings: Settings):
+        """Trains from the weights the model holds now, with a fresh Adam."""
+        model = self.model
+        if self._initial_optimizer_state is None:
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate),
+                loss="sparse_categorical_crossentropy",
+                steps_per_execution=STEPS_PER_EXECUTION,
+                jit_compile=False,
+            )
+            model.optimizer.build(model.trainable_variables)
+            self._initial_optimizer_state = [
+                variable.numpy() for variable in model.optimizer.variables
+            ]
+        else:
+            for variable, value in zip(
+                model.optimizer.variables, self._initial_optimizer_state
+            ):
+                variable.assign(value)
+        model.optimizer.learning_rate = learning_rate
+        return _fit(model, subset, settings)
+
+
+def _fit(model, subset: LabeledSubset, settings: Settings):
+    """Trains a compiled `model` on the subset, early stopping on its validation part.
+
+    The subset is shuffled (seeded by `subset.seed`) and repeated, and an
+    epoch is at least `MIN_EPOCH_EXAMPLES` examples, so that early stopping
+    waits a fixed amount of training, not a handful of single-batch epochs.
+    """
+    import tensorflow as tf
+
     callbacks = []
     if len(subset.y_val):
-        callbacks.append(EagerValidation(subset.x_val, subset.y_val))
+        callbacks.append(ValidationLoss(subset.x_val, subset.y_val))
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_loss",
@@ -153,81 +207,93 @@ def _fit(model, subset: LabeledSubset, learning_rate: float, settings: Settings)
                 start_from_epoch=settings.min_epochs,
             )
         )
-    # Tiny subsets are repeated so that one epoch is at least
-    # MIN_EPOCH_EXAMPLES examples: early stopping then waits a fixed amount
-    # of training, not a handful of single-batch epochs.
-    repeats = max(1, -(-MIN_EPOCH_EXAMPLES // len(subset.y)))
+    n = len(subset.y)
+    batches = (
+        tf.data.Dataset.from_tensor_slices((subset.x, subset.y))
+        .shuffle(n, seed=subset.seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(BATCH_SIZE)
+    )
     return model.fit(
-        np.concatenate([subset.x] * repeats),
-        np.concatenate([subset.y] * repeats),
+        batches,
         epochs=settings.max_epochs,
-        batch_size=BATCH_SIZE,
+        steps_per_epoch=-(-max(n, MIN_EPOCH_EXAMPLES) // BATCH_SIZE),
         callbacks=callbacks,
+        shuffle=False,  # the dataset shuffles itself, seeded
         verbose=0,
     )
 
 
-def _copy(model: keras.Model) -> keras.Model:
-    """A fresh copy of a pretrained model (its own weights, same values)."""
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
+def _softmax_head(num_features: int, num_classes: int) -> keras.Model:
+    """A new classification head: one softmax Dense layer on feature vectors."""
+    return keras.Sequential(
+        [
+            keras.Input((num_features,)),
+            keras.layers.Dense(num_classes, activation="softmax", name="new_head"),
+        ],
+        name="head",
+    )
 
 
-def _head_on_features(base: keras.Model, subset: LabeledSubset, lr, settings):
-    """A new softmax head trained on the frozen base's features, then joined to it.
+class _HeadOnFeatures:
+    """A new softmax head trained on a frozen base's features.
 
     The base runs once over the subset (inference mode) and only the head
     trains on the recorded features: the "feature extraction" recipe of the
     Keras transfer-learning guide, much cheaper than running the frozen base
     at every step and equivalent to it (a frozen base in inference mode maps
-    each input to the same features every time).
-
-    Returns `(model, history)` where `model` is `base` then the head.
+    each input to the same features every time). `model` is the base then
+    the head, for predictions.
     """
-    features = predict_eagerly(base, subset.x)
-    head = keras.Sequential(
-        [
-            keras.Input(features.shape[1:]),
-            keras.layers.Dense(
-                subset.num_classes, activation="softmax", name="new_head"
-            ),
-        ],
-        name="head",
-    )
-    history = _fit(
-        head,
-        dataclasses.replace(
-            subset, x=features, x_val=predict_eagerly(base, subset.x_val)
-        ),
-        lr,
-        settings,
-    )
-    inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
-    # training=False keeps BatchNormalization in inference mode, also once
-    # the base is unfrozen for fine-tuning (Keras transfer-learning guide).
-    outputs = head(base(inputs, training=False))
-    return keras.Model(inputs, outputs), history
+
+    def __init__(self, base: keras.Model, num_classes: int):
+        self.base = base
+        self.head = ReusedModel(_softmax_head(base.output_shape[-1], num_classes))
+        inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
+        # training=False keeps BatchNormalization in inference mode.
+        outputs = self.head.model(base(inputs, training=False))
+        self.model = keras.Model(inputs, outputs)
+
+    def fit(self, subset: LabeledSubset, weights, learning_rate, settings: Settings):
+        """Trains the head from `weights`; returns its history."""
+        self.head.model.set_weights(weights)
+        features = dataclasses.replace(
+            subset,
+            x=predict_eagerly(self.base, subset.x),
+            x_val=predict_eagerly(self.base, subset.x_val),
+        )
+        return self.head.fit(features, learning_rate, settings)
 
 
 def scratch_strategy(build: Callable[[int], keras.Model], settings: Settings, lr=1e-3):
-    """Trains `build(num_classes)` from random weights."""
+    """Trains `build(num_classes)`'s freshly initialized weights."""
+    reused = {}
 
     def strategy(subset: LabeledSubset):
-        model = build(subset.num_classes)
-        return model, _fit(model, subset, lr, settings)
+        # Weights drawn now, after compare_transfer seeded the run.
+        fresh = build(subset.num_classes)
+        if "model" not in reused:
+            reused["model"] = ReusedModel(fresh)
+        worker = reused["model"]
+        worker.model.set_weights(fresh.get_weights())
+        return worker.model, worker.fit(subset, lr, settings)
 
     return strategy
 
 
 def frozen_strategy(extractor: keras.Model, settings: Settings, lr=1e-2):
     """Frozen pretrained features, only a new head trains."""
-    from tfxfer import freeze
+    num_features = extractor.output_shape[-1]
+    reused = {}
 
     def strategy(subset: LabeledSubset):
-        base = _copy(extractor)
-        freeze(base)
-        return _head_on_features(base, subset, lr, settings)
+        # The new head's weights are drawn first, after compare_transfer
+        # seeded the run, so they do not depend on earlier runs.
+        initial = _softmax_head(num_features, subset.num_classes).get_weights()
+        if "head" not in reused:
+            reused["head"] = _HeadOnFeatures(extractor, subset.num_classes)
+        head = reused["head"]
+        return head.model, head.fit(subset, initial, lr, settings)
 
     return strategy
 
@@ -239,15 +305,27 @@ def fine_tune_strategy(
     base_lr: float = 3e-4,
 ):
     """Two stages: new head on the frozen base, then everything at a lower rate."""
-    from tfxfer import freeze, unfreeze
+    num_features = extractor.output_shape[-1]
+    reused = {}
 
     def strategy(subset: LabeledSubset):
-        base = _copy(extractor)
-        freeze(base)
-        model, first = _head_on_features(base, subset, head_lr, settings)
-        unfreeze(base)
-        second = _fit(model, subset, base_lr, settings)
-        return model, [first, second]
+        initial = _softmax_head(num_features, subset.num_classes).get_weights()
+        if "head" not in reused:
+            reused["head"] = _HeadOnFeatures(extractor, subset.num_classes)
+            base = keras.models.clone_model(extractor)
+            head = keras.models.clone_model(reused["head"].head.model)
+            inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
+            # training=False: BatchNormalization keeps its pretrained
+            # statistics while the base trains (Keras transfer-learning guide).
+            whole = keras.Model(inputs, head(base(inputs, training=False)))
+            reused["whole"] = (ReusedModel(whole), base, head)
+        stage_one = reused["head"]
+        first = stage_one.fit(subset, initial, head_lr, settings)
+        whole, base, head = reused["whole"]
+        base.set_weights(extractor.get_weights())
+        head.set_weights(stage_one.head.model.get_weights())
+        second = whole.fit(subset, base_lr, settings)
+        return whole.model, [first, second]
 
     return strategy
 
@@ -259,10 +337,12 @@ def whole_model_strategy(source: keras.Model, settings: Settings, lr: float = 3e
     the source's head already maps features to the right classes, so
     nothing has to be learned from zero.
     """
+    worker = ReusedModel(keras.models.clone_model(source))
+    weights = source.get_weights()
 
     def strategy(subset: LabeledSubset):
-        model = _copy(source)
-        return model, _fit(model, subset, lr, settings)
+        worker.model.set_weights(weights)
+        return worker.model, worker.fit(subset, lr, settings)
 
     return strategy
 
@@ -286,7 +366,7 @@ def _pretrain_source_cnn(x, y, seed: int, settings: Settings) -> keras.Model:
         x[fit_rows], y[fit_rows], x[val_rows], y[val_rows], 1.0, seed, int(y.max()) + 1
     )
     source_settings = dataclasses.replace(settings, max_epochs=2 * settings.max_epochs)
-    _fit(model, subset, 1e-3, source_settings)
+    ReusedModel(model).fit(subset, 1e-3, source_settings)
     return model
 
 
@@ -388,18 +468,9 @@ def _text_vocabulary(vectors, texts):
     return Vocabulary(words, tokenizer_config=config)
 
 
-def _embedding_matrix(vectors, vocabulary) -> np.ndarray:
-    """Rows of the pretrained vectors; zeros for padding, OOV and unknown words."""
-    matrix = np.zeros((len(vocabulary), vectors.vector_size), dtype="float32")
-    for token, index in vocabulary.word_index.items():
-        if token in vectors.key_to_index:
-            matrix[index] = vectors[token]
-    return matrix
-
-
 def text_scenario(seed: int, settings: Settings):
     """Word2Vec (Wikipedia + Lee corpus) and news -> movie-review polarity."""
-    from tfxfer import TextClassifier, freeze, unfreeze
+    from tfxfer import TextClassifier, build_embedding_matrix, freeze
     from tfxfer.datasets import (
         load_news,
         load_pretrained_word_vectors,
@@ -416,7 +487,10 @@ def text_scenario(seed: int, settings: Settings):
     vocabulary = _text_vocabulary(
         vectors, list(reviews_train["text"]) + list(news["text"])
     )
-    matrix = _embedding_matrix(vectors, vocabulary)
+    # Zeros for padding, the out-of-vocabulary id and words without a vector.
+    matrix, _ = build_embedding_matrix(
+        vectors, vocabulary, oov="zeros", lowercase_fallback=False
+    )
 
     def transform(frame, max_length):
         return vocabulary.transform(frame["text"], max_length=max_length)
@@ -434,14 +508,22 @@ def text_scenario(seed: int, settings: Settings):
             embedding_trainable=trainable,
         )
 
+    def untrained(num_classes):
+        return TextClassifier(
+            len(vocabulary),
+            matrix.shape[1],
+            num_classes,
+            hidden_units=TEXT_HIDDEN_UNITS,
+            embedding_trainable=True,
+        )
+
     # Source task: a classifier on the news posts, over the frozen vectors.
     keras.utils.set_random_seed(seed)
     x_news = transform(news, NEWS_MAX_LENGTH)
     y_news = news["label"].map(news_classes.index).to_numpy()
     fit_rows, val_rows = split_indices(y_news, test_size=0.2, seed=seed)
     news_model = pretrained(len(news_classes))
-    _fit(
-        news_model,
+    ReusedModel(news_model).fit(
         LabeledSubset(
             x_news[fit_rows],
             y_news[fit_rows],
@@ -457,38 +539,36 @@ def text_scenario(seed: int, settings: Settings):
     news_backbone = news_model.backbone.get_weights()
     pretrain_seconds = time.perf_counter() - start
 
-    def scratch(subset):
-        model = TextClassifier(
-            len(vocabulary),
-            matrix.shape[1],
-            subset.num_classes,
-            hidden_units=TEXT_HIDDEN_UNITS,
-            embedding_trainable=True,
-        )
-        return model, _fit(model, subset, 1e-3, settings)
+    # One compiled model per set of trainable layers, shared by the
+    # strategies (see ReusedModel); each run loads its starting weights.
+    vectors_frozen = ReusedModel(pretrained(len(classes)))
+    all_trainable = ReusedModel(pretrained(len(classes), trainable=True))
+    head_only = pretrained(len(classes))
+    freeze(head_only, "backbone")
+    head_only = ReusedModel(head_only)
 
     def frozen_vectors(subset):
-        model = pretrained(subset.num_classes)
-        return model, _fit(model, subset, 1e-3, settings)
+        vectors_frozen.model.set_weights(pretrained(subset.num_classes).get_weights())
+        return vectors_frozen.model, vectors_frozen.fit(subset, 1e-3, settings)
 
     def fine_tuned_vectors(subset):
-        model = pretrained(subset.num_classes)
-        first = _fit(model, subset, 1e-3, settings)
-        unfreeze(model, "embedding")
-        second = _fit(model, subset, 1e-4, settings)
-        return model, [first, second]
+        vectors_frozen.model.set_weights(pretrained(subset.num_classes).get_weights())
+        first = vectors_frozen.fit(subset, 1e-3, settings)
+        all_trainable.model.set_weights(vectors_frozen.model.get_weights())
+        second = all_trainable.fit(subset, 1e-4, settings)
+        return all_trainable.model, [first, second]
 
     def news_body(subset):
-        model = pretrained(subset.num_classes)
-        model.backbone.set_weights(news_backbone)
-        freeze(model, "backbone")
-        first = _fit(model, subset, 1e-3, settings)
-        unfreeze(model, "backbone")
-        second = _fit(model, subset, 1e-4, settings)
-        return model, [first, second]
+        start = pretrained(subset.num_classes)
+        start.backbone.set_weights(news_backbone)
+        head_only.model.set_weights(start.get_weights())
+        first = head_only.fit(subset, 1e-3, settings)
+        vectors_frozen.model.set_weights(head_only.model.get_weights())
+        second = vectors_frozen.fit(subset, 1e-4, settings)
+        return vectors_frozen.model, [first, second]
 
     strategies = {
-        BASELINE: scratch,
+        BASELINE: scratch_strategy(untrained, settings),
         "word2vec frozen": frozen_vectors,
         "word2vec fine-tune": fine_tuned_vectors,
         "news body + word2vec": news_body,
@@ -692,9 +772,99 @@ def format_matches(matches, baseline: str = BASELINE) -> str:
 # ---------------------------------------------------------------------------
 # Running the demo.
 
+# Scenarios built in this process, kept for the next part of the same
+# scenario: building one pretrains a source model and compiles its strategies.
+_BUILT: dict[tuple, tuple] = {}
+
+
+def _measure_part(
+    name: str, fractions: tuple[float, ...], quick: bool, seed: int, verbose: int
+) -> dict[str, Any]:
+    """Runs a scenario's comparison for some of its label fractions.
+
+    Runs in the calling process or in a worker process of `run_demo`. The
+    runs of one fraction do not depend on which other fractions a process
+    ran before them (every run is seeded, see `ReusedModel`), so a scenario
+    split over several processes gives the same numbers as one process.
+    """
+    settings = Settings.quick() if quick else Settings.full()
+    key = (name, seed, quick)
+    if key not in _BUILT:
+        if verbose:
+            print(f"== {name}: pretraining / loading the source model ...", flush=True)
+        _BUILT[key] = SCENARIO_BUILDERS[name](seed, settings)
+    title, strategies, data, pretrain_seconds = _BUILT[key]
+    if verbose:
+        print(f"== {name}: {title}", flush=True)
+    results = compare_transfer(
+        strategies,
+        *data,
+        fractions=fractions,
+        seeds=_seeds(seed, settings),
+        baseline=BASELINE,
+        verbose=verbose,
+        print_fn=lambda line: print(f"{name} {line}", flush=True),
+    )
+    return {
+        "title": title,
+        "results": results,
+        "pretrain_seconds": pretrain_seconds,
+        "n_test": len(data[3]),
+    }
+
+
+def _scenario_result(name: str, parts: Sequence[dict[str, Any]]) -> ScenarioResult:
+    """Joins the parts of one scenario and writes its summary and verdict."""
+    import pandas as pd
+
+    results = pd.concat([part["results"] for part in parts], ignore_index=True)
+    # The order one process would have produced: by fraction, then seed.
+    results = results.sort_values("fraction", kind="stable", ignore_index=True)
+    summary = summarize_comparison(results)
+    matches = first_match(results, BASELINE)
+    n_test = parts[0]["n_test"]
+    results.insert(0, "scenario", name)
+    return ScenarioResult(
+        name=name,
+        title=parts[0]["title"],
+        results=results,
+        summary=summary,
+        matches=matches,
+        verdict=write_verdict(summary, matches, n_test, BASELINE),
+        pretrain_seconds=max(part["pretrain_seconds"] for part in parts),
+        n_test=n_test,
+    )
+
+
+class _NotRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning.
+
+    TensorFlow counts traces per Python function, across models: the demo
+    compiles one model per strategy (each traced once, see `ReusedModel`),
+    which TensorFlow reports as excessive retracing of Keras' train step.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def prepare_process() -> None:
+    """Sets up this process to run the demo: deterministic, one thread per op.
+
+    Called by `tfxfer demo` and by `run_demo`'s worker processes before any
+    TensorFlow operation runs. Deterministic kernels make a seed give the
+    same numbers every time; one thread per operation is as fast for these
+    small models and lets two processes share two cores without competing.
+    """
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.experimental.enable_op_determinism()
+    tf.get_logger().addFilter(_NotRetracing())
+
 
 def run_scenario(
-    name: str, *, quick: bool = False, seed: int = 0, verbose: int = 1
+    name: str, *, quick: bool = False, seed: int = 0, verbose: int = 1, jobs: int = 1
 ) -> ScenarioResult:
     """Runs one scenario of the demo and returns what it measured.
 
@@ -703,6 +873,7 @@ def run_scenario(
         quick: Fewer fractions, one seed and fewer epochs (a smoke run).
         seed: First seed; the full run uses `seed`, `seed + 1`, `seed + 2`.
         verbose: 0 for silence, 1 for a line per training run.
+        jobs: Processes to spread the runs over (see `run_demo`).
 
     Returns:
         A `ScenarioResult`.
@@ -710,37 +881,7 @@ def run_scenario(
     Raises:
         ValueError: If `name` is not a scenario or `seed` is negative.
     """
-    check_choice("name", name, SCENARIOS)
-    seed = check_non_negative_int("seed", seed)
-    settings = Settings.quick() if quick else Settings.full()
-    if verbose:
-        print(f"== {name}: pretraining / loading the source model ...", flush=True)
-    title, strategies, data, pretrain_seconds = SCENARIO_BUILDERS[name](seed, settings)
-    if verbose:
-        print(f"== {name}: {title}", flush=True)
-    results = compare_transfer(
-        strategies,
-        *data,
-        fractions=settings.fractions,
-        seeds=_seeds(seed, settings),
-        baseline=BASELINE,
-        verbose=verbose,
-    )
-    results.insert(0, "scenario", name)
-    summary = summarize_comparison(results.drop(columns="scenario"))
-    matches = first_match(results.drop(columns="scenario"), BASELINE)
-    n_test = len(data[3])
-    verdict = write_verdict(summary, matches, n_test, BASELINE)
-    return ScenarioResult(
-        name=name,
-        title=title,
-        results=results,
-        summary=summary,
-        matches=matches,
-        verdict=verdict,
-        pretrain_seconds=pretrain_seconds,
-        n_test=n_test,
-    )
+    return run_demo([name], quick=quick, seed=seed, verbose=verbose, jobs=jobs)[0]
 
 
 def save_outputs(
@@ -816,30 +957,70 @@ def run_demo(
     quick: bool = False,
     seed: int = 0,
     verbose: int = 1,
+    jobs: int = 1,
 ) -> list[ScenarioResult]:
-    """Runs the demo's scenarios one after the other.
+    """Runs the demo's scenarios and returns what each measured.
+
+    With `jobs` > 1 the label fractions of every scenario are shared out
+    among that many worker processes (started fresh, so they work from
+    Jupyter too), which run one model each on one thread; the numbers are
+    the same as with `jobs=1`, as every run is seeded on its own. Progress
+    lines of the workers are printed by the workers, prefixed with the
+    scenario name.
 
     Args:
         tasks: Scenario names, a subset of `SCENARIOS`.
         quick: Fewer fractions, one seed and fewer epochs.
         seed: First seed.
         verbose: 0 for silence, 1 for a line per training run.
+        jobs: Number of processes; 1 runs everything in this process.
 
     Returns:
         One `ScenarioResult` per task, in order.
 
     Raises:
-        ValueError: If a task is not a scenario.
+        ValueError: If a task is not a scenario, `seed` is negative or
+            `jobs` is not a positive integer.
 
     Example:
 
-    >>> results = tfxfer.demo.run_demo(["domain-shift"], quick=True)
+    >>> results = tfxfer.demo.run_demo(["domain-shift"], quick=True, jobs=2)
     >>> print(results[0].verdict)
     """
     if isinstance(tasks, str):
         tasks = (tasks,)
     for task in tasks:
         check_choice("tasks", task, SCENARIOS)
+    seed = check_non_negative_int("seed", seed)
+    jobs = check_positive_int("jobs", jobs)
+    fractions = (Settings.quick() if quick else Settings.full()).fractions
+    # Whole scenarios go to the processes; only with fewer scenarios than
+    # processes are a scenario's fractions dealt out among them (each part
+    # then builds the scenario and compiles its models again). A run takes
+    # about as long at any fraction: an epoch is at least MIN_EPOCH_EXAMPLES.
+    chunks = min(-(-jobs // len(tasks)), len(fractions))
+    parts = [(name, fractions[i::chunks]) for name in tasks for i in range(chunks)]
+    if jobs == 1:
+        measured = [
+            _measure_part(name, part, quick, seed, verbose) for name, part in parts
+        ]
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        with concurrent.futures.ProcessPoolExecutor(
+            jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=prepare_process,
+        ) as pool:
+            futures = [
+                pool.submit(_measure_part, name, part, quick, seed, verbose)
+                for name, part in parts
+            ]
+            measured = [future.result() for future in futures]
     return [
-        run_scenario(task, quick=quick, seed=seed, verbose=verbose) for task in tasks
+        _scenario_result(
+            name, [m for (part_name, _), m in zip(parts, measured) if part_name == name]
+        )
+        for name in tasks
     ]

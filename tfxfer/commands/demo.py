@@ -14,22 +14,25 @@ def run(args: argparse.Namespace) -> int:
     # tf.data attributes at level 2; the demo's output is its table.
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "2":
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    import tensorflow as tf
-
     from tfxfer import demo
 
     # Same seeds, same numbers: deterministic kernels (small models, no cost
-    # worth noticing).
-    tf.config.experimental.enable_op_determinism()
+    # worth noticing); the worker processes of --jobs are set up the same way.
+    demo.prepare_process()
     tasks = SCENARIO_NAMES if args.task == "all" else (args.task,)
     start = time.perf_counter()
     mode = "quick" if args.quick else "full"
     print(
-        f"tfxfer demo ({mode}): {', '.join(tasks)}; results go to {args.out}/",
+        f"tfxfer demo ({mode}): {', '.join(tasks)}; {args.jobs} process"
+        f"{'es' if args.jobs > 1 else ''}; results go to {args.out}/",
         flush=True,
     )
     scenarios = demo.run_demo(
-        tasks, quick=args.quick, seed=args.seed, verbose=0 if args.quiet else 1
+        tasks,
+        quick=args.quick,
+        seed=args.seed,
+        verbose=0 if args.quiet else 1,
+        jobs=args.jobs,
     )
     written = demo.save_outputs(scenarios, args.out)
     print()
@@ -75,6 +78,13 @@ def add_parser(subparsers) -> None:
         "--seed", type=_non_negative_int, default=0, help="first seed (default: 0)"
     )
     parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes to share the training runs (default: 2, or 1 on a "
+        "one-core machine); the numbers do not depend on it",
+    )
+    parser.add_argument(
         "--out",
         default="tfxfer-demo",
         help="directory for results.csv, summary.csv, report.md and the PNG plots "
@@ -97,4 +107,11 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"must be a non-negative integer, got {text!r}"
         )
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
