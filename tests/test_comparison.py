@@ -189,6 +189,7 @@ def test_compare_transfer_accepts_whole_float_labels(id_data):
         ({"seeds": (-1,)}, "`seeds` must contain only integers >= 0"),
         ({"seeds": (1, 1)}, "`seeds` must not repeat"),
         ({"validation_split": 1.0}, "`validation_split` must be a number in"),
+        ({"print_fn": "stdout"}, "`print_fn` must be a function"),
     ],
 )
 def test_compare_transfer_rejects_bad_arguments(id_data, kwargs, match):
@@ -202,6 +203,21 @@ def test_compare_transfer_rejects_bad_arguments(id_data, kwargs, match):
     strategies = arguments.pop("strategies")
     with pytest.raises(ValueError, match=match):
         tfxfer.compare_transfer(strategies, *id_data, **arguments)
+
+
+def test_compare_transfer_print_fn_receives_the_progress_lines(id_data, capsys):
+    lines = []
+    tfxfer.compare_transfer(
+        {"scratch": _recording([], "scratch"), "other": _recording([], "other")},
+        *id_data,
+        fractions=(0.5, 1.0),
+        seeds=(0,),
+        print_fn=lines.append,
+    )
+    assert len(lines) == 4
+    assert lines[0].startswith("[1/4] scratch  fraction 0.5")
+    assert "accuracy 0.500" in lines[0]
+    assert capsys.readouterr().out == ""
 
 
 def test_compare_transfer_rejects_bad_labels(id_data):

@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pandas as pd
 import pytest
 
+import tfxfer
 from tfxfer import cli, demo
 from tfxfer.comparison import COLUMNS, first_match, summarize_comparison
 
@@ -73,6 +76,59 @@ def test_run_demo_rejects_unknown_task():
         demo.run_demo(["imagenet"])
 
 
+def test_run_demo_rejects_bad_jobs():
+    with pytest.raises(ValueError, match="`jobs` must be a positive integer"):
+        demo.run_demo(["digits"], jobs=0)
+
+
+def _tiny_source(num_classes=3):
+    inputs = keras.Input((6,))
+    features = keras.layers.Dense(4, activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="head")(
+        features
+    )
+    return keras.Model(inputs, outputs)
+
+
+def _tiny_strategies(settings):
+    keras.utils.set_random_seed(7)
+    source = _tiny_source()
+    extractor = tfxfer.feature_extractor(source, "features")
+    return {
+        "scratch": demo.scratch_strategy(_tiny_source, settings),
+        "frozen": demo.frozen_strategy(extractor, settings),
+        "fine-tune": demo.fine_tune_strategy(extractor, settings),
+        "source head": demo.whole_model_strategy(source, settings),
+    }
+
+
+def test_reused_models_give_each_run_the_result_of_a_fresh_model():
+    # Strategies keep one compiled model and reset it for every run: a run
+    # must give the same result whether or not other runs came before it.
+    rng = np.random.default_rng(0)
+    x = rng.random((90, 6), dtype=np.float32)
+    y = (x[:, 0] * 3).astype("int64").clip(0, 2)
+    settings = demo.Settings(
+        fractions=(0.5, 1.0), num_seeds=2, max_epochs=3, patience=1, min_epochs=1
+    )
+    data = (x[:60], y[:60], x[60:], y[60:])
+    after_others = tfxfer.compare_transfer(
+        _tiny_strategies(settings), *data, fractions=(0.5, 1.0), seeds=(0, 1)
+    )
+    alone = tfxfer.compare_transfer(
+        _tiny_strategies(settings), *data, fractions=(1.0,), seeds=(1,), verbose=0
+    )
+    later = after_others[
+        (after_others["fraction"] == 1.0) & (after_others["seed"] == 1)
+    ]
+    assert list(later["strategy"]) == list(alone["strategy"])
+    np.testing.assert_array_equal(later["accuracy"], alone["accuracy"])
+    np.testing.assert_array_equal(later["epochs"], alone["epochs"])
+    # The fine-tuned runs trained both stages (head, then everything).
+    fine_tuned = after_others[after_others["strategy"] == "fine-tune"]
+    assert (fine_tuned["epochs"] > 3).all()
+
+
 def test_demo_command_rejects_unknown_task(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["demo", "--task", "imagenet"])
@@ -80,25 +136,54 @@ def test_demo_command_rejects_unknown_task(capsys):
     assert "invalid choice: 'imagenet'" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_demo_quick_end_to_end(tmp_path):
-    out = tmp_path / "demo-out"
+def _run_demo_command(tmp_path, *arguments):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-m", "tfxfer.cli", "demo", "--quick", "--out", str(out)],
+    return subprocess.run(
+        [sys.executable, "-m", "tfxfer.cli", "demo", *arguments],
         capture_output=True,
         text=True,
         timeout=900,
         env=env,
         cwd=tmp_path,
     )
+
+
+@pytest.mark.slow
+def test_demo_numbers_do_not_depend_on_jobs(tmp_path):
+    # With one scenario and two processes, its fractions are split between
+    # the processes; the numbers must be those of a single process.
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs-{jobs}"
+        result = _run_demo_command(
+            tmp_path, "--quick", "--task", "digits", "--jobs", jobs, "--out", str(out)
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"{jobs} process" in result.stdout
+        runs[jobs] = pd.read_csv(out / "results.csv")
+    columns = ["strategy", "fraction", "seed", "accuracy", "epochs"]
+    pd.testing.assert_frame_equal(runs["1"][columns], runs["2"][columns])
+
+
+def test_demo_command_rejects_bad_jobs(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["demo", "--jobs", "0"])
+    assert exit_info.value.code == 2
+    assert "must be a positive integer, got '0'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_quick_end_to_end(tmp_path):
+    out = tmp_path / "demo-out"
+    result = _run_demo_command(tmp_path, "--quick", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     stdout = result.stdout
     for name in demo.SCENARIOS:
         assert f"### {name}:" in stdout
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Progress: one line per training run.
-    assert "[1/8] scratch" in stdout  # domain-shift: 2 fractions x 4 strategies
+    # domain-shift: 2 fractions x 4 strategies
+    assert "domain-shift [1/8] scratch" in stdout
     assert stdout.count("Transfer ") >= 3  # a verdict per scenario
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["scenario", *COLUMNS]

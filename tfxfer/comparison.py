@@ -405,6 +405,12 @@ def compare_transfer(
         def print_fn(line):
             print(line, flush=True)
 
+    elif not callable(print_fn):
+        raise ValueError(
+            "Argument `print_fn` must be a function taking a line of text, or "
+            f"None. Received: print_fn={print_fn!r}"
+        )
+
     rows = []
     total = len(fractions) * len(seeds) * len(strategies)
     width = max(len(name) for name in strategies)
