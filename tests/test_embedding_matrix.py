@@ -107,6 +107,15 @@ def test_build_embedding_matrix_random_oov_matches_the_vectors_spread():
     np.testing.assert_allclose(spread, 2 * np.sqrt(3) * scale, rtol=0.1)
 
 
+def test_build_embedding_matrix_random_oov_drawn_in_blocks(kv, vocab, monkeypatch):
+    from tfxfer.embeddings import matrix as matrix_module
+
+    whole, _ = tfxfer.build_embedding_matrix(kv, vocab, seed=5)
+    monkeypatch.setattr(matrix_module, "_NOISE_BLOCK", 2)
+    blocks, _ = tfxfer.build_embedding_matrix(kv, vocab, seed=5)
+    np.testing.assert_array_equal(blocks, whole)
+
+
 def test_build_embedding_matrix_with_a_dict_vocabulary(kv):
     word_index = {"film": 1, "good": 2, "unknownword": 3, "Bad": 5}
     matrix, report = tfxfer.build_embedding_matrix(kv, word_index, oov="mean")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 OOV_STRATEGIES = ("random", "zeros", "mean")
 _MISSING_SAMPLE = 20
 _STATS_SAMPLE = 10_000
+_NOISE_BLOCK = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,12 +214,18 @@ def _fill_oov(matrix, fill_rows, table, hit_rows, oov, rng) -> None:
         matrix[fill_rows] = mean.astype(np.float32)
         return
     # Uniform with the same mean and standard deviation per dimension as the
-    # found vectors (as Kim, 2014); cheaper than a normal.
+    # found vectors (as Kim, 2014); cheaper than a normal. Drawn in blocks
+    # that stay in the CPU cache (the same numbers as one large draw).
     half_width = (np.sqrt(3.0) * std).astype(np.float32)
-    noise = rng.random((len(fill_rows), matrix.shape[1]), dtype=np.float32)
-    noise *= 2.0 * half_width
-    noise += (mean - half_width).astype(np.float32)
-    matrix[fill_rows] = noise
+    width, low = 2.0 * half_width, (mean - half_width).astype(np.float32)
+    block = np.empty((min(len(fill_rows), _NOISE_BLOCK), matrix.shape[1]), np.float32)
+    for start in range(0, len(fill_rows), _NOISE_BLOCK):
+        rows = fill_rows[start : start + _NOISE_BLOCK]
+        noise = block[: len(rows)]
+        rng.random(out=noise, dtype=np.float32)
+        noise *= width
+        noise += low
+        matrix[rows] = noise
 
 
 def _missing_sample(words, found_mask, counts) -> list[str]:
