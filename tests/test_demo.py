@@ -95,9 +95,9 @@ def _tiny_strategies(settings):
     source = _tiny_source()
     extractor = tfxfer.feature_extractor(source, "features")
     return {
-        "scratch": demo.scratch_strategy(_tiny_source, settings),
-        "frozen": demo.frozen_strategy(extractor, settings),
-        "fine-tune": demo.fine_tune_strategy(extractor, settings),
+        "scratch": demo.scratch_strategy(_tiny_source, 3, settings),
+        "frozen": demo.frozen_strategy(extractor, 3, settings),
+        "fine-tune": demo.fine_tune_strategy(extractor, 3, settings),
         "source head": demo.whole_model_strategy(source, settings),
     }
 

@@ -248,11 +248,16 @@ class _HeadOnFeatures:
 
     def __init__(self, base: keras.Model, num_classes: int):
         self.base = base
+        self.num_classes = num_classes
         self.head = ReusedModel(_softmax_head(base.output_shape[-1], num_classes))
         inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
         # training=False keeps BatchNormalization in inference mode.
         outputs = self.head.model(base(inputs, training=False))
         self.model = keras.Model(inputs, outputs)
+
+    def initial_weights(self) -> list:
+        """A new head's initial weights, drawn from Keras' seed now."""
+        return _softmax_head(self.base.output_shape[-1], self.num_classes).get_weights()
 
     def fit(self, subset: LabeledSubset, weights, learning_rate, settings: Settings):
         """Trains the head from `weights`; returns its history."""
@@ -265,63 +270,55 @@ class _HeadOnFeatures:
         return self.head.fit(features, learning_rate, settings)
 
 
-def scratch_strategy(build: Callable[[int], keras.Model], settings: Settings, lr=1e-3):
+def scratch_strategy(
+    build: Callable[[int], keras.Model],
+    num_classes: int,
+    settings: Settings,
+    lr: float = 1e-3,
+):
     """Trains `build(num_classes)`'s freshly initialized weights."""
-    reused = {}
+    worker = ReusedModel(build(num_classes))
 
     def strategy(subset: LabeledSubset):
-        # Weights drawn now, after compare_transfer seeded the run.
-        fresh = build(subset.num_classes)
-        if "model" not in reused:
-            reused["model"] = ReusedModel(fresh)
-        worker = reused["model"]
-        worker.model.set_weights(fresh.get_weights())
+        # A new model per run draws the run's initial weights (seeded by
+        # compare_transfer); the compiled worker trains them.
+        worker.model.set_weights(build(subset.num_classes).get_weights())
         return worker.model, worker.fit(subset, lr, settings)
 
     return strategy
 
 
-def frozen_strategy(extractor: keras.Model, settings: Settings, lr=1e-2):
+def frozen_strategy(
+    extractor: keras.Model, num_classes: int, settings: Settings, lr: float = 1e-2
+):
     """Frozen pretrained features, only a new head trains."""
-    num_features = extractor.output_shape[-1]
-    reused = {}
+    head = _HeadOnFeatures(extractor, num_classes)
 
     def strategy(subset: LabeledSubset):
-        # The new head's weights are drawn first, after compare_transfer
-        # seeded the run, so they do not depend on earlier runs.
-        initial = _softmax_head(num_features, subset.num_classes).get_weights()
-        if "head" not in reused:
-            reused["head"] = _HeadOnFeatures(extractor, subset.num_classes)
-        head = reused["head"]
-        return head.model, head.fit(subset, initial, lr, settings)
+        return head.model, head.fit(subset, head.initial_weights(), lr, settings)
 
     return strategy
 
 
 def fine_tune_strategy(
     extractor: keras.Model,
+    num_classes: int,
     settings: Settings,
     head_lr: float = 1e-2,
     base_lr: float = 3e-4,
 ):
     """Two stages: new head on the frozen base, then everything at a lower rate."""
-    num_features = extractor.output_shape[-1]
-    reused = {}
+    stage_one = _HeadOnFeatures(extractor, num_classes)
+    base = keras.models.clone_model(extractor)
+    head = keras.models.clone_model(stage_one.head.model)
+    inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
+    # training=False: BatchNormalization keeps its pretrained statistics
+    # while the base trains (Keras transfer-learning guide).
+    whole = ReusedModel(keras.Model(inputs, head(base(inputs, training=False))))
 
     def strategy(subset: LabeledSubset):
-        initial = _softmax_head(num_features, subset.num_classes).get_weights()
-        if "head" not in reused:
-            reused["head"] = _HeadOnFeatures(extractor, subset.num_classes)
-            base = keras.models.clone_model(extractor)
-            head = keras.models.clone_model(reused["head"].head.model)
-            inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
-            # training=False: BatchNormalization keeps its pretrained
-            # statistics while the base trains (Keras transfer-learning guide).
-            whole = keras.Model(inputs, head(base(inputs, training=False)))
-            reused["whole"] = (ReusedModel(whole), base, head)
-        stage_one = reused["head"]
+        initial = stage_one.initial_weights()
         first = stage_one.fit(subset, initial, head_lr, settings)
-        whole, base, head = reused["whole"]
         base.set_weights(extractor.get_weights())
         head.set_weights(stage_one.head.model.get_weights())
         second = whole.fit(subset, base_lr, settings)
@@ -410,10 +407,11 @@ def domain_shift_scenario(seed: int, settings: Settings):
     source = _pretrain_source_cnn(x_source, y_source, seed, settings)
     pretrain_seconds = time.perf_counter() - start
     extractor = feature_extractor(source, "features")
+    num_classes = int(y_target.max()) + 1
     strategies = {
-        BASELINE: scratch_strategy(_digits_scratch, settings),
-        "frozen features": frozen_strategy(extractor, settings),
-        "fine-tune": fine_tune_strategy(extractor, settings),
+        BASELINE: scratch_strategy(_digits_scratch, num_classes, settings),
+        "frozen features": frozen_strategy(extractor, num_classes, settings),
+        "fine-tune": fine_tune_strategy(extractor, num_classes, settings),
         "fine-tune, source head": whole_model_strategy(source, settings),
     }
     data = (x_target[train], y_target[train], x_target[test], y_target[test])
@@ -433,10 +431,11 @@ def digits_scenario(seed: int, settings: Settings):
     x_test, y_test = load_digits("5-9", "test", seed=0)
     source = load_pretrained_digits_cnn(compile=False)
     extractor = feature_extractor(source, "features")
+    num_classes = int(y_train.max()) + 1
     strategies = {
-        BASELINE: scratch_strategy(_digits_scratch, settings),
-        "frozen features": frozen_strategy(extractor, settings),
-        "fine-tune": fine_tune_strategy(extractor, settings),
+        BASELINE: scratch_strategy(_digits_scratch, num_classes, settings),
+        "frozen features": frozen_strategy(extractor, num_classes, settings),
+        "fine-tune": fine_tune_strategy(extractor, num_classes, settings),
     }
     title = (
         "digits 0-4 (bundled pretrained CNN) -> digits 5-9 "
@@ -568,7 +567,7 @@ def text_scenario(seed: int, settings: Settings):
         return vectors_frozen.model, [first, second]
 
     strategies = {
-        BASELINE: scratch_strategy(untrained, settings),
+        BASELINE: scratch_strategy(untrained, len(classes), settings),
         "word2vec frozen": frozen_vectors,
         "word2vec fine-tune": fine_tuned_vectors,
         "news body + word2vec": news_body,
