@@ -57,6 +57,9 @@ NOISE_SIGMA = 0.3
 MIN_EPOCH_EXAMPLES = 1024
 BATCH_SIZE = 64
 STEPS_PER_EXECUTION = 16
+# Fraction-seed pairs a worker process of `run_demo` must get from a scenario
+# before the scenario is split between processes.
+MIN_PAIRS_PER_PART = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -992,12 +995,18 @@ def run_demo(
         check_choice("tasks", task, SCENARIOS)
     seed = check_non_negative_int("seed", seed)
     jobs = check_positive_int("jobs", jobs)
-    fractions = (Settings.quick() if quick else Settings.full()).fractions
-    # Whole scenarios go to the processes; only with fewer scenarios than
-    # processes are a scenario's fractions dealt out among them (each part
-    # then builds the scenario and compiles its models again). A run takes
-    # about as long at any fraction: an epoch is at least MIN_EPOCH_EXAMPLES.
-    chunks = min(-(-jobs // len(tasks)), len(fractions))
+    settings = Settings.quick() if quick else Settings.full()
+    fractions = settings.fractions
+    # A scenario's fractions are dealt out to the processes when each process
+    # gets enough runs to pay for building the scenario again (pretraining,
+    # compiling its models: several seconds), or when there are fewer
+    # scenarios than processes; otherwise whole scenarios go to the
+    # processes. A run takes about as long at any fraction: an epoch is at
+    # least MIN_EPOCH_EXAMPLES.
+    pairs = len(fractions) * settings.num_seeds
+    chunks = 1
+    if jobs > 1 and (len(tasks) < jobs or pairs >= MIN_PAIRS_PER_PART * jobs):
+        chunks = min(jobs, len(fractions))
     parts = [(name, fractions[i::chunks]) for name in tasks for i in range(chunks)]
     if jobs == 1:
         measured = [
