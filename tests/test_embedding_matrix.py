@@ -48,6 +48,19 @@ def test_build_embedding_matrix_rows_and_hit_count(kv, vocab):
     assert isinstance(report, EmbeddingReport)
 
 
+def test_build_embedding_matrix_counts_words_sharing_a_row(kv):
+    # A dict vocabulary may send several words to one row: each found word
+    # counts as a hit.
+    _, report = tfxfer.build_embedding_matrix(
+        kv, {"film": 1, "movie": 1, "good": 2, "great": 2}, oov="zeros"
+    )
+    assert (report.hits, report.misses) == (2, 2)
+    _, both = tfxfer.build_embedding_matrix(
+        kv, {"film": 1, "good": 1, "bad": 2}, oov="zeros"
+    )
+    assert (both.hits, both.misses) == (3, 0)
+
+
 def test_build_embedding_matrix_coverage_by_type_and_token(kv, vocab):
     _, report = tfxfer.build_embedding_matrix(kv, vocab)
     counts = vocab.counts

@@ -313,7 +313,8 @@ def build_embedding_matrix(
     hit_rows = np.flatnonzero(table_rows >= 0)
     _fill_oov(matrix, fill_rows, table, hit_rows, oov, np.random.default_rng(seed))
 
-    n_words, hits = len(words), len(hit_rows)
+    # Words found (a dict vocabulary may map several words to one row).
+    n_words, hits = len(words), int(np.count_nonzero(found_mask))
     report = EmbeddingReport(
         vocabulary_size=n_words,
         hits=hits,
