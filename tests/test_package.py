@@ -67,7 +67,7 @@ def test_import_works_without_optional_packages(fresh_python):
 
 
 def test_require_names_the_pip_install():
-    from tfxfer._validation import require
+    from tfxfer.utils.validation import require
 
     with pytest.raises(ImportError, match="pip install not-a-real-package"):
         require("not_a_real_module", feature="This test", extra="not-a-real-package")

@@ -30,7 +30,7 @@ from tfxfer.models import (
     image_classifier,
 )
 from tfxfer.text import Vocabulary, tokenize
-from tfxfer.training import distill, fine_tune, lr_find, train
+from tfxfer.training import Trainer, distill, fine_tune, lr_find, train
 from tfxfer.transfer import (
     TrainableSummary,
     TransferReport,
@@ -57,6 +57,7 @@ __all__ = [
     "TextClassifier",
     "TfxferError",
     "TrainableSummary",
+    "Trainer",
     "TransferReport",
     "Vocabulary",
     "__version__",

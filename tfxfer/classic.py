@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from tfxfer._validation import check_non_negative_int, check_positive_number
+from tfxfer.utils.validation import check_non_negative_int, check_positive_number
 
 
 @dataclasses.dataclass

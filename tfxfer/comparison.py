@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tfxfer._validation import check_in_range, require
+from tfxfer.utils.validation import check_in_range, require
 from tfxfer.errors import InvalidDataError
 
 COLUMNS = (

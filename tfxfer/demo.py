@@ -37,7 +37,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tfxfer._validation import (
+from tfxfer.utils.validation import (
     check_choice,
     check_non_negative_int,
     check_positive_int,

@@ -20,7 +20,24 @@ class IncompatibleModelsError(TfxferError, ValueError):
 
 
 class NonFiniteLossError(TfxferError, ArithmeticError):
-    """Training produced a NaN or infinite loss."""
+    """A training step produced a NaN or infinite loss or gradient.
+
+    The step was not applied: the model's weights are those after the last
+    finite step (or the best ones, if `EarlyStopping(restore_best_weights=
+    True)` restored them).
+
+    Attributes:
+        history: The `keras.callbacks.History` of the epochs that finished
+            before the failing one (None where no run was under way).
+        epoch: Index of the failing epoch (0-based, as callbacks number it).
+        step: Index of the failing batch in its epoch (0-based).
+    """
+
+    def __init__(self, message: str, *, history=None, epoch=None, step=None):
+        super().__init__(message)
+        self.history = history
+        self.epoch = epoch
+        self.step = step
 
 
 class UnsafeFileError(TfxferError, ValueError):

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tfxfer._validation import check_choice, check_positive_int
+from tfxfer.utils.validation import check_choice, check_positive_int
 
 #: gensim's `PAT_ALPHABETIC`: runs of word characters that are not digits.
 DEFAULT_PATTERN = r"(((?![\d])\w)+)"

@@ -86,7 +86,7 @@ def gensim_test_data_dir() -> pathlib.Path:
         ImportError: If gensim is not installed.
         FileNotFoundError: If the installed gensim has no test data.
     """
-    from tfxfer._validation import require
+    from tfxfer.utils.validation import require
 
     gensim = require("gensim", feature="Building tfxfer's bundled data")
     path = pathlib.Path(gensim.__file__).resolve().parent / "test" / "test_data"

@@ -10,7 +10,7 @@ import hashlib
 
 import numpy as np
 
-from tfxfer._validation import check_choice, require
+from tfxfer.utils.validation import check_choice, require
 from tfxfer.datasets.splits import (
     _check_seed,
     _check_split,

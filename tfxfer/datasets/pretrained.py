@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tfxfer._validation import check_positive_int
+from tfxfer.utils.validation import check_positive_int
 from tfxfer.datasets.integrity import data_file
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfxfer._validation import check_choice, check_non_negative_int
+from tfxfer.utils.validation import check_choice, check_non_negative_int
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,7 +8,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tfxfer._validation import check_positive_int, require
+from tfxfer.utils.validation import check_positive_int, require
 from tfxfer.datasets.integrity import data_file
 from tfxfer.datasets.splits import (
     _check_seed,

@@ -9,7 +9,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tfxfer._validation import check_positive_int, require
+from tfxfer.utils.validation import check_positive_int, require
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfxfer._validation import check_choice, check_positive_int, require
+from tfxfer.utils.validation import check_choice, check_positive_int, require
 from tfxfer.embeddings import word_index
 from tfxfer.errors import UnsafeFileError, VectorsFormatError
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from tfxfer._validation import check_choice
+from tfxfer.utils.validation import check_choice
 from tfxfer.embeddings import word_index
 from tfxfer.text import PAD_INDEX, Vocabulary
 

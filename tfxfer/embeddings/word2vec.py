@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from tfxfer._validation import check_positive_int, require
+from tfxfer.utils.validation import check_positive_int, require
 from tfxfer.text import tokenize
 
 if TYPE_CHECKING:

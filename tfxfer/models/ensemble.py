@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import keras
 
-from tfxfer._validation import check_mixing_weights, check_models
+from tfxfer.utils.validation import check_mixing_weights, check_models
 from tfxfer.errors import IncompatibleModelsError
 
 

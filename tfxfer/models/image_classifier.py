@@ -14,7 +14,7 @@ import urllib.error
 
 import keras
 
-from tfxfer._validation import check_choice, check_in_range, check_positive_int
+from tfxfer.utils.validation import check_choice, check_in_range, check_positive_int
 from tfxfer.errors import WeightsUnavailableError
 
 #: Named backbones: name -> (`keras.applications` constructor name, module

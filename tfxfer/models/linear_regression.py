@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from tfxfer._validation import check_positive_int
+from tfxfer.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="tfxfer")

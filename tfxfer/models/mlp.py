@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from tfxfer._validation import (
+from tfxfer.utils.validation import (
     check_in_range,
     check_positive_int,
     check_units,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from tfxfer._validation import (
+from tfxfer.utils.validation import (
     check_choice,
     check_in_range,
     check_positive_int,

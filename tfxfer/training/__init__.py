@@ -1,15 +1,18 @@
-"""Training a (transferred) model: a compiled GradientTape loop, staged
-fine-tuning, learning-rate search and distillation."""
+"""Training a (transferred) model: one compiled GradientTape engine (`Trainer`,
+`train`), staged fine-tuning, learning-rate search and distillation."""
 
 from tfxfer.training.distillation import distill
 from tfxfer.training.fine_tune import FineTuneHistory, fine_tune
-from tfxfer.training.loop import TrainState, train
 from tfxfer.training.lr_find import LRFinderResult, lr_find
+from tfxfer.training.state import TrainState
+from tfxfer.training.train import train
+from tfxfer.training.trainer import Trainer
 
 __all__ = [
     "FineTuneHistory",
     "LRFinderResult",
     "TrainState",
+    "Trainer",
     "distill",
     "fine_tune",
     "lr_find",

@@ -15,8 +15,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from tfxfer._validation import (
+from tfxfer.training.trainer import Trainer
+from tfxfer.utils.optimizers import get_optimizer
+from tfxfer.utils.validation import (
     check_in_range,
+    check_model,
     check_positive_int,
     check_positive_number,
 )
@@ -134,8 +137,8 @@ def distill(
             see the student's logits or log-probabilities: fine for accuracy).
             Needs `y`.
         validation_data: Optional `(x_val, y_val)` tuple.
-        callbacks: Keras callbacks for `fit`.
-        verbose: Passed to `fit`.
+        callbacks: Keras callbacks.
+        verbose: As for `tfxfer.train`.
 
     Returns:
         The `keras.callbacks.History` of the distillation: per epoch `loss`
@@ -155,12 +158,8 @@ def distill(
     >>> student.compile(metrics=["accuracy"], loss="sparse_categorical_crossentropy")
     >>> student.evaluate(x_test, y_test)
     """
-    for name, model in (("teacher", teacher), ("student", student)):
-        if not isinstance(model, keras.Model):
-            raise ValueError(
-                f"Argument `{name}` must be a Keras model. "
-                f"Received: {name} of type {type(model).__name__}"
-            )
+    check_model("teacher", teacher)
+    check_model("student", student)
     if teacher is student:
         raise ValueError(
             "Arguments `teacher` and `student` must be different models. "
@@ -180,7 +179,7 @@ def distill(
             "Argument `metrics` needs labels: pass `y` too, or metrics=None for "
             f"pure distillation. Received: metrics={metrics!r}, y=None"
         )
-    optimizer = _make_optimizer(optimizer, learning_rate)
+    optimizer = get_optimizer(optimizer, learning_rate)
 
     if not from_logits:
         probe = x[:batch_size]
@@ -226,13 +225,13 @@ def distill(
             loss=student_loss,
             metrics=list(metrics) if metrics else None,
         )
-        return distiller.fit(
+        return Trainer(distiller).fit(
             x,
             y,
             epochs=epochs,
             batch_size=batch_size,
             validation_data=validation_data,
-            callbacks=list(callbacks),
+            callbacks=callbacks,
             verbose=verbose,
         )
     finally:
@@ -242,32 +241,6 @@ def distill(
             layer.trainable = flag
         for variable, flag in variable_flags:
             variable.trainable = flag
-
-
-def _make_optimizer(optimizer, learning_rate):
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        if learning_rate is not None:
-            raise ValueError(
-                "Argument `learning_rate` must be None when `optimizer` is an "
-                "optimizer instance (set its learning rate there). Received: "
-                f"learning_rate={learning_rate!r}"
-            )
-        return optimizer
-    if not isinstance(optimizer, str):
-        raise ValueError(
-            "Argument `optimizer` must be an optimizer name or a "
-            f"`keras.optimizers.Optimizer`. Received: optimizer={optimizer!r}"
-        )
-    config = {}
-    if learning_rate is not None:
-        config["learning_rate"] = check_positive_number("learning_rate", learning_rate)
-    try:
-        return keras.optimizers.get({"class_name": optimizer, "config": config})
-    except ValueError as error:
-        raise ValueError(
-            "Argument `optimizer` must be an optimizer name or a "
-            f"`keras.optimizers.Optimizer`. Received: optimizer={optimizer!r}"
-        ) from error
 
 
 def _check_probabilities(name, outputs) -> None:

@@ -20,8 +20,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfxfer._validation import check_non_negative_int, check_positive_int
-from tfxfer.training.loop import run_training
+from tfxfer.training.trainer import Trainer
+from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
+from tfxfer.utils.validation import (
+    check_model,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 
 @dataclasses.dataclass
@@ -79,16 +84,6 @@ def _unique(variables):
     return out
 
 
-def _make_optimizer(optimizer, learning_rate: float) -> keras.optimizers.Optimizer:
-    """A fresh optimizer (no state) of the given name or configuration."""
-    if isinstance(optimizer, str):
-        fresh = keras.optimizers.get(optimizer)
-        fresh.learning_rate = learning_rate
-        return fresh
-    config = dict(optimizer.get_config(), learning_rate=learning_rate)
-    return type(optimizer).from_config(config)
-
-
 def _check_rate(name: str, value: Any, *, allow_zero: bool) -> float:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
@@ -110,7 +105,7 @@ def fine_tune(
     *,
     base,
     epochs: int,
-    loss,
+    loss=None,
     head_epochs: int = 1,
     optimizer: str | keras.optimizers.Optimizer = "adam",
     learning_rate: float = 1e-3,
@@ -118,9 +113,9 @@ def fine_tune(
     l2sp: float | None = None,
     batch_size: int = 32,
     validation_data=None,
-    metrics=(),
+    metrics=None,
     loss_weights=None,
-    callbacks=(),
+    callbacks=None,
     jit_compile: bool | str = "auto",
     seed: int | None = None,
     verbose: int | str = "auto",
@@ -155,7 +150,7 @@ def fine_tune(
             layer name or path, a regular expression, or a list of names
             (resolved like `tfxfer.freeze`'s `layers`).
         epochs: Epochs of stage 2 (everything trains).
-        loss: Loss as for `tfxfer.train`.
+        loss: Loss as for `tfxfer.train` (default: the model's compiled loss).
         head_epochs: Epochs of stage 1 (head only); 0 skips it.
         optimizer: Optimizer name or instance; each stage builds fresh
             instances of this class and configuration.
@@ -165,7 +160,7 @@ def fine_tune(
         l2sp: Optional L2-SP strength `alpha` (>= 0).
         batch_size: Batch size, as for `tfxfer.train`.
         validation_data: Validation data, as for `tfxfer.train`.
-        metrics: Metrics, as for `tfxfer.train`.
+        metrics: Metrics, as for `tfxfer.train` (default: the compiled ones).
         loss_weights: Per-output loss weights, as for `tfxfer.train`.
         callbacks: Keras callbacks used in both stages.
         jit_compile: As for `tfxfer.train`.
@@ -192,22 +187,15 @@ def fine_tune(
     """
     from tfxfer.transfer.freezing import freeze, unfreeze
 
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "Argument `model` must be a Keras model. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_model("model", model)
     epochs = check_positive_int("epochs", epochs)
     head_epochs = check_non_negative_int("head_epochs", head_epochs)
     learning_rate = _check_rate("learning_rate", learning_rate, allow_zero=False)
     lr_mult = _check_rate("lr_mult", lr_mult, allow_zero=True)
     if l2sp is not None:
         l2sp = _check_rate("l2sp", l2sp, allow_zero=True)
-    if not isinstance(optimizer, str | keras.optimizers.Optimizer):
-        raise ValueError(
-            "Argument `optimizer` must be an optimizer name or a "
-            f"keras.optimizers.Optimizer. Received: optimizer={optimizer!r}"
-        )
+    if not isinstance(optimizer, str):
+        get_optimizer(optimizer)  # refuses anything but a name or an optimizer
     if isinstance(optimizer, keras.optimizers.MultiOptimizer):
         raise ValueError(
             "Argument `optimizer` must be a single optimizer; fine_tune builds "
@@ -234,34 +222,32 @@ def fine_tune(
             if v.dtype in ("float16", "bfloat16", "float32", "float64"):
                 pretrained[id(v)] = tf.Variable(v.value, trainable=False)
 
-    common = dict(
+    trainer_args = dict(
         loss=loss,
-        batch_size=batch_size,
-        validation_data=validation_data,
         metrics=metrics,
         loss_weights=loss_weights,
-        callbacks=callbacks,
         jit_compile=jit_compile,
         seed=seed,
+    )
+    fit_args = dict(
+        batch_size=batch_size,
+        validation_data=validation_data,
+        callbacks=callbacks,
         verbose=verbose,
     )
 
     head_history = None
     if head_epochs:
         freeze(model, paths)
-        head_history = run_training(
-            model,
-            x,
-            y,
-            optimizer=_make_optimizer(optimizer, learning_rate),
-            epochs=head_epochs,
-            **common,
+        head = Trainer(
+            model, optimizer=fresh_optimizer(optimizer, learning_rate), **trainer_args
         )
+        head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
 
     unfreeze(model, paths)
     trainable_base = [v for v in base_variables if v.trainable]
-    base_optimizer = _make_optimizer(optimizer, learning_rate * lr_mult)
-    head_optimizer = _make_optimizer(optimizer, learning_rate)
+    base_optimizer = fresh_optimizer(optimizer, learning_rate * lr_mult)
+    head_optimizer = fresh_optimizer(optimizer, learning_rate)
     optimizer_map = keras.optimizers.OptimizerMap(
         default_optimizer=head_optimizer,
         optimizer_map={re.escape(v.path): base_optimizer for v in trainable_base},
@@ -282,14 +268,8 @@ def fine_tune(
             ]
             return 0.5 * alpha * tf.add_n(squares)
 
-    full_history = run_training(
-        model,
-        x,
-        y,
-        optimizer=multi,
-        epochs=head_epochs + epochs,
-        initial_epoch=head_epochs,
-        extra_loss=extra_loss,
-        **common,
+    full = Trainer(model, optimizer=multi, extra_loss=extra_loss, **trainer_args)
+    full_history = full.fit(
+        x, y, epochs=head_epochs + epochs, initial_epoch=head_epochs, **fit_args
     )
     return FineTuneHistory(head=head_history, full=full_history)

@@ -17,8 +17,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfxfer._validation import check_positive_int, check_positive_number, require
-from tfxfer.training.loop import ArrayData, Loop
+from tfxfer.training.data_adapters import ArrayAdapter
+from tfxfer.training.trainer import Trainer
+from tfxfer.utils.optimizers import fresh_optimizer
+from tfxfer.utils.validation import (
+    check_model,
+    check_positive_int,
+    check_positive_number,
+    require,
+)
 
 # One compiled call runs up to this many sweep steps before the loss is checked.
 STEPS_PER_CALL = 10
@@ -137,11 +144,7 @@ def lr_find(
     >>> result.suggestion
     >>> result.plot()
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "Argument `model` must be a Keras model. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_model("model", model)
     if isinstance(x, tf.data.Dataset):
         raise ValueError(
             "Argument `x` must be arrays for lr_find (it samples batches itself). "
@@ -181,31 +184,29 @@ def lr_find(
         decay_steps=num_steps - 1,
         decay_rate=end_lr / start_lr,
     )
-    if isinstance(optimizer, str):
-        opt = keras.optimizers.get(optimizer)
-        opt.learning_rate = schedule
-    elif isinstance(optimizer, keras.optimizers.Optimizer):
-        config = dict(optimizer.get_config(), learning_rate=schedule)
-        opt = type(optimizer).from_config(config)
-    else:
-        raise ValueError(
-            "Argument `optimizer` must be an optimizer name or a "
-            f"keras.optimizers.Optimizer. Received: optimizer={optimizer!r}"
-        )
-
-    data = ArrayData(x, y, None)
-    loop = Loop(
+    opt = fresh_optimizer(optimizer, schedule)
+    trainer = Trainer(
         model,
         loss=loss,
         optimizer=opt,
         jit_compile=jit_compile,
         seed=seed,
-        compile_model=False,
+        _compile_model=False,
     )
-    loop.build(data.head(2))
+    if seed is None:
+        trainer._set_seed(int(np.random.randint(0, 2**31 - 1)))
+    data = ArrayAdapter(x, y, None, batch_size=batch_size)
+    trainer._prepare(data)
     snapshot = model.get_weights()
     try:
-        raw = _sweep(loop, data, batch_size, num_steps, smoothing, diverge_factor)
+        raw = _sweep(
+            trainer,
+            data,
+            min(batch_size, data.num_samples),
+            num_steps,
+            smoothing,
+            diverge_factor,
+        )
     finally:
         model.set_weights(snapshot)
 
@@ -246,25 +247,20 @@ def _smooth_until_divergence(raw, smoothing, diverge_factor):
     return np.asarray(smoothed), len(smoothed)
 
 
-def _sweep(loop, data, batch_size, num_steps, smoothing, diverge_factor):
+def _sweep(trainer, data, batch, num_steps, smoothing, diverge_factor):
     """Runs the sweep in compiled chunks; returns the raw losses until divergence."""
     n = data.num_samples
-    batch = min(batch_size, n)
     needed = num_steps * batch
     order = tf.concat(
-        [loop.state.permutation(n) for _ in range(math.ceil(needed / n))], axis=0
+        [trainer.state.permutation(n) for _ in range(math.ceil(needed / n))], axis=0
     )
     rows = tf.reshape(order[:needed], [num_steps, batch])
-    chunks = math.ceil(num_steps / STEPS_PER_CALL)
-    padded = tf.concat(
-        [rows, tf.zeros([chunks * STEPS_PER_CALL - num_steps, batch], tf.int32)], axis=0
-    )
     raw: list[float] = []
-    for c in range(chunks):
-        count = min(STEPS_PER_CALL, num_steps - c * STEPS_PER_CALL)
-        block = padded[c * STEPS_PER_CALL : (c + 1) * STEPS_PER_CALL]
-        raw.extend(float(v) for v in loop.train_steps(data, block, count))
+    for start in range(0, num_steps, STEPS_PER_CALL):
+        count = min(STEPS_PER_CALL, num_steps - start)
+        losses, finite = trainer._run_steps(data, rows, start, count)
+        raw.extend(float(v) for v in losses)
         _, stop = _smooth_until_divergence(raw, smoothing, diverge_factor)
-        if stop < len(raw):
+        if not finite or stop < len(raw):
             break
     return raw

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras.src.models.functional import Functional
 
-from tfxfer._validation import check_in_range, check_mixing_weights, check_models
+from tfxfer.utils.validation import check_in_range, check_mixing_weights, check_models
 from tfxfer.errors import IncompatibleModelsError
 
 

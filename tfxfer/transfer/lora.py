@@ -14,7 +14,7 @@ import re
 
 import keras
 
-from tfxfer._validation import check_positive_int, check_positive_number
+from tfxfer.utils.validation import check_positive_int, check_positive_number
 
 
 def add_lora(

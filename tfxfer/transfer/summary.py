@@ -72,7 +72,7 @@ class TrainableSummary:
         Columns: name, class, parameters, trainable_parameters, trainable,
         depth.
         """
-        from tfxfer._validation import require
+        from tfxfer.utils.validation import require
 
         pd = require("pandas", feature="TrainableSummary.to_dataframe()")
         return pd.DataFrame(

@@ -187,3 +187,57 @@ def check_models(name: str, models: Any) -> list:
                 f"Received: {name}[{i}] of type {type(model).__name__}"
             )
     return models
+
+
+def check_model(name: str, model: Any):
+    """Returns `model` if it is a `keras.Model`, else raises.
+
+    The one place that says "must be a Keras model", so every function words
+    it the same way.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"Argument `{name}` must be a Keras model. "
+            f"Received: {name} of type {type(model).__name__}"
+        )
+    return model
+
+
+def check_seed(name: str, value: Any) -> int | None:
+    """Returns `value` if it is an integer or None (a random seed), else raises."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral)
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be an integer or None. {_received(name, value)}"
+        )
+    return None if value is None else int(value)
+
+
+def check_callbacks(name: str, callbacks: Any) -> list:
+    """Returns `callbacks` as a list of `keras.callbacks.Callback`, else raises.
+
+    `None` gives an empty list and a single callback a list of one.
+    """
+    import keras
+
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback):
+        return [callbacks]
+    if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Iterable):
+        raise ValueError(
+            f"Argument `{name}` must be a list of keras.callbacks.Callback "
+            f"instances. Received: {name} of type {type(callbacks).__name__}"
+        )
+    callbacks = list(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ValueError(
+                f"Argument `{name}` must contain only keras.callbacks.Callback "
+                f"instances. Received: {name}[{i}] of type "
+                f"{type(callback).__name__}"
+            )
+    return callbacks

@@ -1,0 +1,57 @@
+"""`TrainState`: what a training run carries from step to step, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+
+class TrainState:
+    """Everything the training loop carries from step to step, in one place.
+
+    Holding the loop's state in one object keeps two extensions simple:
+    checkpoint/resume (every member is trackable: pass `trackables()` to
+    `tf.train.Checkpoint`) and `tf.distribute` strategies (create the state
+    under the strategy's scope).
+
+    Args:
+        optimizer: The Keras optimizer that updates the trainable variables.
+        seed: Seed of the shuffling generator; `None` for a random seed.
+
+    Attributes:
+        optimizer: The optimizer.
+        seed: The seed given.
+        epoch: `tf.Variable` (int64): epochs completed.
+        step: `tf.Variable` (int64): training steps (batches) completed,
+            over all epochs.
+        generator: The `tf.random.Generator` that draws each epoch's order.
+    """
+
+    def __init__(self, optimizer: keras.optimizers.Optimizer, seed: int | None = None):
+        self.optimizer = optimizer
+        self.seed = seed
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        if seed is None:
+            self.generator = tf.random.Generator.from_non_deterministic_state()
+        else:
+            self.generator = tf.random.Generator.from_seed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restarts the shuffling generator from `seed` (same orders again)."""
+        self.generator.reset_from_seed(seed)
+
+    def permutation(self, n: int) -> tf.Tensor:
+        """Returns a random permutation of `range(n)` (int32) from the generator."""
+        return tf.cast(tf.argsort(self.generator.uniform([n])), tf.int32)
+
+    def trackables(self) -> dict[str, Any]:
+        """Returns the state's trackable members, e.g. for `tf.train.Checkpoint`."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "optimizer": self.optimizer,
+            "generator": self.generator,
+        }

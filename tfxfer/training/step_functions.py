@@ -1,0 +1,413 @@
+"""Train and test steps, their finite checks, and the compiled-function cache.
+
+One `StepFunctions` belongs to one `Trainer`. It compiles each function once
+(keyed by source kind, training flag and XLA) and reuses it for every later
+`fit` and `evaluate` of that Trainer: `tf.function` retraces only when the
+input signature changes.
+
+A compiled call runs several steps in a `tf.while_loop` (Keras calls this
+`steps_per_execution`). For in-memory data it gathers its batches from the
+tensors itself; for a dataset it reads an iterator.
+
+Every training step checks its loss and gradients. A step whose loss or
+gradients are not finite is **not applied**: the optimizer does not move,
+the state that the forward pass updated (BatchNormalization's moving
+statistics) is put back, and the compiled call stops there, so the caller
+sees the model as it was after the last finite step. (Checking the loss
+alone is not enough: on CPUs where oneDNN's ReLU maps NaN to 0, a NaN input
+gives a finite loss and NaN gradients.) Under a `LossScaleOptimizer`, whose
+own job is to skip steps with non-finite scaled gradients, only the loss is
+checked.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfxfer.training.data_adapters import unpack
+
+# Upper bound of steps run by one compiled call with steps_per_execution="auto".
+MAX_STEPS_PER_EXECUTION = 128
+# steps_per_execution="auto" aims for compiled calls of about this duration, so
+# the progress bar and batch-level callbacks still update several times a second.
+TARGET_SECONDS_PER_EXECUTION = 0.1
+# Layers that jit_compile="auto" leaves to a plain tf.function on CPU-only
+# machines. XLA on CPU compiles convolutions slowly: a 3-epoch `train` of the
+# bundled digits CNN took 20-35 s with XLA against about 4 s without, on this
+# project's 2-core machine, and TensorFlow's own kernels already run them well.
+_SLOW_TO_COMPILE_ON_CPU = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+)
+
+
+def auto_uses_xla(model: keras.Model) -> bool:
+    """Whether `jit_compile="auto"` compiles `model`'s steps with XLA.
+
+    Yes when every layer supports XLA (Keras' `supports_jit`, as `fit`
+    decides), except convolutional models on machines without a GPU (see
+    `_SLOW_TO_COMPILE_ON_CPU`).
+    """
+    layers = list(model._flatten_layers(include_self=True))
+    if not all(getattr(layer, "supports_jit", True) for layer in layers):
+        return False
+    cpu_only = not tf.config.list_logical_devices("GPU")
+    return not (
+        cpu_only and any(isinstance(x, _SLOW_TO_COMPILE_ON_CPU) for x in layers)
+    )
+
+
+class CompiledObjective:
+    """Loss, loss tracker and metrics from the model's `compile`, as in `fit`.
+
+    The logs are `model.get_metrics_result()`: the same keys and values as
+    `fit` (per-output losses of multi-output models included).
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        params = inspect.signature(model.compute_loss).parameters
+        self._loss_has_training = "training" in params
+
+    @property
+    def needs_targets(self) -> bool:
+        return getattr(self.model, "_compile_loss", None) is not None
+
+    @property
+    def loss_spec(self):
+        return getattr(self.model, "loss", None)
+
+    def loss(self, x, y, y_pred, sample_weight, training: bool):
+        kwargs = {"training": training} if self._loss_has_training else {}
+        return self.model.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **kwargs
+        )
+
+    def track(self, loss, batch_size):
+        tracker = self.model._loss_tracker
+        if tracker is not None:
+            tracker.update_state(loss, sample_weight=batch_size)
+
+    def update_metrics(self, x, y, y_pred, sample_weight):
+        self.model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def results(self) -> dict:
+        return self.model.get_metrics_result()
+
+    def reset(self):
+        self.model.reset_metrics()
+
+
+class StandaloneObjective:
+    """A loss computed without touching the model's compile state (no metrics).
+
+    Used by tools such as `tfxfer.lr_find`, which must leave the model as it
+    found it.
+    """
+
+    def __init__(self, model: keras.Model, loss, loss_weights=None):
+        from keras.src.trainers.compile_utils import CompileLoss
+
+        self.model = model
+        self.loss_spec = loss
+        self._compile_loss = CompileLoss(
+            loss, loss_weights, output_names=getattr(model, "output_names", None)
+        )
+        self._tracker = keras.metrics.Mean(name="loss")
+
+    needs_targets = True
+
+    def loss(self, x, y, y_pred, sample_weight, training: bool):
+        total = self._compile_loss(y, y_pred, sample_weight)
+        for extra in self.model.losses:
+            total = total + tf.cast(tf.reduce_sum(extra), total.dtype)
+        return total
+
+    def track(self, loss, batch_size):
+        self._tracker.update_state(loss, sample_weight=batch_size)
+
+    def update_metrics(self, x, y, y_pred, sample_weight):
+        pass
+
+    def results(self) -> dict:
+        return {"loss": self._tracker.result()}
+
+    def reset(self):
+        self._tracker.reset_state()
+
+
+def _all_finite(tensors) -> tf.Tensor:
+    checks = []
+    for tensor in tensors:
+        if tensor is None:
+            continue
+        if isinstance(tensor, tf.IndexedSlices):
+            tensor = tensor.values
+        checks.append(tf.reduce_all(tf.math.is_finite(tensor)))
+    return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
+
+
+class StepFunctions:
+    """The compiled steps of one model, built once and cached.
+
+    Args:
+        model: The model.
+        objective: A `CompiledObjective` or `StandaloneObjective`.
+        optimizer: The optimizer that applies the gradients.
+        use_xla: Whether the steps are compiled with XLA (where the data
+            allows it; ragged inputs never are).
+        allow_xla_fallback: If True (`jit_compile="auto"`), a function XLA
+            fails to compile is run as a plain `tf.function` instead, with
+            one warning.
+        steps_per_execution: Steps per compiled call: an int or `"auto"`.
+        extra_loss: Optional callable without arguments returning a scalar
+            added to the training loss (e.g. an L2-SP penalty).
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        objective,
+        optimizer: keras.optimizers.Optimizer,
+        *,
+        use_xla: bool,
+        allow_xla_fallback: bool,
+        steps_per_execution: int | str,
+        extra_loss: Callable[[], Any] | None = None,
+    ):
+        self.model = model
+        self.objective = objective
+        self.optimizer = optimizer
+        self.use_xla = use_xla
+        self.allow_xla_fallback = allow_xla_fallback
+        self.steps_per_execution = steps_per_execution
+        self.extra_loss = extra_loss
+        self.check_finite = True
+        self.buffer = (
+            MAX_STEPS_PER_EXECUTION
+            if steps_per_execution == "auto"
+            else int(steps_per_execution)
+        )
+        self.trainable_variables: list = []
+        self.state_variables: list = []
+        self.traces = 0  # Python traces of the compiled functions (for tests)
+        self._fns: dict[Any, Any] = {}
+        self._ran: set = set()  # keys of functions that ran once (compiled)
+        self._warned_xla = False
+        self._step_cost = None  # seconds per step, measured
+
+    # -- variables ------------------------------------------------------
+
+    def bind(self, trainable_variables, optimizer=None) -> None:
+        """Sets the variables the steps train (and the optimizer), dropping
+        compiled functions that captured other ones."""
+        ids = [id(v) for v in trainable_variables]
+        if optimizer is not None and optimizer is not self.optimizer:
+            self.optimizer = optimizer
+            self._fns.clear()
+        if ids != [id(v) for v in self.trainable_variables]:
+            self._fns.clear()
+        self.trainable_variables = list(trainable_variables)
+        frozen = set()
+        for layer in self.model._flatten_layers(include_self=True):
+            if not layer.trainable:
+                frozen.update(id(v) for v in layer.weights)
+        self.state_variables = [
+            v for v in self.model.non_trainable_variables if id(v) not in frozen
+        ]
+
+    # -- steps ----------------------------------------------------------
+
+    def _train_step(self, x, y, sample_weight):
+        model, optimizer = self.model, self.optimizer
+        saved = [tf.identity(v.value) for v in self.state_variables]
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = self.objective.loss(x, y, y_pred, sample_weight, training=True)
+            total = loss
+            if self.extra_loss is not None:
+                total = total + tf.cast(self.extra_loss(), total.dtype)
+            scaled = optimizer.scale_loss(total)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        if not self.check_finite:
+            optimizer.apply(grads, self.trainable_variables)
+            finite = tf.constant(True)
+        else:
+            checked = [total]
+            if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                checked += list(grads)
+            finite = _all_finite(checked)
+
+            def apply():
+                optimizer.apply(grads, self.trainable_variables)
+                return tf.constant(True)
+
+            def skip():
+                for variable, value in zip(self.state_variables, saved):
+                    variable.assign(value)
+                return tf.constant(False)
+
+            tf.cond(finite, apply, skip)
+        batch = tf.shape(keras.tree.flatten(x)[0])[0]
+        tracked = tf.where(finite, total, tf.constant(float("nan"), total.dtype))
+        self.objective.track(tracked, batch)
+        self.objective.update_metrics(x, y, y_pred, sample_weight)
+        return total, finite
+
+    def _test_step(self, x, y, sample_weight):
+        y_pred = self.model(x, training=False)
+        loss = self.objective.loss(x, y, y_pred, sample_weight, training=False)
+        batch = tf.shape(keras.tree.flatten(x)[0])[0]
+        self.objective.track(loss, batch)
+        self.objective.update_metrics(x, y, y_pred, sample_weight)
+        return loss, tf.constant(True)
+
+    # -- compiled functions ---------------------------------------------
+
+    def _array_fn(self, training: bool, xla: bool):
+        """Runs up to `n` steps on rows `start..` of `blocks` ([rows, batch])."""
+        step = self._train_step if training else self._test_step
+        buffer = self.buffer
+
+        def run(data, blocks, start, n):
+            self.traces += 1
+
+            def body(i, ok, losses):
+                idx = tf.gather(blocks, start + i)
+                xb, yb, swb = keras.tree.map_structure(
+                    lambda t: tf.gather(t, idx), data, none_is_leaf=False
+                )
+                loss, finite = step(xb, yb, swb)
+                losses = tf.tensor_scatter_nd_update(
+                    losses, [[i]], [tf.cast(loss, tf.float32)]
+                )
+                return i + 1, finite, losses
+
+            ran, ok, losses = tf.while_loop(
+                lambda i, ok, _: tf.logical_and(i < n, ok),
+                body,
+                (tf.constant(0), tf.constant(True), tf.zeros([buffer], tf.float32)),
+                parallel_iterations=1,
+            )
+            return ran, ok, tf.constant(False), losses, self.objective.results()
+
+        return tf.function(run, jit_compile=xla, reduce_retracing=True, autograph=False)
+
+    def _dataset_fn(self, training: bool, xla: bool):
+        """Runs up to `n` steps on batches from `iterator`."""
+        step = self._train_step if training else self._test_step
+        step = tf.function(
+            step, jit_compile=xla, reduce_retracing=True, autograph=False
+        )
+        buffer = self.buffer
+
+        def run(iterator, n):
+            self.traces += 1
+
+            def body(i, ok, more, losses):
+                optional = iterator.get_next_as_optional()
+
+                def do_step():
+                    xb, yb, swb = unpack(optional.get_value())
+                    loss, finite = step(xb, yb, swb)
+                    losses_ = tf.tensor_scatter_nd_update(
+                        losses, [[i]], [tf.cast(loss, tf.float32)]
+                    )
+                    return i + 1, finite, tf.constant(True), losses_
+
+                return tf.cond(
+                    optional.has_value(),
+                    do_step,
+                    lambda: (i, ok, tf.constant(False), losses),
+                )
+
+            ran, ok, more, losses = tf.while_loop(
+                lambda i, ok, more, _: tf.logical_and(tf.logical_and(i < n, ok), more),
+                body,
+                (
+                    tf.constant(0),
+                    tf.constant(True),
+                    tf.constant(True),
+                    tf.zeros([buffer], tf.float32),
+                ),
+                parallel_iterations=1,
+            )
+            return ran, ok, tf.logical_not(more), losses, self.objective.results()
+
+        return tf.function(run, autograph=False)
+
+    def _function(self, kind: str, training: bool, xla: bool):
+        key = (kind, training, xla)
+        if key not in self._fns:
+            make = self._array_fn if kind == "array" else self._dataset_fn
+            self._fns[key] = make(training, xla)
+        return self._fns[key]
+
+    def call(self, kind, training, supports_xla, args, on_fallback=None):
+        """Calls a compiled function, falling back from XLA if it fails to compile.
+
+        Returns:
+            `(ran, ok, exhausted, losses, logs)`: steps run, whether the last
+            one was finite, whether a dataset ran out, the per-step losses
+            (numpy, `ran` of them) and the logs (tensors).
+        """
+        xla = self.use_xla and supports_xla
+        key = (kind, training, xla)
+        fn = self._function(kind, training, xla)
+        first_call = key not in self._ran
+        began = time.perf_counter()
+        try:
+            out = fn(*args)
+        except tf.errors.OpError as error:
+            if not (first_call and xla and self.allow_xla_fallback):
+                raise
+            if not self._warned_xla:
+                warnings.warn(
+                    "XLA could not compile the training step, so tfxfer runs it "
+                    "as a plain tf.function (pass jit_compile=False to skip this "
+                    f"attempt). XLA error: {str(error).splitlines()[0]}",
+                    stacklevel=6,
+                )
+                self._warned_xla = True
+            self.use_xla = xla = False
+            if on_fallback is not None:
+                args = on_fallback(args)
+            key = (kind, training, xla)
+            fn = self._function(kind, training, xla)
+            first_call = key not in self._ran
+            began = time.perf_counter()
+            out = fn(*args)
+        ran, ok, exhausted, losses, logs = out
+        ran = int(ran)
+        if not first_call and ran:
+            cost = (time.perf_counter() - began) / ran
+            self._step_cost = (
+                cost if self._step_cost is None else 0.5 * (self._step_cost + cost)
+            )
+        self._ran.add(key)
+        return ran, bool(ok), bool(exhausted), losses.numpy()[:ran], logs
+
+    def chunk_size(self, remaining: int) -> int:
+        """Steps for the next compiled call (at most `remaining`)."""
+        remaining = max(1, remaining)
+        if self.steps_per_execution != "auto":
+            return min(remaining, self.buffer)
+        if self._step_cost is None:
+            return 1
+        n = int(TARGET_SECONDS_PER_EXECUTION / max(self._step_cost, 1e-6))
+        return max(1, min(remaining, self.buffer, n))

@@ -1,0 +1,785 @@
+"""`Trainer`: a model's training step compiled once; `fit` and `evaluate` it often.
+
+The sources' GradientTape-with-Adam loop (E6), done as Keras' own trainer
+does it: the step is built and compiled once (`StepFunctions`), data of every
+kind goes through one adapter (`data_adapters`), and one epoch iterator
+dispatches the callbacks (`epoch_iterator`). `fit` takes `Model.fit`'s
+arguments and returns its `History`; `reset` puts back the starting weights
+and optimizer state, so one Trainer serves every run of a comparison without
+compiling again.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+
+from tfxfer.errors import NonFiniteLossError
+from tfxfer.training.data_adapters import (
+    check_class_weight,
+    get_adapter,
+    get_validation_adapter,
+    split_validation,
+)
+from tfxfer.training.data_checks import check_targets, check_token_ids
+from tfxfer.training.epoch_iterator import EpochIterator
+from tfxfer.training.state import TrainState
+from tfxfer.training.step_functions import (
+    CompiledObjective,
+    StandaloneObjective,
+    StepFunctions,
+    auto_uses_xla,
+)
+from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
+from tfxfer.utils.validation import (
+    check_callbacks,
+    check_choice,
+    check_in_range,
+    check_model,
+    check_non_negative_int,
+    check_positive_int,
+    check_positive_number,
+    check_seed,
+)
+
+
+def _as_metrics(metrics):
+    if isinstance(metrics, str):
+        return [metrics]
+    if isinstance(metrics, tuple):
+        return list(metrics)
+    return metrics
+
+
+def _default_compute_loss(model) -> bool:
+    return type(model).compute_loss is keras.Model.compute_loss
+
+
+class Trainer:
+    """Compiles a model's training step once; `fit` and `evaluate` it many times.
+
+    `fit` takes the arguments of Keras `Model.fit` and returns its `History`.
+    The step is a `tf.GradientTape` step (loss, gradients of the trainable
+    variables, optimizer update), compiled with XLA where it compiles and
+    run several steps per call. In-memory data is kept as tensors and the
+    compiled call gathers its own shuffled batches, so no `tf.data` pipeline
+    runs per step. Calling `fit` or `evaluate` again does not retrace.
+
+    Differences from `fit`, on purpose:
+
+    - A step whose loss or gradients are not finite is not applied, and
+      `fit` raises `tfxfer.errors.NonFiniteLossError` naming the epoch, the
+      step and the likely cause, with the model at its last finite step and
+      the finished epochs' History on `error.history`. Pass
+      `keras.callbacks.TerminateOnNaN()` to get `fit`'s behaviour instead
+      (training stops, no error), still without applying the bad step.
+    - Before the first step, targets and token ids are checked once against
+      the loss and the model (sparse labels outside the output units, one-hot
+      labels with a sparse loss, ids outside an `Embedding`), with errors
+      that say what to change.
+    - `shuffle` draws the order from its own generator (`seed`), so runs
+      with a seed repeat exactly; with `seed=None` the order follows
+      `keras.utils.set_random_seed`.
+    - Batch-level callbacks run once per compiled call, as in `fit` with
+      `steps_per_execution` > 1; pass `steps_per_execution=1` for every batch.
+
+    Args:
+        model: The `keras.Model` to train (built or not). The Trainer leaves it
+            compiled with the loss, metrics and optimizer in use, as after
+            `compile`, so `model.evaluate` and callbacks that read
+            `model.optimizer` work.
+        loss: A Keras loss (name, function or `keras.losses.Loss`), or a dict
+            or list per output, as in `compile`. Defaults to the model's
+            compiled loss.
+        optimizer: An optimizer name (a fresh instance) or a
+            `keras.optimizers.Optimizer` (used as it is, state included).
+            Defaults to the model's compiled optimizer, else Adam.
+        learning_rate: Learning rate of an optimizer given by name (or of
+            the compiled optimizer); None keeps the optimizer's own.
+        metrics: Metrics as in `compile`; default: the compiled ones.
+        loss_weights: Per-output loss weights as in `compile`; default: the
+            compiled ones.
+        jit_compile: `"auto"` compiles with XLA where every layer supports it
+            (except convolutional models on machines without a GPU, where XLA
+            compiles slowly), falling back with one warning to a plain
+            `tf.function` if XLA fails; `True` requires XLA; `False` never
+            uses it.
+        steps_per_execution: Steps per compiled call: an int, or `"auto"` to
+            adapt it so that one call takes about 0.1 s (at most 128).
+        seed: Seed of the shuffling order; `None` draws one per `fit` from
+            NumPy's global generator (so `keras.utils.set_random_seed` makes
+            runs repeat).
+        extra_loss: Optional callable without arguments returning a scalar
+            tensor added to the training loss (a regularizer such as the L2-SP
+            penalty of `tfxfer.fine_tune`); it is part of the logged `loss`.
+
+    Attributes:
+        model: The model.
+        optimizer: The optimizer in use (`model.optimizer`).
+        state: The `TrainState` (epoch and step counters, generator).
+
+    Example:
+
+    >>> trainer = tfxfer.Trainer(model, loss="sparse_categorical_crossentropy",
+    ...                          metrics=["accuracy"], seed=0)
+    >>> for fraction in (0.1, 0.5, 1.0):
+    ...     trainer.reset()                      # starting weights, fresh Adam
+    ...     n = int(fraction * len(x_train))
+    ...     trainer.fit(x_train[:n], y_train[:n], epochs=5, verbose=0)
+    ...     print(trainer.evaluate(x_test, y_test, return_dict=True))
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        loss=None,
+        optimizer: str | keras.optimizers.Optimizer | None = None,
+        learning_rate: float | None = None,
+        metrics=None,
+        loss_weights=None,
+        jit_compile: bool | str = "auto",
+        steps_per_execution: int | str = "auto",
+        seed: int | None = None,
+        extra_loss=None,
+        _compile_model: bool = True,
+    ):
+        self.model = check_model("model", model)
+        check_choice("jit_compile", jit_compile, ("auto", True, False))
+        if steps_per_execution != "auto":
+            steps_per_execution = check_positive_int(
+                "steps_per_execution", steps_per_execution
+            )
+        self.seed = check_seed("seed", seed)
+        if learning_rate is not None:
+            check_positive_number("learning_rate", learning_rate)
+        if extra_loss is not None and not callable(extra_loss):
+            raise ValueError(
+                "Argument `extra_loss` must be a callable without arguments "
+                f"returning a scalar tensor. Received: extra_loss={extra_loss!r}"
+            )
+        self.jit_compile = jit_compile
+        self.steps_per_execution = steps_per_execution
+        self._optimizer_origin = "name" if isinstance(optimizer, str) else "given"
+        if _compile_model:
+            optimizer = self._compile(
+                loss, optimizer, learning_rate, metrics, loss_weights
+            )
+            objective = CompiledObjective(model)
+        else:
+            if loss is None:
+                raise ValueError("Argument `loss` is required. Received: loss=None")
+            optimizer = get_optimizer(
+                "adam" if optimizer is None else optimizer, learning_rate
+            )
+            objective = StandaloneObjective(model, loss, loss_weights)
+        self._compile_model = _compile_model
+        self.state = TrainState(optimizer, self.seed)
+        self.steps = StepFunctions(
+            model,
+            objective,
+            optimizer,
+            use_xla=jit_compile is True
+            or (jit_compile == "auto" and auto_uses_xla(model)),
+            allow_xla_fallback=jit_compile == "auto",
+            steps_per_execution=steps_per_execution,
+            extra_loss=extra_loss,
+        )
+        self._compiled_objects = self._compile_objects()
+        self._built = False
+        self._outputs = None  # the model's outputs on a sample batch (shapes)
+        self._initial_weights = None
+        self._initial_optimizer_values = None
+
+    # -- compile ------------------------------------------------------------
+
+    def _compile(self, loss, optimizer, learning_rate, metrics, loss_weights):
+        model = self.model
+        compiled = bool(getattr(model, "compiled", False))
+        if compiled and all(
+            v is None for v in (loss, optimizer, learning_rate, metrics, loss_weights)
+        ):
+            self._optimizer_origin = "compiled"
+            return model.optimizer
+        config = {}
+        if compiled and getattr(model, "_compile_config", None) is not None:
+            config = dict(model._compile_config.config)
+        if optimizer is None and compiled and model.optimizer is not None:
+            self._optimizer_origin = "compiled"
+            resolved = model.optimizer
+            if learning_rate is not None:
+                resolved.learning_rate = learning_rate
+        else:
+            if optimizer is None:
+                self._optimizer_origin = "name"
+            resolved = get_optimizer(
+                "adam" if optimizer is None else optimizer, learning_rate
+            )
+        loss = loss if loss is not None else config.get("loss")
+        if loss is None and _default_compute_loss(model) and not model.losses:
+            raise ValueError(
+                "Argument `loss` is required: the model is not compiled with a "
+                "loss and does not compute one itself. Pass e.g. "
+                "loss='sparse_categorical_crossentropy'. Received: loss=None"
+            )
+        model.compile(
+            optimizer=resolved,
+            loss=loss,
+            metrics=_as_metrics(
+                metrics if metrics is not None else config.get("metrics")
+            ),
+            loss_weights=(
+                loss_weights if loss_weights is not None else config.get("loss_weights")
+            ),
+            weighted_metrics=_as_metrics(config.get("weighted_metrics")),
+        )
+        return model.optimizer  # wrapped in a LossScaleOptimizer under mixed_float16
+
+    def _compile_objects(self) -> tuple:
+        model = self.model
+        return (
+            getattr(model, "_compile_loss", None),
+            getattr(model, "_compile_metrics", None),
+            getattr(model, "optimizer", None),
+        )
+
+    @property
+    def optimizer(self) -> keras.optimizers.Optimizer:
+        return self.steps.optimizer
+
+    def _check_compile_state(self) -> None:
+        if not self._compile_model:
+            return
+        if self._compile_objects() != self._compiled_objects:
+            raise ValueError(
+                "The model was compiled again after this Trainer was made, so its "
+                "loss, metrics or optimizer are no longer the Trainer's. Make a "
+                f"new tfxfer.Trainer for model {self.model.name!r} (or call "
+                "tfxfer.train, which does)."
+            )
+
+    # -- build --------------------------------------------------------------
+
+    def _prepare(self, adapter, *, training: bool = True) -> None:
+        """Builds model, loss, metrics and optimizer once; checks the data.
+
+        Variables must exist before the step is traced (none may be created
+        inside a compiled loop); the trainable variables are read now, so
+        `tfxfer.freeze`/`unfreeze` between calls take effect.
+        """
+        self._check_compile_state()
+        model = self.model
+        x, y, sample_weight = adapter.head(2)
+        self._check_targets_given(y)
+        if not self._built:
+            y_pred = model(x, training=False)
+            objective = self.steps.objective
+            objective.loss(x, y, y_pred, sample_weight, training=False)
+            objective.update_metrics(x, y, y_pred, sample_weight)
+            objective.reset()
+            self._outputs = y_pred
+        trainable = list(model.trainable_variables)
+        if not trainable and not training:
+            if not self._built:
+                self._initial_weights = model.get_weights()
+                self._built = True
+            self._check_data(adapter)
+            return
+        if not trainable:
+            raise ValueError(
+                f"Argument `model` must have trainable weights. Received: model "
+                f"{model.name!r} with every layer frozen; unfreeze some layers "
+                "(e.g. `tfxfer.unfreeze(model, ...)`)"
+            )
+        bound = [id(v) for v in self.steps.trainable_variables]
+        if not self._built or bound != [id(v) for v in trainable]:
+            self._bind(trainable)
+        if not self._built:
+            self._initial_weights = model.get_weights()
+            self._built = True
+        self._check_data(adapter)
+
+    def _bind(self, trainable) -> None:
+        optimizer = self.optimizer
+        if optimizer.built:
+            built_for = getattr(optimizer, "_trainable_variables", None)
+            if built_for is None or {id(v) for v in built_for} != {
+                id(v) for v in trainable
+            }:
+                if self._optimizer_origin != "name":
+                    warnings.warn(
+                        f"The optimizer {optimizer.name!r} was built for other "
+                        "variables than the model's current trainable variables "
+                        "(trainability changed, or it was used with another "
+                        "model). Training with a fresh optimizer of the same "
+                        "configuration instead.",
+                        stacklevel=5,
+                    )
+                optimizer = fresh_optimizer(optimizer)
+                self.state.optimizer = optimizer
+                if self._compile_model:
+                    self.model.optimizer = optimizer
+                    self._compiled_objects = self._compile_objects()
+        if not optimizer.built:
+            optimizer.build(trainable)
+            self._initial_optimizer_values = [v.numpy() for v in optimizer.variables]
+        elif self._initial_optimizer_values is None:
+            self._initial_optimizer_values = [v.numpy() for v in optimizer.variables]
+        self.steps.bind(trainable, optimizer)
+
+    def _check_targets_given(self, y) -> None:
+        if y is None and self.steps.objective.needs_targets:
+            raise ValueError(
+                "Argument `y` is required: the loss compares predictions with "
+                "targets (pass y=x to reconstruct the inputs, as an autoencoder "
+                "does). Received: y=None"
+            )
+
+    def _check_data(self, adapter) -> None:
+        x, y, _ = adapter.arrays if adapter.kind == "array" else adapter.head()
+        self._check_targets_given(y)
+        check_targets(
+            y,
+            self._outputs,
+            self.steps.objective.loss_spec,
+            output_names=getattr(self.model, "output_names", None),
+        )
+        check_token_ids(self.model, x)
+
+    # -- fit ----------------------------------------------------------------
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int | Any = 1,
+    ) -> keras.callbacks.History:
+        """Trains the model, as `Model.fit` does (same arguments, same History).
+
+        Args:
+            x: Inputs: numpy arrays, pandas DataFrames/Series, tensors,
+                `tf.RaggedTensor`, a dict or list of those for multi-input
+                models, a `tf.data.Dataset` (batched, or unbatched: then it is
+                batched with `batch_size`), a Python generator or a
+                `keras.utils.PyDataset` yielding `(x, y)` or
+                `(x, y, sample_weight)`.
+            y: Targets like `x` (a dict keyed by output name for multi-output
+                models); None when `x` yields them.
+            batch_size: Samples per step for in-memory data (default 32).
+            epochs: Index of the last epoch (the number of epochs when
+                `initial_epoch=0`).
+            verbose: `"auto"`, 0 (silent), 1 (progress bar) or 2 (one line per
+                epoch).
+            callbacks: `keras.callbacks.Callback` instances (EarlyStopping,
+                ModelCheckpoint, BackupAndRestore, TerminateOnNaN, ...).
+            validation_split: Fraction of in-memory data, taken from the end
+                before shuffling, held out for validation.
+            validation_data: `(x_val, y_val)`, `(x_val, y_val, sample_weight)`,
+                a dataset, a generator or a PyDataset.
+            shuffle: Reshuffle in-memory data each epoch (and unbatched
+                datasets through a buffer); batched datasets are read as they
+                are.
+            class_weight: Optional `{class_id: weight}` dict (single output).
+            sample_weight: Optional per-sample weights for in-memory data.
+            initial_epoch: Epoch to start from (to continue an earlier run).
+            steps_per_epoch: Batches per epoch; an epoch then continues where
+                the previous one stopped (required for infinite datasets).
+            validation_steps: Batches of validation data per evaluation.
+            validation_batch_size: Batch size of in-memory validation data
+                (default: `batch_size`).
+            validation_freq: Evaluate every this many epochs (an int), or at
+                the epochs listed (1-based).
+
+        Returns:
+            The `keras.callbacks.History` (also set as `model.history`).
+
+        Raises:
+            ValueError: If an argument is invalid (the message names it).
+            tfxfer.errors.InvalidDataError: If targets or token ids do not fit
+                the loss or the model (checked before the first step).
+            tfxfer.errors.NonFiniteLossError: If a step's loss or gradients are
+                not finite (unless a `TerminateOnNaN` callback is passed).
+        """
+        model = self.model
+        batch_size = (
+            32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        )
+        epochs = check_positive_int("epochs", epochs)
+        initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
+        if initial_epoch >= epochs:
+            raise ValueError(
+                "Argument `initial_epoch` must be smaller than `epochs`. "
+                f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
+            )
+        check_choice("verbose", verbose, ("auto", 0, 1, 2))
+        callbacks = check_callbacks("callbacks", callbacks)
+        validation_split = check_in_range(
+            "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+        )
+        validation_freq = _check_validation_freq(validation_freq)
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
+        if validation_steps is not None:
+            validation_steps = check_positive_int("validation_steps", validation_steps)
+        if validation_batch_size is not None:
+            validation_batch_size = check_positive_int(
+                "validation_batch_size", validation_batch_size
+            )
+        class_weight = check_class_weight(class_weight)
+
+        if validation_split and validation_data is None:
+            if not _is_in_memory(x):
+                raise ValueError(
+                    "Argument `validation_split` is only supported for in-memory "
+                    "data (arrays, DataFrames, tensors); pass `validation_data` "
+                    f"instead. Received: x of type {type(x).__name__}"
+                )
+            (x, y, sample_weight), validation_data = split_validation(
+                x, y, sample_weight, validation_split
+            )
+        if self.seed is None:
+            self.state.reseed(int(np.random.randint(0, 2**31 - 1)))
+        adapter = get_adapter(
+            x,
+            y,
+            sample_weight,
+            model=model,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            steps_per_epoch=steps_per_epoch,
+            seed=self.seed,
+        )
+        self._prepare(adapter)
+        iterator = EpochIterator(
+            adapter,
+            self.steps,
+            training=True,
+            state=self.state,
+            shuffle=shuffle,
+            steps_per_epoch=steps_per_epoch,
+        )
+        val_iterator = None
+        if validation_data is not None:
+            val_adapter = get_validation_adapter(
+                validation_data,
+                model=model,
+                batch_size=validation_batch_size or batch_size,
+            )
+            self._check_data(val_adapter)
+            val_iterator = EpochIterator(
+                val_adapter,
+                self.steps,
+                training=False,
+                steps_per_epoch=validation_steps,
+            )
+
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=model,
+            verbose=verbose,
+            epochs=epochs,
+            steps=iterator.num_batches,
+        )
+        terminate_on_nan = any(
+            isinstance(c, keras.callbacks.TerminateOnNaN) for c in callbacks
+        )
+        model.stop_training = False
+        model._initial_epoch = None
+        callback_list.on_train_begin()
+        # BackupAndRestore sets the epoch to resume from in on_train_begin.
+        resumed = model._initial_epoch
+        model._initial_epoch = None
+        if resumed:
+            initial_epoch = int(resumed)
+        training_logs = None
+        objective = self.steps.objective
+        for epoch in range(initial_epoch, epochs):
+            self.state.epoch.assign(epoch)
+            objective.reset()
+            callback_list.on_epoch_begin(epoch)
+            result = iterator.run(
+                callback_list, model=model, stop_on_non_finite=not terminate_on_nan
+            )
+            if result.non_finite is not None and not terminate_on_nan:
+                callback_list.on_train_end(logs=training_logs)
+                raise self._non_finite_error(epoch, result.non_finite, model.history)
+            if result.steps == 0:
+                break  # a generator ran out (warned); nothing left to train on
+            epoch_logs = dict(result.logs)
+            if val_iterator is not None and _should_eval(epoch, validation_freq):
+                val_logs = self._evaluate_epoch(val_iterator, callback_list)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            self.state.epoch.assign(epoch + 1)
+            training_logs = epoch_logs
+            if model.stop_training:
+                break
+        if isinstance(self.optimizer, keras.optimizers.Optimizer):
+            self.optimizer.finalize_variable_values(model.trainable_weights)
+        callback_list.on_train_end(logs=training_logs)
+        return model.history
+
+    def _evaluate_epoch(self, iterator, callback_list) -> dict:
+        self.steps.objective.reset()
+        if callback_list is not None:
+            callback_list.on_test_begin()
+        logs = iterator.run(callback_list).logs
+        if callback_list is not None:
+            callback_list.on_test_end(logs)
+        return logs
+
+    def _non_finite_error(self, epoch, info, history) -> NonFiniteLossError:
+        if np.isfinite(info.loss):
+            what = (
+                f"its gradients were NaN or infinite although the loss was finite "
+                f"({info.loss:.4g})"
+            )
+        else:
+            what = f"the loss was {info.loss}"
+        if info.cause is not None:
+            cause = (
+                f"The batch holds NaN or infinite values in {info.cause}: clean "
+                "or impute them (e.g. np.nan_to_num, or drop those samples)."
+            )
+        elif info.inspected:
+            rate = _learning_rate(self.optimizer)
+            cause = (
+                "The batch's inputs and targets are all finite, so the learning "
+                f"rate{rate} is probably too high, or the loss does not match the "
+                "model's outputs (e.g. log of a non-positive prediction)."
+            )
+        else:
+            cause = (
+                "Check the data for NaN or infinite values (this batch came from a "
+                "dataset, so tfxfer cannot show it), or lower the learning rate."
+            )
+        step = info.step
+        return NonFiniteLossError(
+            f"The training step at epoch {epoch + 1}, step {step + 1} (both counted "
+            f"from 1; callbacks number this batch {step}) was not applied: {what}. "
+            f"{cause} The model keeps the weights of the last finite step, and the "
+            "History of the finished epochs is on this error as `error.history`. "
+            "Pass keras.callbacks.TerminateOnNaN() to stop without an error.",
+            history=history,
+            epoch=epoch,
+            step=step,
+        )
+
+    # -- evaluate -----------------------------------------------------------
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight=None,
+        steps: int | None = None,
+        callbacks=None,
+        return_dict: bool = False,
+    ):
+        """Evaluates the model, as `Model.evaluate` does.
+
+        Args:
+            x, y, sample_weight: Data, as for `fit`.
+            batch_size: Samples per step for in-memory data (default 32).
+            verbose: `"auto"`, 0 or 1.
+            steps: Batches to evaluate (default: all).
+            callbacks: `keras.callbacks.Callback` instances.
+            return_dict: Return a dict of metric names to values; otherwise a
+                scalar (one metric) or a list, as `Model.evaluate` does.
+
+        Returns:
+            The loss and metrics on the data.
+        """
+        batch_size = (
+            32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        )
+        check_choice("verbose", verbose, ("auto", 0, 1, 2))
+        if steps is not None:
+            steps = check_positive_int("steps", steps)
+        callbacks = check_callbacks("callbacks", callbacks)
+        adapter = get_adapter(
+            x,
+            y,
+            sample_weight,
+            model=self.model,
+            batch_size=batch_size,
+            shuffle=False,
+            steps_per_epoch=steps,
+        )
+        self._prepare(adapter, training=False)
+        iterator = EpochIterator(
+            adapter, self.steps, training=False, steps_per_epoch=steps
+        )
+        callback_list = keras.callbacks.CallbackList(
+            callbacks,
+            add_progbar=verbose != 0,
+            model=self.model,
+            verbose=verbose,
+            epochs=1,
+            steps=iterator.num_batches,
+        )
+        logs = self._evaluate_epoch(iterator, callback_list)
+        if return_dict:
+            return logs
+        flatten = getattr(self.model, "_flatten_metrics_in_order", None)
+        if flatten is not None:
+            return flatten(logs)
+        values = [logs[k] for k in sorted(logs)]
+        return values[0] if len(values) == 1 else values
+
+    # -- reuse --------------------------------------------------------------
+
+    def reset(self, weights=None) -> None:
+        """Puts back the starting weights (or `weights`) and the optimizer's
+        initial state, so the next `fit` is a fresh run without compiling again.
+
+        The starting weights are the model's weights when this Trainer first
+        ran (built). The shuffling generator restarts from `seed` (or, with
+        `seed=None`, from a new draw at the next `fit`), and the epoch and
+        step counters return to 0.
+
+        Args:
+            weights: Optional list of arrays, as `model.get_weights()` returns,
+                to start from instead.
+
+        Raises:
+            ValueError: If `weights` do not match the model's weights, or the
+                Trainer has not run yet and `weights` are given.
+        """
+        model = self.model
+        if weights is not None:
+            if not model.built:
+                raise ValueError(
+                    "Argument `weights` needs a built model: call `fit` once, or "
+                    f"build model {model.name!r}, first. Received: weights for an "
+                    "unbuilt model"
+                )
+            current = model.get_weights()
+            weights = list(weights)
+            shapes = [tuple(np.shape(w)) for w in weights]
+            expected = [tuple(w.shape) for w in current]
+            if shapes != expected:
+                raise ValueError(
+                    "Argument `weights` must match the model's weights (as "
+                    f"`model.get_weights()` returns them): {len(expected)} arrays "
+                    f"of shapes {expected}. Received: {len(shapes)} arrays of "
+                    f"shapes {shapes}"
+                )
+            model.set_weights(weights)
+        elif self._initial_weights is not None:
+            model.set_weights(self._initial_weights)
+        optimizer = self.optimizer
+        if self._initial_optimizer_values is not None:
+            for variable, value in zip(
+                optimizer.variables, self._initial_optimizer_values
+            ):
+                variable.assign(value)
+        self.steps.objective.reset()
+        self.state.epoch.assign(0)
+        self.state.step.assign(0)
+        if self.seed is not None:
+            self.state.reseed(self.seed)
+        model.stop_training = False
+
+    def _set_seed(self, seed: int | None) -> None:
+        """Sets the seed for the next `fit` (restarting the generator)."""
+        self.seed = check_seed("seed", seed)
+        if self.seed is not None:
+            self.state.reseed(self.seed)
+
+    def _reset_optimizer(self, learning_rate=None) -> None:
+        """Puts the optimizer back to its initial state (and rate)."""
+        if self._initial_optimizer_values is not None:
+            for variable, value in zip(
+                self.optimizer.variables, self._initial_optimizer_values
+            ):
+                variable.assign(value)
+        if learning_rate is not None:
+            self.optimizer.learning_rate = learning_rate
+
+    def _run_steps(self, adapter, blocks, start: int, count: int):
+        """Runs `count` raw training steps on rows of `blocks` ([rows, batch]).
+
+        No callbacks, no metrics: the engine of tools such as `tfxfer.lr_find`.
+        Returns `(losses, finite)`: the losses of the steps run (it stops at
+        the first non-finite step, which is not applied) and whether all were
+        finite.
+        """
+        import tensorflow as tf
+
+        ran, ok, _, losses, _ = self.steps.call(
+            "array",
+            True,
+            adapter.supports_xla,
+            (
+                adapter.arrays,
+                tf.convert_to_tensor(blocks, tf.int32),
+                tf.constant(start),
+                tf.constant(count),
+            ),
+        )
+        return losses, ok
+
+
+def _is_in_memory(x) -> bool:
+    import types
+
+    import tensorflow as tf
+
+    return not isinstance(
+        x, tf.data.Dataset | types.GeneratorType | keras.utils.PyDataset
+    )
+
+
+def _check_validation_freq(value):
+    if (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value >= 1
+    ):
+        return int(value)
+    if isinstance(value, list | tuple | set | range) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    ):
+        return {int(v) for v in value}
+    raise ValueError(
+        "Argument `validation_freq` must be a positive integer (validate every "
+        "that many epochs) or a list of epochs (counted from 1). Received: "
+        f"validation_freq={value!r}"
+    )
+
+
+def _should_eval(epoch: int, validation_freq) -> bool:
+    epoch = epoch + 1  # one-indexed, as in Keras
+    if isinstance(validation_freq, int):
+        return epoch % validation_freq == 0
+    return epoch in validation_freq
+
+
+def _learning_rate(optimizer) -> str:
+    try:
+        return f" ({float(np.asarray(optimizer.learning_rate)):.3g})"
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return ""

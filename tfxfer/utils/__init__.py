@@ -1,0 +1,2 @@
+"""Shared helpers: argument checks (`validation`) and optimizer resolution
+(`optimizers`). Nothing here is public API."""
