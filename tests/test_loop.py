@@ -515,7 +515,7 @@ def test_train_rejects_bad_data(tiny_tabular):
         tfxfer.train(model, dataset, y, **fit_args())
     with pytest.raises(ValueError, match="`sample_weight` must be None"):
         tfxfer.train(model, dataset, sample_weight=y, **fit_args())
-    with pytest.raises(ValueError, match="is an infinite dataset.*steps_per_epoch"):
+    with pytest.raises(ValueError, match=r"is an infinite dataset.*steps_per_epoch"):
         tfxfer.train(model, dataset.repeat(), **fit_args())
     with pytest.raises(ValueError, match="must yield at least one batch"):
         tfxfer.train(model, dataset.batch(8).filter(lambda a, b: False), **fit_args())
@@ -589,7 +589,6 @@ def test_train_multi_task_model_with_dict_losses(rng):
 
 
 def test_loop_auto_jit_uses_xla_except_for_convolutions():
-    from tfxfer.training.step_functions import auto_uses_xla
 
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     conv = keras.Sequential(

@@ -21,8 +21,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from tfxfer.utils.validation import check_in_range, require
 from tfxfer.errors import InvalidDataError
+from tfxfer.utils.validation import check_in_range, require
 
 COLUMNS = (
     "strategy",

@@ -37,11 +37,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from tfxfer.utils.validation import (
-    check_choice,
-    check_non_negative_int,
-    check_positive_int,
-)
 from tfxfer.comparison import (
     LabeledSubset,
     compare_transfer,
@@ -49,6 +44,11 @@ from tfxfer.comparison import (
     plot_data_efficiency,
     predict_eagerly,
     summarize_comparison,
+)
+from tfxfer.utils.validation import (
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
 )
 
 SCENARIOS = ("domain-shift", "digits", "text")

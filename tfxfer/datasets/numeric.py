@@ -10,7 +10,6 @@ import hashlib
 
 import numpy as np
 
-from tfxfer.utils.validation import check_choice, require
 from tfxfer.datasets.splits import (
     _check_seed,
     _check_split,
@@ -18,6 +17,7 @@ from tfxfer.datasets.splits import (
     split_indices,
 )
 from tfxfer.errors import DataIntegrityError
+from tfxfer.utils.validation import check_choice, require
 
 DIGITS_TASKS = ("0-4", "5-9")
 

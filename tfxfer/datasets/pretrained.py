@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tfxfer.utils.validation import check_positive_int
 from tfxfer.datasets.integrity import data_file
+from tfxfer.utils.validation import check_positive_int
 
 if TYPE_CHECKING:
     import keras

@@ -8,7 +8,6 @@ import pathlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tfxfer.utils.validation import check_positive_int, require
 from tfxfer.datasets.integrity import data_file
 from tfxfer.datasets.splits import (
     _check_seed,
@@ -17,6 +16,7 @@ from tfxfer.datasets.splits import (
     split_frame,
 )
 from tfxfer.text import tokenize
+from tfxfer.utils.validation import check_positive_int, require
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfxfer.utils.validation import check_choice, check_positive_int, require
 from tfxfer.embeddings import word_index
 from tfxfer.errors import UnsafeFileError, VectorsFormatError
+from tfxfer.utils.validation import check_choice, check_positive_int, require
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from tfxfer.utils.validation import check_choice
 from tfxfer.embeddings import word_index
 from tfxfer.text import PAD_INDEX, Vocabulary
+from tfxfer.utils.validation import check_choice
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

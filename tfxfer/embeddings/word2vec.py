@@ -8,8 +8,8 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from tfxfer.utils.validation import check_positive_int, require
 from tfxfer.text import tokenize
+from tfxfer.utils.validation import check_positive_int, require
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import keras
 
-from tfxfer.utils.validation import check_mixing_weights, check_models
 from tfxfer.errors import IncompatibleModelsError
+from tfxfer.utils.validation import check_mixing_weights, check_models
 
 
 @keras.saving.register_keras_serializable(package="tfxfer")

@@ -14,8 +14,8 @@ import urllib.error
 
 import keras
 
-from tfxfer.utils.validation import check_choice, check_in_range, check_positive_int
 from tfxfer.errors import WeightsUnavailableError
+from tfxfer.utils.validation import check_choice, check_in_range, check_positive_int
 
 #: Named backbones: name -> (`keras.applications` constructor name, module
 #: holding its `preprocess_input`, expected input range).

@@ -5,13 +5,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from tfxfer.layers.pooling import MaskedGlobalMaxPooling1D
 from tfxfer.utils.validation import (
     check_choice,
     check_in_range,
     check_positive_int,
     check_units,
 )
-from tfxfer.layers.pooling import MaskedGlobalMaxPooling1D
 
 POOLINGS = ("mean", "max")
 

@@ -280,7 +280,7 @@ def split_validation(x, y, sample_weight, validation_split: float):
     arrays = (to_tensors(x, "x"), to_tensors(y, "y"), to_tensors(sample_weight, "sw"))
     leaves = [leaf for leaf in keras.tree.flatten(arrays) if leaf is not None]
     n = _leaf_length(leaves[0])
-    split_at = int(math.floor(n * (1.0 - validation_split)))
+    split_at = math.floor(n * (1.0 - validation_split))
     if split_at == 0 or split_at == n:
         raise ValueError(
             "Argument `validation_split` leaves no samples for training or for "

@@ -277,9 +277,11 @@ def check_token_ids(model, x, *, name: str = "x") -> None:
         return
     leaves = keras.tree.flatten(x)
     pairs = embedding_inputs(model)
-    if not isinstance(model, keras.Sequential) and not hasattr(model, "_operations"):
-        if len(leaves) != 1:
-            return
+    subclassed = not isinstance(model, keras.Sequential) and not hasattr(
+        model, "_operations"
+    )
+    if subclassed and len(leaves) != 1:
+        return
     for index, layer in pairs:
         if index >= len(leaves):
             continue

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxfer.training.data_adapters import ArrayAdapter
+from tfxfer.training.state import draw_seed
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import fresh_optimizer
 from tfxfer.utils.validation import (
@@ -194,7 +195,7 @@ def lr_find(
         _compile_model=False,
     )
     if seed is None:
-        trainer._set_seed(int(np.random.randint(0, 2**31 - 1)))
+        trainer._set_seed(draw_seed())
     data = ArrayAdapter(x, y, None, batch_size=batch_size)
     trainer._prepare(data)
     snapshot = model.get_weights()

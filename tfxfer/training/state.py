@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -55,3 +56,12 @@ class TrainState:
             "optimizer": self.optimizer,
             "generator": self.generator,
         }
+
+
+def draw_seed() -> int:
+    """A shuffling seed drawn from NumPy's global generator.
+
+    `keras.utils.set_random_seed` seeds that generator, so runs without an
+    explicit seed repeat after it, as Keras `fit`'s shuffling does.
+    """
+    return int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 (the global state)

@@ -27,7 +27,7 @@ from tfxfer.training.data_adapters import (
 )
 from tfxfer.training.data_checks import check_targets, check_token_ids
 from tfxfer.training.epoch_iterator import EpochIterator
-from tfxfer.training.state import TrainState
+from tfxfer.training.state import TrainState, draw_seed
 from tfxfer.training.step_functions import (
     CompiledObjective,
     StandaloneObjective,
@@ -455,7 +455,7 @@ class Trainer:
                 x, y, sample_weight, validation_split
             )
         if self.seed is None:
-            self.state.reseed(int(np.random.randint(0, 2**31 - 1)))
+            self.state.reseed(draw_seed())
         adapter = get_adapter(
             x,
             y,
@@ -729,7 +729,7 @@ class Trainer:
         """
         import tensorflow as tf
 
-        ran, ok, _, losses, _ = self.steps.call(
+        _, ok, _, losses, _ = self.steps.call(
             "array",
             True,
             adapter.supports_xla,

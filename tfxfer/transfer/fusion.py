@@ -23,8 +23,8 @@ import keras
 import numpy as np
 from keras.src.models.functional import Functional
 
-from tfxfer.utils.validation import check_in_range, check_mixing_weights, check_models
 from tfxfer.errors import IncompatibleModelsError
+from tfxfer.utils.validation import check_in_range, check_mixing_weights, check_models
 
 
 def interpolate_weights(
