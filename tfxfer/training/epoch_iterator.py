@@ -92,6 +92,12 @@ class EpochIterator:
         self._iterator = None  # dataset iterator of the current pass
         self._ever_ran = False
 
+    def reset(self) -> None:
+        """Starts the next epoch at a new pass (as Keras' `evaluate` does)."""
+        self._pass = None
+        self._iterator = None
+        self._position = 0
+
     @property
     def num_batches(self) -> int | None:
         """Batches per epoch (None if unknown, as for a generator)."""
@@ -124,6 +130,13 @@ class EpochIterator:
         if result.steps:
             self._ever_ran = True
         return result
+
+    def _stopped(self, model) -> bool:
+        if model is None:
+            return False
+        if self.training:
+            return bool(model.stop_training)
+        return bool(getattr(model, "stop_evaluating", False))
 
     # -- arrays -------------------------------------------------------------
 
@@ -175,7 +188,7 @@ class EpochIterator:
                     break
             if end is not None:
                 end(done - 1, logs_to_python(logs))
-            if self.training and model is not None and model.stop_training:
+            if self._stopped(model):
                 break
         if self._position >= adapter.num_batches:
             self._pass = None
@@ -229,7 +242,7 @@ class EpochIterator:
                     break
             if ran and end is not None:
                 end(done - 1, logs_to_python(logs))
-            if self.training and model is not None and model.stop_training:
+            if self._stopped(model):
                 break
             if exhausted:
                 if self.steps_per_epoch and done < self.steps_per_epoch:

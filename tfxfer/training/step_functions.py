@@ -151,6 +151,18 @@ class StandaloneObjective:
         self._tracker.reset_state()
 
 
+def _relaxed_spec(value):
+    """A spec of `value` with an unknown leading (batch) dimension."""
+    if isinstance(value, tf.RaggedTensor):
+        return tf.RaggedTensorSpec(
+            shape=[None, *value.shape[1:]],
+            dtype=value.dtype,
+            ragged_rank=value.ragged_rank,
+            row_splits_dtype=value.row_splits.dtype,
+        )
+    return tf.TensorSpec([None, *value.shape[1:]], value.dtype)
+
+
 def _all_finite(tensors) -> tf.Tensor:
     checks = []
     for tensor in tensors:
@@ -279,8 +291,13 @@ class StepFunctions:
 
     # -- compiled functions ---------------------------------------------
 
-    def _array_fn(self, training: bool, xla: bool):
-        """Runs up to `n` steps on rows `start..` of `blocks` ([rows, batch])."""
+    def _array_fn(self, training: bool, xla: bool, signature):
+        """Runs up to `n` steps on rows `start..` of `blocks` ([rows, batch]).
+
+        Traced once per `signature`: the batch dimension of the data and both
+        dimensions of `blocks` are left unknown, so data of any size (and a
+        last partial batch) reuse the same trace. XLA compiles per shape.
+        """
         step = self._train_step if training else self._test_step
         buffer = self.buffer
 
@@ -289,10 +306,13 @@ class StepFunctions:
 
             def body(i, ok, losses):
                 idx = tf.gather(blocks, start + i)
-                xb, yb, swb = keras.tree.map_structure(
-                    lambda t: tf.gather(t, idx), data, none_is_leaf=False
+                batch = {
+                    k: keras.tree.map_structure(lambda t: tf.gather(t, idx), v)
+                    for k, v in data.items()
+                }
+                loss, finite = step(
+                    batch["x"], batch.get("y"), batch.get("sample_weight")
                 )
-                loss, finite = step(xb, yb, swb)
                 losses = tf.tensor_scatter_nd_update(
                     losses, [[i]], [tf.cast(loss, tf.float32)]
                 )
@@ -306,7 +326,9 @@ class StepFunctions:
             )
             return ran, ok, tf.constant(False), losses, self.objective.results()
 
-        return tf.function(run, jit_compile=xla, reduce_retracing=True, autograph=False)
+        return tf.function(
+            run, input_signature=signature, jit_compile=xla, autograph=False
+        )
 
     def _dataset_fn(self, training: bool, xla: bool):
         """Runs up to `n` steps on batches from `iterator`."""
@@ -351,24 +373,44 @@ class StepFunctions:
 
         return tf.function(run, autograph=False)
 
-    def _function(self, kind: str, training: bool, xla: bool):
-        key = (kind, training, xla)
+    def _function(self, kind: str, training: bool, xla: bool, signature):
+        key = (kind, training, xla, repr(signature))
         if key not in self._fns:
-            make = self._array_fn if kind == "array" else self._dataset_fn
-            self._fns[key] = make(training, xla)
-        return self._fns[key]
+            if kind == "array":
+                self._fns[key] = self._array_fn(training, xla, signature)
+            else:
+                self._fns[key] = self._dataset_fn(training, xla)
+        return self._fns[key], key
 
     def call(self, kind, training, supports_xla, args, on_fallback=None):
         """Calls a compiled function, falling back from XLA if it fails to compile.
+
+        Args:
+            kind: "array" (args: `(x, y, sample_weight)`, blocks, start, n)
+                or "dataset" (args: iterator, n).
 
         Returns:
             `(ran, ok, exhausted, losses, logs)`: steps run, whether the last
             one was finite, whether a dataset ran out, the per-step losses
             (numpy, `ran` of them) and the logs (tensors).
         """
+        signature = None
+        if kind == "array":
+            arrays, blocks, start, n = args
+            data = {
+                k: v
+                for k, v in zip(("x", "y", "sample_weight"), arrays)
+                if v is not None
+            }
+            args = (data, blocks, start, n)
+            signature = (
+                keras.tree.map_structure(_relaxed_spec, data),
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.int32),
+            )
         xla = self.use_xla and supports_xla
-        key = (kind, training, xla)
-        fn = self._function(kind, training, xla)
+        fn, key = self._function(kind, training, xla, signature)
         first_call = key not in self._ran
         began = time.perf_counter()
         try:
@@ -387,8 +429,7 @@ class StepFunctions:
             self.use_xla = xla = False
             if on_fallback is not None:
                 args = on_fallback(args)
-            key = (kind, training, xla)
-            fn = self._function(kind, training, xla)
+            fn, key = self._function(kind, training, xla, signature)
             first_call = key not in self._ran
             began = time.perf_counter()
             out = fn(*args)

@@ -540,10 +540,12 @@ class Trainer:
         return model.history
 
     def _evaluate_epoch(self, iterator, callback_list) -> dict:
+        iterator.reset()
+        self.model.stop_evaluating = False
         self.steps.objective.reset()
         if callback_list is not None:
             callback_list.on_test_begin()
-        logs = iterator.run(callback_list).logs
+        logs = iterator.run(callback_list, model=self.model).logs
         if callback_list is not None:
             callback_list.on_test_end(logs)
         return logs
