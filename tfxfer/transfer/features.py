@@ -8,6 +8,7 @@ import keras
 from keras.src.ops.function import make_node_key
 
 from tfxfer.transfer.freezing import LayerEntry, available_names, walk_layers
+from tfxfer.utils.validation import check_model
 
 
 def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Model:
@@ -59,11 +60,7 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
     >>> codes = extractor.predict(x)
     >>> block = tfxfer.feature_extractor(model, "block3_pool")
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "Argument `model` must be a Keras model. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_model("model", model)
     if layer is not None and not isinstance(layer, str):
         raise ValueError(
             f"Argument `layer` must be a layer name or None. Received: layer={layer!r}"

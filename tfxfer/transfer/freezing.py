@@ -25,6 +25,8 @@ from typing import Any
 
 import keras
 
+from tfxfer.utils.validation import check_model
+
 LayerSpec = (
     str
     | re.Pattern
@@ -242,11 +244,7 @@ def unfreeze(
 
 
 def _set_trainable(model, layers, up_to, *, value: bool) -> list[keras.layers.Layer]:
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "Argument `model` must be a Keras model. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_model("model", model)
     if layers is not None and up_to is not None:
         raise ValueError(
             "Pass either `layers` or `up_to`, not both. "

@@ -24,7 +24,12 @@ import numpy as np
 from keras.src.models.functional import Functional
 
 from tfxfer.errors import IncompatibleModelsError
-from tfxfer.utils.validation import check_in_range, check_mixing_weights, check_models
+from tfxfer.utils.validation import (
+    check_in_range,
+    check_mixing_weights,
+    check_model,
+    check_models,
+)
 
 
 def interpolate_weights(
@@ -205,11 +210,7 @@ def greedy_soup(
 def _check_same_structure(models, *, names, argument) -> None:
     """Raises IncompatibleModelsError naming the first weight that differs."""
     for model, name in zip(models, names):
-        if not isinstance(model, keras.Model):
-            raise ValueError(
-                f"Argument `{name}` must be a Keras model. "
-                f"Received: {name} of type {type(model).__name__}"
-            )
+        check_model(name, model)
         if not model.built or not model.weights:
             raise ValueError(
                 f"Argument `{name}` must be a built model with weights (call it "

@@ -14,7 +14,11 @@ import re
 
 import keras
 
-from tfxfer.utils.validation import check_positive_int, check_positive_number
+from tfxfer.utils.validation import (
+    check_model,
+    check_positive_int,
+    check_positive_number,
+)
 
 
 def add_lora(
@@ -70,11 +74,7 @@ def add_lora(
     >>> model.compile("adam", "sparse_categorical_crossentropy")
     >>> model.fit(x_target, y_target, epochs=5)
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "Argument `model` must be a Keras model. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_model("model", model)
     rank = check_positive_int("rank", rank)
     if alpha is not None:
         alpha = check_positive_number("alpha", alpha)

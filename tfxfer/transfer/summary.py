@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from tfxfer.transfer.freezing import walk_layers
+from tfxfer.utils.validation import check_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,11 +168,7 @@ def trainable_summary(model: keras.Model) -> TrainableSummary:
     >>> tfxfer.trainable_summary(model).trainable_share
     0.0125
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "Argument `model` must be a Keras model. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_model("model", model)
     if not model.built:
         raise ValueError(
             "Argument `model` must be built (call it on data or `build()` it "

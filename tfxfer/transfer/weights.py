@@ -17,6 +17,7 @@ import numpy as np
 
 from tfxfer.errors import IncompatibleModelsError
 from tfxfer.transfer.freezing import LayerEntry, child_layers, walk_layers
+from tfxfer.utils.validation import check_model
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -110,11 +111,7 @@ def _shapes(entry: LayerEntry) -> Shapes:
 
 
 def _check_built(model, argument: str) -> None:
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Argument `{argument}` must be a Keras model. "
-            f"Received: {argument} of type {type(model).__name__}"
-        )
+    check_model(argument, model)
     if not model.built or not model.weights:
         raise ValueError(
             f"Argument `{argument}` must be a built model with weights (call it "
