@@ -1,4 +1,4 @@
-"""Tests for tfxfer.train (tfxfer/training/loop.py)."""
+"""Tests for tfxfer.train (tfxfer/training/train.py and the engine under it)."""
 
 import csv
 import warnings
