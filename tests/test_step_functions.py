@@ -234,7 +234,7 @@ def test_step_too_high_learning_rate_is_named_as_the_likely_cause():
     y = rng.random((32, 1), dtype=np.float32)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    with pytest.raises(NonFiniteLossError, match="learning rate .* too high"):
+    with pytest.raises(NonFiniteLossError, match=r"learning rate .* too high"):
         tfxfer.train(
             model,
             x,

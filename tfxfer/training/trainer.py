@@ -274,20 +274,22 @@ class Trainer:
         self._check_compile_state()
         model = self.model
         x, y, sample_weight = adapter.head(2)
+        all_x, all_y = self._data_to_check(adapter)
         self._check_targets_given(y)
+        check_token_ids(model, all_x)
         if not self._built:
-            y_pred = model(x, training=False)
+            self._outputs = model(x, training=False)
+        self._check_targets(all_y)
+        if not self._built:
             objective = self.steps.objective
-            objective.loss(x, y, y_pred, sample_weight, training=False)
-            objective.update_metrics(x, y, y_pred, sample_weight)
+            objective.loss(x, y, self._outputs, sample_weight, training=False)
+            objective.update_metrics(x, y, self._outputs, sample_weight)
             objective.reset()
-            self._outputs = y_pred
         trainable = list(model.trainable_variables)
         if not trainable and not training:
             if not self._built:
                 self._initial_weights = model.get_weights()
                 self._built = True
-            self._check_data(adapter)
             return
         if not trainable:
             raise ValueError(
@@ -301,7 +303,6 @@ class Trainer:
         if not self._built:
             self._initial_weights = model.get_weights()
             self._built = True
-        self._check_data(adapter)
 
     def _bind(self, trainable) -> None:
         optimizer = self.optimizer
@@ -339,16 +340,27 @@ class Trainer:
                 "does). Received: y=None"
             )
 
-    def _check_data(self, adapter) -> None:
+    @staticmethod
+    def _data_to_check(adapter):
+        """Inputs and targets to check: all of them for in-memory data, the
+        first batch of a dataset."""
         x, y, _ = adapter.arrays if adapter.kind == "array" else adapter.head()
-        self._check_targets_given(y)
+        return x, y
+
+    def _check_targets(self, y) -> None:
         check_targets(
             y,
             self._outputs,
             self.steps.objective.loss_spec,
             output_names=getattr(self.model, "output_names", None),
         )
+
+    def _check_data(self, adapter) -> None:
+        """Checks data other than the training data (validation data)."""
+        x, y = self._data_to_check(adapter)
+        self._check_targets_given(y)
         check_token_ids(self.model, x)
+        self._check_targets(y)
 
     # -- fit ----------------------------------------------------------------
 
