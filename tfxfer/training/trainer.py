@@ -191,8 +191,9 @@ class Trainer:
         )
         self._compiled_objects = self._compile_objects()
         self._built = False
+        self._objective_built = False
         self._outputs = None  # the model's outputs on a sample batch (shapes)
-        self._initial_weights = None
+        self._initial_variables = None
         self._initial_optimizer_values = None
 
     # -- compile ------------------------------------------------------------
@@ -251,16 +252,23 @@ class Trainer:
     def optimizer(self) -> keras.optimizers.Optimizer:
         return self.steps.optimizer
 
-    def _check_compile_state(self) -> None:
-        if not self._compile_model:
+    def _follow_compile(self) -> None:
+        """Adopts the model's compile if it changed since (as `fit` would).
+
+        `tfxfer.freeze` compiles a compiled model again (so that Keras `fit`
+        sees the new trainable layers), and users may too: the Trainer then
+        trains with the model's current loss, metrics and optimizer.
+        """
+        if not self._compile_model or self._compile_objects() == self._compiled_objects:
             return
-        if self._compile_objects() != self._compiled_objects:
-            raise ValueError(
-                "The model was compiled again after this Trainer was made, so its "
-                "loss, metrics or optimizer are no longer the Trainer's. Make a "
-                f"new tfxfer.Trainer for model {self.model.name!r} (or call "
-                "tfxfer.train, which does)."
-            )
+        optimizer = self.model.optimizer
+        self.steps.objective = CompiledObjective(self.model)
+        self.steps.bind([], optimizer)  # drops the functions that captured the old
+        self.state.optimizer = optimizer
+        self._optimizer_origin = "compiled"
+        self._objective_built = False
+        self._initial_optimizer_values = None
+        self._compiled_objects = self._compile_objects()
 
     # -- build --------------------------------------------------------------
 
@@ -271,7 +279,7 @@ class Trainer:
         inside a compiled loop); the trainable variables are read now, so
         `tfxfer.freeze`/`unfreeze` between calls take effect.
         """
-        self._check_compile_state()
+        self._follow_compile()
         model = self.model
         x, y, sample_weight = adapter.head(2)
         all_x, all_y = self._data_to_check(adapter)
@@ -280,16 +288,16 @@ class Trainer:
         if not self._built:
             self._outputs = model(x, training=False)
         self._check_targets(all_y)
-        if not self._built:
+        if not self._objective_built:
             objective = self.steps.objective
             objective.loss(x, y, self._outputs, sample_weight, training=False)
             objective.update_metrics(x, y, self._outputs, sample_weight)
             objective.reset()
+            self._objective_built = True
         trainable = list(model.trainable_variables)
         if not trainable and not training:
             if not self._built:
-                self._initial_weights = model.get_weights()
-                self._built = True
+                self._snapshot_initial_state()
             return
         if not trainable:
             raise ValueError(
@@ -301,8 +309,13 @@ class Trainer:
         if not self._built or bound != [id(v) for v in trainable]:
             self._bind(trainable)
         if not self._built:
-            self._initial_weights = model.get_weights()
-            self._built = True
+            self._snapshot_initial_state()
+
+    def _snapshot_initial_state(self) -> None:
+        # `model.variables` also holds the random seed states of layers such as
+        # Dropout, which `get_weights()` leaves out: both return on `reset()`.
+        self._initial_variables = [v.numpy() for v in self.model.variables]
+        self._built = True
 
     def _bind(self, trainable) -> None:
         optimizer = self.optimizer
@@ -669,8 +682,8 @@ class Trainer:
         """Puts back the starting weights (or `weights`) and the optimizer's
         initial state, so the next `fit` is a fresh run without compiling again.
 
-        The starting weights are the model's weights when this Trainer first
-        ran (built). The shuffling generator restarts from `seed` (or, with
+        The starting weights are the model's weights (and the random seed
+        states of layers such as Dropout) when this Trainer first ran. The shuffling generator restarts from `seed` (or, with
         `seed=None`, from a new draw at the next `fit`), and the epoch and
         step counters return to 0.
 
@@ -701,9 +714,11 @@ class Trainer:
                     f"of shapes {expected}. Received: {len(shapes)} arrays of "
                     f"shapes {shapes}"
                 )
+        if self._initial_variables is not None:
+            for variable, value in zip(model.variables, self._initial_variables):
+                variable.assign(value)
+        if weights is not None:
             model.set_weights(weights)
-        elif self._initial_weights is not None:
-            model.set_weights(self._initial_weights)
         optimizer = self.optimizer
         if self._initial_optimizer_values is not None:
             for variable, value in zip(
