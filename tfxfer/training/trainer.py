@@ -683,9 +683,10 @@ class Trainer:
         initial state, so the next `fit` is a fresh run without compiling again.
 
         The starting weights are the model's weights (and the random seed
-        states of layers such as Dropout) when this Trainer first ran. The shuffling generator restarts from `seed` (or, with
-        `seed=None`, from a new draw at the next `fit`), and the epoch and
-        step counters return to 0.
+        states of layers such as Dropout) when this Trainer first ran. The
+        shuffling generator restarts from `seed` (or, with `seed=None`, from
+        a new draw at the next `fit`), and the epoch and step counters
+        return to 0.
 
         Args:
             weights: Optional list of arrays, as `model.get_weights()` returns,
