@@ -68,7 +68,7 @@ def test_train_reduces_the_loss_with_xla(tiny_tabular):
     x, y = tiny_tabular
     model = small_model()
     history = tfxfer.train(
-        model, x, y, epochs=15, learning_rate=0.05, **fit_args(jit_compile="auto")
+        model, x, y, epochs=15, learning_rate=0.05, **fit_args(jit_compile=True)
     )
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
@@ -433,7 +433,9 @@ class NumpyIdentity(keras.layers.Layer):
 
 
 @pytest.mark.slow
-def test_train_falls_back_from_xla_with_one_warning(tiny_tabular):
+def test_train_falls_back_from_xla_with_one_warning(tiny_tabular, monkeypatch):
+    # "auto" tries XLA from the first step when runs count as long.
+    monkeypatch.setattr("tfxfer.training.trainer.XLA_MIN_STEPS", 1)
     x, y = tiny_tabular
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -588,20 +590,29 @@ def test_train_multi_task_model_with_dict_losses(rng):
     assert any("accuracy" in key for key in history.history)
 
 
-def test_loop_auto_jit_uses_xla_except_for_convolutions():
+def test_train_auto_jit_uses_xla_except_for_convolutions_on_cpu():
+    from tfxfer.training.step_functions import auto_uses_xla
 
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     conv = keras.Sequential(
         [keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()]
     )
     nested = keras.Sequential([keras.Input((6, 6, 1)), conv, keras.layers.Dense(2)])
+    assert auto_uses_xla(dense)
+    assert not auto_uses_xla(conv)
+    assert not auto_uses_xla(nested)
+    assert tfxfer.Trainer(conv, loss="mse", jit_compile=True).steps.use_xla
+    assert not tfxfer.Trainer(dense, loss="mse", jit_compile=False).steps.use_xla
 
-    def uses_xla(model, jit_compile="auto"):
-        trainer = tfxfer.Trainer(model, loss="mse", jit_compile=jit_compile)
-        return trainer.steps.use_xla
 
-    assert uses_xla(dense)
-    assert not uses_xla(conv)
-    assert not uses_xla(nested)
-    assert uses_xla(conv, jit_compile=True)
-    assert not uses_xla(dense, jit_compile=False)
+def test_train_auto_jit_switches_to_xla_for_long_runs(tiny_tabular):
+    from tfxfer.training.step_functions import XLA_MIN_STEPS
+
+    x, y = tiny_tabular
+    model = small_model()
+    trainer = tfxfer.Trainer(model, loss=SPARSE)
+    trainer.fit(x, y, batch_size=8, verbose=0)  # 4 steps: no XLA yet
+    assert not trainer.steps.use_xla
+    epochs = XLA_MIN_STEPS // 4
+    trainer.fit(x, y, batch_size=8, epochs=epochs, verbose=0)
+    assert trainer.steps.use_xla
