@@ -1,37 +1,52 @@
-"""Training throughput: `tfxfer.train` vs Keras `fit` vs the textbook eager loop.
+"""Training speed: `tfxfer.train` against Keras `fit` (at its defaults and at its
+best) and the textbook eager loop, side by side in one run.
 
-Workloads (issue 3, item 9), Adam(1e-3) everywhere:
+Workloads, Adam(1e-3) everywhere:
 
 - text: Embedding(20000, 100, frozen) -> GlobalAveragePooling1D -> Dense(64,
-  relu) -> Dense(10, softmax); sequences of 200 token ids; batch 64; sparse
+  relu) -> Dense(10, softmax); 200 token ids; batch 64; sparse
   categorical cross-entropy.
 - autoencoder: 784-128-64-128-784 relu MLP; MSE; batch 256.
+- cnn: 8x8x1 input, Conv2D 16 + BatchNormalization + MaxPooling + Conv2D 32
+  + GlobalAveragePooling + Dense 10; batch 32; sparse cross-entropy.
 
-Methods:
+Steady state (samples per second, higher is better). Each method trains its
+own model, reused across repetitions; each repetition is one 2-epoch call of
+which the second epoch is timed:
 
-- `tfxfer.train(..., verbose=0)` with its defaults (XLA where it compiles,
-  data kept as tensors, several steps per compiled call).
-- Keras `fit` after `compile` with its defaults, fed by
-  `from_tensor_slices(...).shuffle(n).batch(b).prefetch(AUTOTUNE)`.
-- The eager loop of source 001 (E6) with batching added:
-  `for xb, yb in dataset.batch(b)`, `tf.GradientTape`, `apply_gradients`,
-  no `tf.function`.
+- `tfxfer.train` with its defaults (`jit_compile="auto"`,
+  `steps_per_execution="auto"`), numpy input. Its model is warmed up with
+  one call as long as "auto" waits before it switches to XLA (1,000 steps;
+  5,000 for the CNN on a machine without a GPU), as a long run would be.
+- `tfxfer.train`, finite checks off: the same engine with the check of loss
+  and gradients disabled (an internal switch), to measure that check's cost.
+- Keras `fit`, defaults: `compile(optimizer, loss)`, numpy input.
+- Keras `fit` at its best: `compile(..., jit_compile=True,
+  steps_per_execution=32)` (XLA also for the CNN), numpy input.
+- The eager loop of source 001 (E6) with batching added: `for xb, yb in
+  dataset.batch(b)`, `tf.GradientTape`, `apply_gradients`, no
+  `tf.function`; timed on `--eager-samples` samples after one warm-up step.
 
-Each repetition runs the three methods one after the other (interleaved, so a
-load change on a shared machine hits all three), each on the same number of
-samples. `train` and `fit` run two epochs per repetition and only the second
-is timed (steady state: the first includes tracing and compilation, reported
-separately); the eager loop is timed on `--eager-samples` samples after one
-warm-up step. Medians, minima and maxima are over the repetitions; ratios are
-computed per repetition, then summarized.
+Whole calls (seconds, lower is better), what a user feels in a notebook:
 
-Run: `python benchmarks/bench_training.py` (about 3-5 minutes on 2 CPU cores),
-`--quick` for a smoke run, `--repeats N`, `--workload text|autoencoder|all`.
+- fresh model, 2,048 samples x 3 epochs: `tfxfer.train` on a new model
+  against `compile` + `fit` (defaults) on a new model;
+- second call: a second identical `tfxfer.train` call on the same model
+  (it reuses the compiled step) against the first one.
+
+Every repetition runs all methods one after the other (interleaved, so a
+load change hits them all); ratios are computed per repetition, then
+summarized as median, minimum and maximum.
+
+Run: `python benchmarks/bench_training.py` (about 8-12 minutes on 2 CPU
+cores), `--quick` for a smoke run, `--repeats N`, `--workload NAME`,
+`--json FILE` to keep the raw numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -44,6 +59,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfxfer
+from tfxfer.training.step_functions import auto_xla_policy
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -60,7 +76,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._began)
 
 
-def text_workload(num_samples: int, rng):
+def text_workload(num_samples, rng):
     def make_model():
         return keras.Sequential(
             [
@@ -77,7 +93,7 @@ def text_workload(num_samples: int, rng):
     return make_model, x, y, "sparse_categorical_crossentropy", 64
 
 
-def autoencoder_workload(num_samples: int, rng):
+def autoencoder_workload(num_samples, rng):
     def make_model():
         return keras.Sequential(
             [
@@ -93,40 +109,75 @@ def autoencoder_workload(num_samples: int, rng):
     return make_model, x, x, "mse", 256
 
 
-WORKLOADS = {"text": text_workload, "autoencoder": autoencoder_workload}
+def cnn_workload(num_samples, rng):
+    def make_model():
+        return keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+                keras.layers.BatchNormalization(),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+                keras.layers.GlobalAveragePooling2D(),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+
+    x = rng.random((num_samples, 8, 8, 1), dtype=np.float32)
+    y = rng.integers(0, 10, size=num_samples).astype("int32")
+    return make_model, x, y, "sparse_categorical_crossentropy", 32
+
+
+WORKLOADS = {
+    "text": text_workload,
+    "autoencoder": autoencoder_workload,
+    "cnn": cnn_workload,
+}
+STEADY = (
+    "tfxfer.train",
+    "tfxfer.train, finite checks off",
+    "keras fit, defaults",
+    "keras fit at best (XLA, steps_per_execution=32)",
+    "eager GradientTape loop",
+)
+CALLS = (
+    "tfxfer.train, fresh model",
+    "keras fit defaults, fresh model",
+    "tfxfer.train, first call",
+    "tfxfer.train, second call",
+)
 
 
 class Runner:
-    """One model per method, reused across repetitions."""
+    """The models and data of one workload."""
 
-    def __init__(self, workload, num_samples, eager_samples, fit_spe):
+    def __init__(self, workload, num_samples, eager_samples, small_samples):
         rng = np.random.default_rng(0)
         make_model, x, y, loss, batch_size = WORKLOADS[workload](num_samples, rng)
-        self.x, self.y, self.loss, self.batch_size = x, y, loss, batch_size
-        self.num_samples = num_samples
-        self.eager_samples = eager_samples
-        self.first_epoch = {"train": [], "fit": []}
+        self.make_model, self.loss, self.batch_size = make_model, loss, batch_size
+        self.x, self.y = x, y
+        self.small = (x[:small_samples], y[:small_samples])
+        self.num_samples, self.eager_samples = num_samples, eager_samples
 
         self.train_model = make_model()
-        self.train_optimizer = keras.optimizers.Adam(1e-3)
+        self.unchecked_model = make_model()
+        self.unchecked = tfxfer.Trainer(self.unchecked_model, loss=loss)
+        self.unchecked.steps.check_finite = False
+        policy = auto_xla_policy(self.train_model)
+        min_steps = 0 if policy is None else policy[1]
+        warm = max(2, -(-min_steps * batch_size // num_samples))
+        for run in (self._train, self._unchecked):
+            run(epochs=warm)  # a long first run: "auto" switches to XLA
 
         self.fit_model = make_model()
         self.fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-        self.fit_dataset = (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(num_samples)
-            .batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE)
+        self.best_model = make_model()
+        self.best_model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=loss,
+            jit_compile=True,
+            steps_per_execution=32,
         )
-        self.fit_spe = fit_spe
-        if fit_spe:
-            self.spe_model = make_model()
-            self.spe_model.compile(
-                optimizer=keras.optimizers.Adam(1e-3),
-                loss=loss,
-                steps_per_execution=fit_spe,
-            )
-
         self.eager_model = make_model()
         self.eager_optimizer = keras.optimizers.Adam(1e-3)
         self.eager_loss = keras.losses.get(loss)
@@ -134,43 +185,53 @@ class Runner:
             batch_size
         )
 
-    def train(self) -> float:
+    # -- steady state (samples/s) ---------------------------------------
+
+    def _train(self, epochs=2):
         timer = EpochTimer()
         tfxfer.train(
             self.train_model,
             self.x,
             self.y,
             loss=self.loss,
-            optimizer=self.train_optimizer,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            callbacks=[timer],
+            verbose=0,
+        )
+        return self.num_samples / timer.seconds[-1]
+
+    def _unchecked(self, epochs=2):
+        timer = EpochTimer()
+        self.unchecked.fit(
+            self.x,
+            self.y,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            callbacks=[timer],
+            verbose=0,
+        )
+        return self.num_samples / timer.seconds[-1]
+
+    def _fit(self, model):
+        timer = EpochTimer()
+        model.fit(
+            self.x,
+            self.y,
             epochs=2,
             batch_size=self.batch_size,
             callbacks=[timer],
             verbose=0,
         )
-        self.first_epoch["train"].append(timer.seconds[0])
-        return self.num_samples / timer.seconds[1]
+        return self.num_samples / timer.seconds[-1]
 
-    def fit(self, model=None) -> float:
-        timer = EpochTimer()
-        (model or self.fit_model).fit(
-            self.fit_dataset, epochs=2, callbacks=[timer], verbose=0
-        )
-        if model is None:
-            self.first_epoch["fit"].append(timer.seconds[0])
-        return self.num_samples / timer.seconds[1]
-
-    def fit_steps_per_execution(self) -> float:
-        return self.fit(self.spe_model)
-
-    def eager(self) -> float:
-        # Source 001's loop (E6), batched; one warm-up step first.
+    def _eager(self):
         model, optimizer, loss_fn = (
             self.eager_model,
             self.eager_optimizer,
             self.eager_loss,
         )
-        seen = 0
-        began = None
+        seen, began = 0, None
         for step, (x_batch, y_batch) in enumerate(self.eager_dataset):
             if step == 1:
                 began = time.perf_counter()
@@ -186,95 +247,127 @@ class Runner:
         float(loss)  # wait for the last step
         return seen / (time.perf_counter() - began)
 
+    def steady(self):
+        return {
+            STEADY[0]: self._train,
+            STEADY[1]: self._unchecked,
+            STEADY[2]: lambda: self._fit(self.fit_model),
+            STEADY[3]: lambda: self._fit(self.best_model),
+            STEADY[4]: self._eager,
+        }
+
+    # -- whole calls (seconds) ------------------------------------------
+
+    def calls(self):
+        x, y = self.small
+        args = {"epochs": 3, "batch_size": self.batch_size, "verbose": 0}
+        out = {}
+        model = self.make_model()
+        began = time.perf_counter()
+        tfxfer.train(model, x, y, loss=self.loss, **args)
+        out[CALLS[0]] = out[CALLS[2]] = time.perf_counter() - began
+        began = time.perf_counter()
+        tfxfer.train(model, x, y, loss=self.loss, **args)
+        out[CALLS[3]] = time.perf_counter() - began
+        model = self.make_model()
+        began = time.perf_counter()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=self.loss)
+        model.fit(x, y, **args)
+        out[CALLS[1]] = time.perf_counter() - began
+        return out
+
 
 def summarize(values):
     return statistics.median(values), min(values), max(values)
 
 
+def ratios(numerators, denominators):
+    return [a / b for a, b in zip(numerators, denominators)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument(
-        "--workload", choices=["text", "autoencoder", "all"], default="all"
-    )
-    parser.add_argument(
-        "--fit-steps-per-execution",
-        type=int,
-        default=0,
-        help="also time fit compiled with this steps_per_execution (0: off)",
-    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
+    parser.add_argument("--json", help="write the raw numbers to this file")
     args = parser.parse_args(argv)
-    repeats = 1 if args.quick and args.repeats == 7 else args.repeats
+    repeats = 1 if args.quick and args.repeats == 5 else args.repeats
     if repeats < 1:
         parser.error("--repeats must be at least 1")
     workloads = list(WORKLOADS) if args.workload == "all" else [args.workload]
-    sizes = {"text": (8192, 2048), "autoencoder": (16384, 4096)}
+    sizes = {"text": (8192, 2048), "autoencoder": (16384, 4096), "cnn": (8192, 2048)}
     if args.quick:
-        sizes = {"text": (1024, 256), "autoencoder": (2048, 512)}
+        sizes = {k: (n // 4, e // 4) for k, (n, e) in sizes.items()}
 
     print(
-        f"tfxfer {tfxfer.__version__}, TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}, {os.cpu_count()} CPUs, {repeats} repetitions"
+        f"tfxfer {tfxfer.__version__}, TensorFlow {tf.__version__}, Keras "
+        f"{keras.__version__}, {os.cpu_count()} CPUs, "
+        f"GPUs: {len(tf.config.list_physical_devices('GPU'))}, {repeats} repetitions"
     )
-    rows = []
+    results = {}
     for workload in workloads:
         num_samples, eager_samples = sizes[workload]
-        runner = Runner(
-            workload, num_samples, eager_samples, args.fit_steps_per_execution
-        )
-        methods = {"tfxfer.train": runner.train, "keras fit": runner.fit}
-        if args.fit_steps_per_execution:
-            label = f"keras fit (steps_per_execution={args.fit_steps_per_execution})"
-            methods[label] = runner.fit_steps_per_execution
-        methods["eager GradientTape loop"] = runner.eager
-        for method in methods.values():  # warm-up
+        runner = Runner(workload, num_samples, eager_samples, small_samples=2048)
+        steady, calls = runner.steady(), {name: [] for name in CALLS}
+        for method in steady.values():  # warm-up
             method()
-        runner.first_epoch = {"train": [], "fit": []}
-        results = {name: [] for name in methods}
+        values = {name: [] for name in steady}
         for repeat in range(repeats):
-            for name, method in methods.items():
-                results[name].append(method())
+            for name, method in steady.items():
+                values[name].append(method())
+            for name, seconds in runner.calls().items():
+                calls[name].append(seconds)
             print(
-                f"  {workload} repetition {repeat + 1}/{repeats}: "
-                + ", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items()),
+                f"  {workload} {repeat + 1}/{repeats}: "
+                + ", ".join(f"{n} {v[-1]:,.0f}/s" for n, v in values.items())
+                + "; "
+                + ", ".join(f"{n} {v[-1]:.2f}s" for n, v in calls.items()),
                 file=sys.stderr,
                 flush=True,
             )
-        rows.append((workload, runner, results))
+        results[workload] = {"steady": values, "calls": calls}
 
+    head = f"{'median':>9} {'min':>9} {'max':>9}"
     print()
-    print(
-        f"{'workload':<12} {'method':<48} {'median/s':>10} {'min/s':>10} {'max/s':>10}"
-    )
-    for workload, _, results in rows:
-        for name, values in results.items():
-            median, low, high = summarize(values)
-            numbers = f"{median:>10,.0f} {low:>10,.0f} {high:>10,.0f}"
-            print(f"{workload:<12} {name:<48} {numbers}")
+    print(f"{'workload':<12} {'steady state, samples/s':<50} {head}")
+    for workload, result in results.items():
+        for name, values in result["steady"].items():
+            m, lo, hi = summarize(values)
+            print(f"{workload:<12} {name:<50} {m:>9,.0f} {lo:>9,.0f} {hi:>9,.0f}")
     print()
-    label = "ratio (per repetition)"
-    print(f"{'workload':<12} {label:<48} {'median':>10} {'min':>10} {'max':>10}")
-    for workload, _, results in rows:
-        train_values = results["tfxfer.train"]
-        for name, values in results.items():
-            if name == "tfxfer.train":
-                continue
-            ratios = [t / v for t, v in zip(train_values, values)]
-            median, low, high = summarize(ratios)
-            label = f"train / {name}"
-            print(
-                f"{workload:<12} {label:<48} {median:>10.2f} {low:>10.2f} {high:>10.2f}"
-            )
-    print()
-    print("First (untimed) epoch, median seconds, incl. tracing/compilation:")
-    for workload, runner, _ in rows:
-        parts = [
-            f"{name} {statistics.median(values):.2f}s"
-            for name, values in runner.first_epoch.items()
-            if values
+    print(f"{'workload':<12} {'ratio (per repetition)':<50} {head}")
+    for workload, result in results.items():
+        steady, calls = result["steady"], result["calls"]
+        rows = [
+            ("train / fit at best", ratios(steady[STEADY[0]], steady[STEADY[3]])),
+            ("train / fit defaults", ratios(steady[STEADY[0]], steady[STEADY[2]])),
+            ("train / eager loop", ratios(steady[STEADY[0]], steady[STEADY[4]])),
+            (
+                "train / train without finite checks",
+                ratios(steady[STEADY[0]], steady[STEADY[1]]),
+            ),
+            (
+                "fresh call: fit defaults s / train s",
+                ratios(calls[CALLS[1]], calls[CALLS[0]]),
+            ),
+            (
+                "train: first call s / second call s",
+                ratios(calls[CALLS[2]], calls[CALLS[3]]),
+            ),
         ]
-        print(f"  {workload}: " + ", ".join(parts))
+        for label, values in rows:
+            m, lo, hi = summarize(values)
+            print(f"{workload:<12} {label:<50} {m:>9.2f} {lo:>9.2f} {hi:>9.2f}")
+    print()
+    print(f"{'workload':<12} {'whole call, seconds':<50} {head}")
+    for workload, result in results.items():
+        for name, values in result["calls"].items():
+            m, lo, hi = summarize(values)
+            print(f"{workload:<12} {name:<50} {m:>9.2f} {lo:>9.2f} {hi:>9.2f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -435,7 +435,7 @@ class NumpyIdentity(keras.layers.Layer):
 @pytest.mark.slow
 def test_train_falls_back_from_xla_with_one_warning(tiny_tabular, monkeypatch):
     # "auto" tries XLA from the first step when runs count as long.
-    monkeypatch.setattr("tfxfer.training.trainer.XLA_MIN_STEPS", 1)
+    monkeypatch.setattr("tfxfer.training.step_functions.XLA_MIN_STEPS", 1)
     x, y = tiny_tabular
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -590,17 +590,24 @@ def test_train_multi_task_model_with_dict_losses(rng):
     assert any("accuracy" in key for key in history.history)
 
 
-def test_train_auto_jit_uses_xla_except_for_convolutions_on_cpu():
-    from tfxfer.training.step_functions import auto_uses_xla
+def test_train_auto_jit_policy_per_model():
+    from tfxfer.training.step_functions import (
+        XLA_MIN_STEPS,
+        XLA_MIN_STEPS_CONV_ON_CPU,
+        auto_xla_policy,
+    )
 
     dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     conv = keras.Sequential(
         [keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()]
     )
     nested = keras.Sequential([keras.Input((6, 6, 1)), conv, keras.layers.Dense(2)])
-    assert auto_uses_xla(dense)
-    assert not auto_uses_xla(conv)
-    assert not auto_uses_xla(nested)
+    assert auto_xla_policy(dense) == ("loop", XLA_MIN_STEPS)
+    assert auto_xla_policy(conv) == ("step", XLA_MIN_STEPS_CONV_ON_CPU)  # no GPU
+    assert auto_xla_policy(nested) == ("step", XLA_MIN_STEPS_CONV_ON_CPU)
+    no_jit = keras.Sequential([keras.Input((8,)), NumpyIdentity()])
+    no_jit.layers[0].supports_jit = False
+    assert auto_xla_policy(no_jit) is None
     assert tfxfer.Trainer(conv, loss="mse", jit_compile=True).steps.use_xla
     assert not tfxfer.Trainer(dense, loss="mse", jit_compile=False).steps.use_xla
 

@@ -29,11 +29,10 @@ from tfxfer.training.data_checks import check_targets, check_token_ids
 from tfxfer.training.epoch_iterator import EpochIterator
 from tfxfer.training.state import TrainState, draw_seed
 from tfxfer.training.step_functions import (
-    XLA_MIN_STEPS,
     CompiledObjective,
     StandaloneObjective,
     StepFunctions,
-    auto_uses_xla,
+    auto_xla_policy,
 )
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
@@ -104,13 +103,14 @@ class Trainer:
         metrics: Metrics as in `compile`; default: the compiled ones.
         loss_weights: Per-output loss weights as in `compile`; default: the
             compiled ones.
-        jit_compile: `"auto"` compiles with XLA once the training on this
-            Trainer is long enough to repay the compilation (1,000 steps run
-            or planned, see `XLA_MIN_STEPS`), where every layer supports it
-            (not for convolutional models on machines without a GPU, where
-            XLA compiles slowly and gains little), falling back with one
-            warning to a plain `tf.function` if XLA fails; `True` always uses
-            XLA; `False` never does.
+        jit_compile: `"auto"` compiles with XLA, where every layer supports
+            it, once the training on this Trainer is long enough to repay the
+            compilation: 1,000 steps run or planned (5,000, and each step
+            compiled alone, for convolutional models on machines without a
+            GPU, where XLA compiles slowly); see
+            `tfxfer.training.step_functions.auto_xla_policy`. If XLA fails,
+            it falls back to a plain `tf.function` with one warning. `True`
+            always uses XLA; `False` never does.
         steps_per_execution: Steps per compiled call: an int, or `"auto"` to
             adapt it so that one call takes about 0.1 s (at most 128).
         seed: Seed of the shuffling order; `None` draws one per `fit` from
@@ -182,11 +182,13 @@ class Trainer:
             objective = StandaloneObjective(model, loss, loss_weights)
         self._compile_model = _compile_model
         self.state = TrainState(optimizer, self.seed)
+        policy = auto_xla_policy(model)
         self.steps = StepFunctions(
             model,
             objective,
             optimizer,
             use_xla=jit_compile is True,
+            xla_scope="loop" if policy is None else policy[0],
             allow_xla_fallback=jit_compile == "auto",
             steps_per_execution=steps_per_execution,
             extra_loss=extra_loss,
@@ -194,7 +196,9 @@ class Trainer:
         self._compiled_objects = self._compile_objects()
         # jit_compile="auto" starts without XLA and switches once the training
         # on this Trainer is long enough to repay XLA's compilation.
-        self._xla_eligible = jit_compile == "auto" and auto_uses_xla(model)
+        self._xla_min_steps = (
+            policy[1] if jit_compile == "auto" and policy is not None else None
+        )
         self._steps_run = 0
         self._built = False
         self._objective_built = False
@@ -575,18 +579,20 @@ class Trainer:
 
     def _maybe_switch_to_xla(self, planned_steps: int) -> None:
         """Turns XLA on (for good) once this Trainer's steps, run and planned,
-        reach `XLA_MIN_STEPS`, under `jit_compile="auto"`.
+        reach the model's threshold (`auto_xla_policy`), under
+        `jit_compile="auto"`.
 
-        XLA compiles a training step in about a second on a laptop CPU and
-        then runs it 1.5-2x faster; short runs are faster without it. The
-        rule counts steps, not seconds, so a run with a seed repeats exactly.
+        XLA compiles a training step in one to a few seconds on a laptop CPU
+        and then runs it up to 2x faster; short runs are faster without it.
+        The rule counts steps, not seconds, so a run with a seed repeats
+        exactly.
         """
         steps = self.steps
         if (
-            self._xla_eligible
+            self._xla_min_steps is not None
             and not steps.use_xla
             and not steps.xla_failed
-            and self._steps_run + planned_steps >= XLA_MIN_STEPS
+            and self._steps_run + planned_steps >= self._xla_min_steps
         ):
             steps.use_xla = True
 
