@@ -112,6 +112,23 @@ def test_finetune_numeric_csv_new_head(capsys, tmp_path, tiny_model_path, numeri
     assert model.num_classes == 3
 
 
+def test_finetune_infinite_feature_fails_and_saves_nothing(
+    capsys, tmp_path, tiny_model_path, numeric_csv
+):
+    lines = numeric_csv.read_text().splitlines()
+    lines[3] = "inf," + lines[3].split(",", 1)[1]  # one infinite feature in row 3
+    path = tmp_path / "with_inf.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "tuned.keras"
+    code, _, err = _main(
+        capsys, "finetune", path, "--model", tiny_model_path, "--out", out, "--quiet"
+    )
+    assert code == 1
+    assert "was not applied" in err and "`x` (sample index" in err
+    assert not out.exists()
+    assert not out.with_suffix(".classes.json").exists()
+
+
 def test_finetune_text_from_vectors_then_from_saved_model(capsys, tmp_path, text_files):
     vectors, csv = text_files
     first = tmp_path / "text.keras"

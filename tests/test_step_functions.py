@@ -284,3 +284,59 @@ def test_step_second_train_call_does_not_retrace():
         **dict(args, metrics=["accuracy", "sparse_top_k_categorical_accuracy"]),
     )
     assert GraphCalls.traces > first
+
+
+class Unused(keras.layers.Layer):
+    """Holds a weight that gets no gradient (its gradient is None)."""
+
+    def build(self, input_shape):
+        self.unused = self.add_weight(shape=(2,), initializer="ones")
+
+    def call(self, inputs):
+        return inputs
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 3, "auto"])
+def test_step_xla_loop_without_per_step_cond_matches_the_plain_step(
+    steps_per_execution,
+):
+    """The whole-loop XLA function applies each step's gradients at the next
+    iteration; it must give the same weights as applying them in place."""
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 20, (30, 5)).astype("int32")  # 4 batches, last of 6
+    labels = rng.integers(0, 3, 30)
+
+    def make():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential(
+            [
+                keras.Input((5,), dtype="int32"),
+                keras.layers.Embedding(20, 4),  # trainable: sparse gradients
+                keras.layers.GlobalAveragePooling1D(),
+                Unused(),
+                keras.layers.Dense(6, activation="relu"),
+                keras.layers.BatchNormalization(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+
+    results = []
+    for check in (True, False):
+        model = make()
+        trainer = tfxfer.Trainer(
+            model,
+            loss=SPARSE,
+            metrics=["accuracy"],
+            jit_compile=True,
+            steps_per_execution=steps_per_execution,
+            seed=0,
+        )
+        trainer.steps.check_finite = check  # False: the plain per-step update
+        history = trainer.fit(tokens, labels, epochs=3, batch_size=8, verbose=0)
+        results.append((history.history, model.get_weights(), trainer))
+    (checked, weights, trainer), (plain, plain_weights, _) = results
+    assert int(trainer.optimizer.iterations) == 12
+    for key in plain:
+        np.testing.assert_allclose(checked[key], plain[key], rtol=1e-5)
+    for a, b in zip(weights, plain_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

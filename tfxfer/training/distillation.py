@@ -87,8 +87,9 @@ def distill(
     """Trains `student` to imitate `teacher` (knowledge distillation).
 
     Builds a `keras.distillation.Distiller` with a
-    `keras.distillation.LogitsDistillation(temperature)` loss and fits it. The
-    student minimizes
+    `keras.distillation.LogitsDistillation(temperature)` loss and trains it
+    with a `tfxfer.Trainer` (the Distiller's own `compute_loss`, tfxfer's
+    compiled, NaN-safe steps). The student minimizes
     `alpha * CE(y, student) + (1 - alpha) * T**2 * KL(teacher_T || student_T)`,
     where `*_T` are the softmax of the logits divided by the temperature `T`
     (Keras' `student_loss_weight` is `alpha`; the `T**2` factor keeps the

@@ -131,6 +131,11 @@ def fine_tune(
        `keras.optimizers.MultiOptimizer`. Each stage starts with a fresh
        optimizer (no moments carried over).
 
+    Each stage is a `tfxfer.Trainer` run, so it has the Trainer's checks:
+    bad labels or token ids are refused before the first step, and a step
+    with a non-finite loss or gradient is not applied and raises
+    `NonFiniteLossError`.
+
     With `l2sp=alpha`, stage 2 adds `alpha / 2 * sum ||w - w0||^2` over the
     base's trainable weights to the training loss, `w0` being their values
     before fine-tuning (L2-SP; TLlib `SPRegularization`). The penalty is part

@@ -25,6 +25,7 @@ from typing import Any
 
 import keras
 
+from tfxfer.utils.optimizers import fresh_optimizer
 from tfxfer.utils.validation import check_model
 
 LayerSpec = (
@@ -361,5 +362,5 @@ def _recompile(model: keras.Model) -> None:
     config = dict(compile_config.config)
     optimizer = model.optimizer
     if optimizer is not None:
-        config["optimizer"] = type(optimizer).from_config(optimizer.get_config())
+        config["optimizer"] = fresh_optimizer(optimizer)
     model.compile(**config)
