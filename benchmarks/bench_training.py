@@ -36,7 +36,9 @@ Whole calls (seconds, lower is better), what a user feels in a notebook:
 
 Every repetition runs all methods one after the other (interleaved, so a
 load change hits them all); ratios are computed per repetition, then
-summarized as median, minimum and maximum.
+summarized as median, minimum and maximum. The cost of the finite checks is
+also given from the process CPU time of the same epochs, which CPU time
+stolen by other virtual machines does not inflate.
 
 Run: `python benchmarks/bench_training.py` (about 8-12 minutes on 2 CPU
 cores), `--quick` for a smoke run, `--repeats N`, `--workload NAME`,
@@ -63,17 +65,19 @@ from tfxfer.training.step_functions import auto_xla_policy
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch."""
+    """Records the wall time and the process CPU time of every epoch."""
 
     def __init__(self):
         super().__init__()
-        self.seconds = []
+        self.seconds, self.cpu_seconds = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._began = time.perf_counter()
+        self._cpu_began = time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._began)
+        self.cpu_seconds.append(time.process_time() - self._cpu_began)
 
 
 def text_workload(num_samples, rng):
@@ -158,6 +162,7 @@ class Runner:
         self.x, self.y = x, y
         self.small = (x[:small_samples], y[:small_samples])
         self.num_samples, self.eager_samples = num_samples, eager_samples
+        self.cpu = {"checked": [], "unchecked": []}  # CPU seconds per epoch
 
         self.train_model = make_model()
         self.unchecked_model = make_model()
@@ -199,6 +204,7 @@ class Runner:
             callbacks=[timer],
             verbose=0,
         )
+        self.cpu["checked"].append(timer.cpu_seconds[-1])
         return self.num_samples / timer.seconds[-1]
 
     def _unchecked(self, epochs=2):
@@ -211,6 +217,7 @@ class Runner:
             callbacks=[timer],
             verbose=0,
         )
+        self.cpu["unchecked"].append(timer.cpu_seconds[-1])
         return self.num_samples / timer.seconds[-1]
 
     def _fit(self, model):
@@ -312,6 +319,7 @@ def main(argv=None):
         steady, calls = runner.steady(), {name: [] for name in CALLS}
         for method in steady.values():  # warm-up
             method()
+        runner.cpu = {"checked": [], "unchecked": []}
         values = {name: [] for name in steady}
         for repeat in range(repeats):
             for name, method in steady.items():
@@ -326,7 +334,7 @@ def main(argv=None):
                 file=sys.stderr,
                 flush=True,
             )
-        results[workload] = {"steady": values, "calls": calls}
+        results[workload] = {"steady": values, "calls": calls, "cpu": runner.cpu}
 
     head = f"{'median':>9} {'min':>9} {'max':>9}"
     print()
@@ -346,6 +354,10 @@ def main(argv=None):
             (
                 "train / train without finite checks",
                 ratios(steady[STEADY[0]], steady[STEADY[1]]),
+            ),
+            (
+                "same, from CPU time (unchecked s / checked s)",
+                ratios(result["cpu"]["unchecked"], result["cpu"]["checked"]),
             ),
             (
                 "fresh call: fit defaults s / train s",

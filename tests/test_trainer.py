@@ -174,3 +174,15 @@ def test_trainer_rejects_bad_data_combinations(data):
         trainer.fit(x[:1], y[:1], validation_split=0.1, verbose=0)
     with pytest.raises(ValueError, match="`y` must be None when `x` is a generator"):
         trainer.fit((b for b in [(x, y)]), y, verbose=0)
+
+
+class OwnStep(keras.Sequential):
+    def train_step(self, data):
+        return super().train_step(data)
+
+
+def test_trainer_warns_that_a_custom_train_step_is_not_used():
+    keras.utils.set_random_seed(0)
+    model = OwnStep([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    with pytest.warns(UserWarning, match="overrides `train_step`, which tfxfer"):
+        tfxfer.Trainer(model, loss=SPARSE)

@@ -181,6 +181,14 @@ class Trainer:
             )
             objective = StandaloneObjective(model, loss, loss_weights)
         self._compile_model = _compile_model
+        if type(model).train_step is not keras.Model.train_step:
+            warnings.warn(
+                f"Model {model.name!r} overrides `train_step`, which tfxfer does "
+                "not call: it runs its own compiled step, built on the model's "
+                "`compute_loss` and `compute_metrics`. Override those instead, "
+                "or train this model with `model.fit`.",
+                stacklevel=2,
+            )
         self.state = TrainState(optimizer, self.seed)
         policy = auto_xla_policy(model)
         self.steps = StepFunctions(
