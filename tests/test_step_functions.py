@@ -296,6 +296,7 @@ class Unused(keras.layers.Layer):
         return inputs
 
 
+@pytest.mark.filterwarnings("ignore:Gradients do not exist for variables")
 @pytest.mark.parametrize("steps_per_execution", [1, 3, "auto"])
 def test_step_xla_loop_without_per_step_cond_matches_the_plain_step(
     steps_per_execution,
