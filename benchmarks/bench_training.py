@@ -192,45 +192,32 @@ class Runner:
 
     # -- steady state (samples/s) ---------------------------------------
 
-    def _train(self, epochs=2):
+    def _timed(self, fit, epochs=2, cpu_key=None):
+        """Runs `fit(x, y, ...)` for `epochs`; samples/s of the last epoch."""
         timer = EpochTimer()
-        tfxfer.train(
-            self.train_model,
+        fit(
             self.x,
             self.y,
-            loss=self.loss,
             epochs=epochs,
             batch_size=self.batch_size,
             callbacks=[timer],
             verbose=0,
         )
-        self.cpu["checked"].append(timer.cpu_seconds[-1])
+        if cpu_key is not None:
+            self.cpu[cpu_key].append(timer.cpu_seconds[-1])
         return self.num_samples / timer.seconds[-1]
+
+    def _train(self, epochs=2):
+        def fit(x, y, **kwargs):
+            tfxfer.train(self.train_model, x, y, loss=self.loss, **kwargs)
+
+        return self._timed(fit, epochs, "checked")
 
     def _unchecked(self, epochs=2):
-        timer = EpochTimer()
-        self.unchecked.fit(
-            self.x,
-            self.y,
-            epochs=epochs,
-            batch_size=self.batch_size,
-            callbacks=[timer],
-            verbose=0,
-        )
-        self.cpu["unchecked"].append(timer.cpu_seconds[-1])
-        return self.num_samples / timer.seconds[-1]
+        return self._timed(self.unchecked.fit, epochs, "unchecked")
 
     def _fit(self, model):
-        timer = EpochTimer()
-        model.fit(
-            self.x,
-            self.y,
-            epochs=2,
-            batch_size=self.batch_size,
-            callbacks=[timer],
-            verbose=0,
-        )
-        return self.num_samples / timer.seconds[-1]
+        return self._timed(model.fit)
 
     def _eager(self):
         model, optimizer, loss_fn = (

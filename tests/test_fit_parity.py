@@ -217,11 +217,16 @@ def test_parity_ragged_inputs():
     assert_same_run(*runs)
 
 
-def test_parity_multi_input_dict_and_multi_output_dict_losses(data):
-    x, y = data
+@pytest.fixture
+def second_input_and_target():
     rng = np.random.default_rng(2)
-    extra = rng.random((40, 2), dtype=np.float32)
-    target = rng.random((40, 1), dtype=np.float32)
+    return rng.random((40, 2), dtype=np.float32), rng.random((40, 1), dtype=np.float32)
+
+
+def test_parity_multi_input_dict_and_multi_output_dict_losses(
+    data, second_input_and_target
+):
+    (x, y), (extra, target) = data, second_input_and_target
 
     def make():
         keras.utils.set_random_seed(0)
@@ -258,11 +263,8 @@ def test_parity_multi_input_dict_and_multi_output_dict_losses(data):
     )
 
 
-def test_parity_multi_input_list_and_list_outputs(data):
-    x, y = data
-    rng = np.random.default_rng(2)
-    extra = rng.random((40, 2), dtype=np.float32)
-    target = rng.random((40, 1), dtype=np.float32)
+def test_parity_multi_input_list_and_list_outputs(data, second_input_and_target):
+    (x, y), (extra, target) = data, second_input_and_target
 
     def make():
         keras.utils.set_random_seed(0)

@@ -341,3 +341,19 @@ def test_step_xla_loop_without_per_step_cond_matches_the_plain_step(
         np.testing.assert_allclose(checked[key], plain[key], rtol=1e-5)
     for a, b in zip(weights, plain_weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_step_finite_check_sees_one_bad_value_in_a_large_gradient(jit_compile, bad):
+    """Large tensors are checked through a matrix-vector product with zeros;
+    neither XLA nor Grappler may fold it away."""
+    from tfxfer.training.step_functions import _all_finite
+
+    check = tf.function(_all_finite, jit_compile=jit_compile)
+    large = np.zeros((300, 40), np.float32)
+    assert bool(check([tf.constant(large), tf.constant(np.ones(3, "f4"))]))
+    large[123, 7] = bad
+    assert not bool(check([tf.constant(large), tf.constant(np.ones(3, "f4"))]))
+    big = np.full((300, 40), 3e38, np.float32)  # a plain sum would overflow
+    assert bool(check([tf.constant(big)]))

@@ -173,13 +173,20 @@ def _relaxed_spec(value):
     return tf.TensorSpec([None, *value.shape[1:]], value.dtype)
 
 
+# Tensors with more elements than this are reduced through a matrix-vector
+# product (multi-threaded) rather than `reduce_sum` (a single-threaded loop on
+# XLA's CPU backend): the check then cost 0-2 % instead of 7 % of the
+# autoencoder benchmark's CPU time.
+_MATVEC_MIN_ELEMENTS = 4096
+
+
 def _all_finite(tensors) -> tf.Tensor:
     """True if no element of `tensors` is NaN or infinite.
 
-    Sums `t * 0` over every tensor: 0 when all values are finite, NaN as soon
-    as one is NaN or infinite (inf * 0 is NaN), and unlike a plain sum it
-    cannot overflow. One fused reduction per tensor, cheaper under XLA than
-    `reduce_all(is_finite(t))` (measured on the autoencoder benchmark).
+    Multiplies every element by zero and sums: 0 when all are finite, NaN as
+    soon as one is NaN or infinite (inf * 0 is NaN), and unlike a plain sum
+    it cannot overflow. Large tensors are multiplied by a zero vector
+    (`matvec`), which runs on all cores.
     """
     sums = []
     for tensor in tensors:
@@ -187,9 +194,15 @@ def _all_finite(tensors) -> tf.Tensor:
             continue
         if isinstance(tensor, tf.IndexedSlices):
             tensor = tensor.values
-        sums.append(
-            tf.cast(tf.reduce_sum(tensor * tf.zeros([], tensor.dtype)), tf.float32)
-        )
+        tensor = tf.cast(tensor, tf.float32)
+        shape = tensor.shape
+        size = shape.num_elements() if shape.is_fully_defined() else None
+        if size is not None and size > _MATVEC_MIN_ELEMENTS and shape.rank >= 2:
+            columns = int(shape[-1])
+            matrix = tf.reshape(tensor, [-1, columns])
+            sums.append(tf.reduce_sum(tf.linalg.matvec(matrix, tf.zeros([columns]))))
+        else:
+            sums.append(tf.reduce_sum(tensor * 0.0))
     if not sums:
         return tf.constant(True)
     return tf.math.is_finite(tf.add_n(sums))
