@@ -603,8 +603,12 @@ def test_train_auto_jit_policy_per_model():
     )
     nested = keras.Sequential([keras.Input((6, 6, 1)), conv, keras.layers.Dense(2)])
     assert auto_xla_policy(dense) == ("loop", XLA_MIN_STEPS)
-    assert auto_xla_policy(conv) == ("step", XLA_MIN_STEPS_CONV_ON_CPU)  # no GPU
-    assert auto_xla_policy(nested) == ("step", XLA_MIN_STEPS_CONV_ON_CPU)
+    if tf.config.list_logical_devices("GPU"):
+        conv_policy = ("loop", XLA_MIN_STEPS)
+    else:
+        conv_policy = ("step", XLA_MIN_STEPS_CONV_ON_CPU)
+    assert auto_xla_policy(conv) == conv_policy
+    assert auto_xla_policy(nested) == conv_policy
     no_jit = keras.Sequential([keras.Input((8,)), NumpyIdentity()])
     no_jit.layers[0].supports_jit = False
     assert auto_xla_policy(no_jit) is None
