@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import pathlib
 import pickle
 import shutil
 import zipfile
@@ -13,8 +14,9 @@ import pytest
 
 import tfxfer
 from tfxfer import datasets
-from tfxfer.datasets import builder, numeric
-from tfxfer.errors import DataIntegrityError, UnsafeFileError
+from tfxfer.datasets import build, numeric
+from tfxfer.datasets.build import newsgroups, parts, writers
+from tfxfer.errors import DataIntegrityError, MissingDataError, UnsafeFileError
 
 SHIPPED = datasets.data_dir()
 
@@ -23,7 +25,6 @@ SHIPPED = datasets.data_dir()
 def data_copy(tmp_path, monkeypatch):
     """A copy of the small bundled files in tmp_path, used as the data dir."""
     names = ["reviews.csv", "news.csv", "wordsim353.tsv"]
-    shutil.copyfile(SHIPPED / "SHA256SUMS", tmp_path / "SHA256SUMS")
     for name in names:
         shutil.copyfile(SHIPPED / name, tmp_path / name)
     monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
@@ -39,22 +40,20 @@ def _flip_byte(path, position=100):
 # --- data directory and checksums -------------------------------------------
 
 
-def test_data_dir_is_repo_data_folder_by_default(monkeypatch):
+def test_data_dir_is_the_package_data_folder_by_default(monkeypatch):
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
     path = datasets.data_dir()
-    assert (
-        path
-        == __import__("pathlib").Path(tfxfer.__file__).resolve().parents[1] / "data"
-    )
-    assert (path / "SHA256SUMS").is_file()
+    assert path == pathlib.Path(tfxfer.__file__).resolve().parent / "data"
+    assert (path / "README.md").is_file()
+    # The digests live in the code, not beside the data.
+    assert not (path / "SHA256SUMS").exists()
 
 
 def test_data_dir_follows_environment_variable(data_copy):
     assert datasets.data_dir() == data_copy.resolve()
 
 
-def test_checksums_list_every_bundled_file_and_all_verify():
-    checksums = datasets.read_checksums()
+def test_digests_list_every_bundled_file_and_all_verify():
     expected = {
         "news.csv",
         "reviews.csv",
@@ -65,26 +64,31 @@ def test_checksums_list_every_bundled_file_and_all_verify():
         datasets.WORD2VEC_FILE,
         datasets.DIGITS_CNN_FILE,
     }
-    assert set(checksums) == expected
-    assert datasets.verify() == checksums
+    assert set(datasets.DIGESTS) == expected
+    assert datasets.verify() == dict(datasets.DIGESTS)
     for name in expected:
         assert (SHIPPED / name).stat().st_size < 8 * 2**20, name
+    with pytest.raises(TypeError):
+        datasets.DIGESTS["news.csv"] = "0" * 64  # read-only
 
 
 def test_data_file_returns_verified_path():
     path = datasets.data_file("wordsim353.tsv")
     assert path == SHIPPED / "wordsim353.tsv"
-    assert datasets.sha256_of(path) == datasets.read_checksums()["wordsim353.tsv"]
+    assert datasets.sha256_of(path) == datasets.DIGESTS["wordsim353.tsv"]
 
 
-def test_data_file_unknown_name_raises():
-    with pytest.raises(ValueError, match=r"Argument `name` must be a bundled data"):
-        datasets.data_file("mnist.csv")
+@pytest.mark.parametrize(
+    "name", ["mnist.csv", "../outside.txt", "/etc/passwd", "", None, 3]
+)
+def test_data_file_refuses_names_that_are_not_bundled_files(name):
+    with pytest.raises(ValueError, match=r"Argument `name` must be the name of a"):
+        datasets.data_file(name)
 
 
 def test_data_file_corrupted_file_raises_with_both_hashes(data_copy):
     _flip_byte(data_copy / "reviews.csv")
-    expected = datasets.read_checksums()["reviews.csv"]
+    expected = datasets.DIGESTS["reviews.csv"]
     actual = datasets.sha256_of(data_copy / "reviews.csv")
     with pytest.raises(DataIntegrityError, match=r"reviews\.csv") as info:
         datasets.data_file("reviews.csv")
@@ -95,32 +99,61 @@ def test_data_file_corrupted_file_raises_with_both_hashes(data_copy):
         datasets.load_reviews()
 
 
+def test_a_checksum_file_beside_the_data_is_not_trusted(data_copy):
+    # Editing a file and a SHA256SUMS next to it together used to pass.
+    path = data_copy / "news.csv"
+    path.write_text("text,label\nforged,alt.atheism\n", encoding="utf-8")
+    (data_copy / "SHA256SUMS").write_text(
+        f"{datasets.sha256_of(path)}  news.csv\n../outside.txt\n"
+    )
+    with pytest.raises(DataIntegrityError, match=r"news\.csv is corrupt"):
+        datasets.data_file("news.csv")
+
+
+def test_data_file_refuses_a_link_out_of_the_data_folder(data_copy, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside") / "reviews.csv"
+    shutil.move(data_copy / "reviews.csv", outside)
+    (data_copy / "reviews.csv").symlink_to(outside)
+    with pytest.raises(DataIntegrityError, match="outside the data folder"):
+        datasets.data_file("reviews.csv")
+
+
+def test_digest_names_outside_the_folder_are_refused():
+    from tfxfer.datasets import integrity
+
+    for bad in ("../outside.txt", "/abs.txt", "a/../b.txt", "a\\b.txt", "./a"):
+        with pytest.raises(DataIntegrityError, match="not a relative file name"):
+            integrity._check_names({bad: "0" * 64})
+    with pytest.raises(DataIntegrityError, match="64-digit"):
+        integrity._check_names({"news.csv": "abc"})
+
+
 def test_data_file_change_after_verification_is_caught(data_copy):
     path = datasets.data_file("news.csv")
     stat = path.stat()
     _flip_byte(path)
-    # Keep the size; move the mtime as any real write would.
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    # Same size and the same mtime: only hashing again catches it.
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     with pytest.raises(DataIntegrityError, match=r"news\.csv"):
         datasets.data_file("news.csv")
 
 
-def test_data_file_missing_file_raises(data_copy):
+def test_data_file_missing_file_says_how_to_get_it_back(data_copy, monkeypatch):
     (data_copy / "news.csv").unlink()
-    with pytest.raises(FileNotFoundError, match=r"news\.csv is missing"):
+    with pytest.raises(MissingDataError, match=r"news\.csv is missing") as info:
         datasets.data_file("news.csv")
+    assert isinstance(info.value, FileNotFoundError)
+    assert "TFXFER_DATA_DIR" in str(info.value) and "unset" in str(info.value)
 
 
-def test_read_checksums_rejects_malformed_line(data_copy):
-    (data_copy / "SHA256SUMS").write_text("not-a-hash  news.csv\n")
-    with pytest.raises(DataIntegrityError, match=r"Line 1 of .*SHA256SUMS"):
-        datasets.data_file("news.csv")
+def test_missing_package_data_names_the_install_fix(tmp_path, monkeypatch):
+    from tfxfer.datasets import integrity
 
-
-def test_read_checksums_missing_list_raises(tmp_path, monkeypatch):
-    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="SHA256SUMS does not exist"):
-        datasets.data_file("news.csv")
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(integrity, "package_data_dir", lambda: tmp_path)
+    with pytest.raises(MissingDataError, match="pip install") as info:
+        datasets.load_news()
+    assert "lacks the data that ships inside the package" in str(info.value)
 
 
 def test_verify_names_every_bad_file(data_copy):
@@ -133,9 +166,9 @@ def test_verify_names_every_bad_file(data_copy):
 
 
 def test_main_verify_reports_ok_and_failure(capsys, data_copy):
-    assert builder.main(["verify", "--dir", str(SHIPPED)]) == 0
+    assert build.main(["verify", "--dir", str(SHIPPED)]) == 0
     assert "8 files OK" in capsys.readouterr().out
-    assert builder.main(["verify"]) == 1
+    assert build.main(["verify"]) == 1
     assert "failed verification" in capsys.readouterr().err
 
 
@@ -337,7 +370,7 @@ def test_restricted_unpickler_refuses_unexpected_class(tmp_path):
     path = tmp_path / "evil"
     path.write_bytes(_evil_pickle(marker))
     with pytest.raises(UnsafeFileError, match=r"`posix.system`.*refused"):
-        builder.read_mini_newsgroup(path)
+        newsgroups.read_mini_newsgroup(path)
     assert not marker.exists()
 
 
@@ -345,31 +378,55 @@ def test_restricted_unpickler_refuses_non_bunch(tmp_path):
     path = tmp_path / "list"
     path.write_bytes(zlib.compress(pickle.dumps([1, 2], protocol=0)))
     with pytest.raises(UnsafeFileError, match="does not hold a scikit-learn Bunch"):
-        builder.read_mini_newsgroup(path)
+        newsgroups.read_mini_newsgroup(path)
 
 
 def test_read_mini_newsgroup_reads_the_real_pickle():
-    bunch = builder.read_mini_newsgroup(
-        builder.gensim_test_data_dir() / builder.NEWSGROUP_PICKLE
+    bunch = newsgroups.read_mini_newsgroup(
+        parts.gensim_test_data_dir() / newsgroups.NEWSGROUP_PICKLE
     )
     assert len(bunch["data"]) == 200
     assert bunch["target_names"] == ["alt.atheism", "sci.space"]
     assert np.bincount(bunch["target"]).tolist() == [100, 100]
 
 
-def test_build_reproduces_shipped_text_files(tmp_path):
-    stats = datasets.build(tmp_path, parts=["reviews", "news", "evaluation"])
+def test_build_reproduces_shipped_text_files(tmp_path, capsys):
+    digests_module = pathlib.Path(build.__file__).parent.parent / "_digests.py"
+    before = digests_module.read_bytes()
+    stats = build.build(tmp_path, parts=["reviews", "news", "evaluation"])
     assert stats["news"]["rows"] == 200
-    shipped = datasets.read_checksums()
-    rebuilt = datasets.read_checksums(tmp_path)
-    assert set(rebuilt) == {"news.csv", "reviews.csv", *builder.EVALUATION_FILES}
+    rebuilt = {name: d for part in stats.values() for name, d in part["sha256"].items()}
+    assert set(rebuilt) == {"news.csv", "reviews.csv", *parts.EVALUATION_FILES}
     for name, digest in rebuilt.items():
-        assert digest == shipped[name], name
+        assert digest == datasets.DIGESTS[name] == datasets.sha256_of(tmp_path / name)
+    assert all(same for p in stats.values() for same in p["matches_shipped"].values())
+    # Building elsewhere leaves the digests in the code alone, and no temp file.
+    assert digests_module.read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert build.main(["build", "--out", str(tmp_path), "--only", "reviews"]) == 0
+    assert "every file matches the shipped digests" in capsys.readouterr().out
+
+
+def test_digests_module_source_round_trips():
+    source = writers.digests_module_source(datasets.DIGESTS)
+    namespace = {}
+    exec(compile(source, "_digests.py", "exec"), namespace)
+    assert namespace["DIGESTS"] == dict(datasets.DIGESTS)
+    shipped = pathlib.Path(build.__file__).parent.parent / "_digests.py"
+    assert shipped.read_text(encoding="utf-8") == source
 
 
 def test_build_rejects_unknown_part(tmp_path):
     with pytest.raises(ValueError, match="Argument `parts` must be a list of parts"):
-        datasets.build(tmp_path, parts=["images"])
+        build.build(tmp_path, parts=["images"])
+
+
+def test_import_tfxfer_does_not_load_the_build_script(fresh_python):
+    out = fresh_python(
+        "import sys, tfxfer; tfxfer.datasets.load_news();"
+        "print(sorted(m for m in sys.modules if m.startswith('tfxfer.datasets.b')))"
+    )
+    assert out.strip() == "[]"
 
 
 # --- pretrained artifacts -----------------------------------------------------------
@@ -421,7 +478,7 @@ def test_renumber_shared_objects_keeps_sharing():
         "b": [{"shared_object_id": 99}, {"shared_object_id": 140004803048720}],
         "c": 5,
     }
-    assert builder._renumber_shared_objects(config, {}) == {
+    assert writers.renumber_shared_objects(config, {}) == {
         "a": {"shared_object_id": 1},
         "b": [{"shared_object_id": 2}, {"shared_object_id": 1}],
         "c": 5,
@@ -440,7 +497,7 @@ def test_normalized_keras_files_are_byte_identical(tmp_path):
         model = keras.Model(inputs, outputs, name="tiny")
         path = tmp_path / f"m{index}.keras"
         model.save(path)
-        builder._normalize_keras_zip(path)
+        path.write_bytes(writers.normalized_keras_zip(path))
         paths.append(path)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     with zipfile.ZipFile(paths[0]) as archive:

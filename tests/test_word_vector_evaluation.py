@@ -112,8 +112,10 @@ def test_evaluate_word_vectors_on_gensim_files_with_trained_vectors():
     assert 0.0 <= scores["analogies"]["accuracy"] <= 1.0
 
 
-def test_evaluate_word_vectors_defaults_to_bundled_files(analogy_kv):
-    scores = tfxfer.evaluate_word_vectors(analogy_kv)
+def test_evaluate_word_vectors_on_the_bundled_benchmarks(analogy_kv):
+    scores = tfxfer.evaluate_word_vectors(
+        analogy_kv, **tfxfer.datasets.word_vector_benchmarks()
+    )
     assert set(scores) == {"wordsim353", "simlex999", "analogies"}
     assert scores["wordsim353"]["pairs"] == 353
     assert scores["simlex999"]["pairs"] == 999
@@ -133,4 +135,22 @@ def test_evaluate_word_vectors_errors(tmp_path, analogy_kv):
     with pytest.raises(ValueError, match="`similarity_files` must be a dict"):
         tfxfer.evaluate_word_vectors(analogy_kv, similarity_files=["a.tsv"])
     with pytest.raises(ValueError, match="`restrict_vocab` must be a positive"):
-        tfxfer.evaluate_word_vectors(analogy_kv, restrict_vocab=0)
+        tfxfer.evaluate_word_vectors(
+            analogy_kv, analogy_file=tmp_path / "q.txt", restrict_vocab=0
+        )
+    # Nothing to evaluate on: the message points at the bundled benchmarks.
+    with pytest.raises(ValueError, match="word_vector_benchmarks"):
+        tfxfer.evaluate_word_vectors(analogy_kv)
+    with pytest.raises(ValueError, match="`analogy_file` must be a file path"):
+        tfxfer.evaluate_word_vectors(analogy_kv, analogy_file=True)
+
+
+def test_embeddings_do_not_import_datasets(fresh_python):
+    out = fresh_python(
+        """
+        import sys, _tfxfer_cli  # the package then loads nothing by itself
+        import tfxfer.embeddings
+        print(sorted(m for m in sys.modules if m.startswith("tfxfer.datasets")))
+        """
+    )
+    assert out.strip() == "[]"

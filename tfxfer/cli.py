@@ -1,14 +1,17 @@
 """The `tfxfer` command line: `tfxfer --version`, `tfxfer info`, ...
 
-Sub-commands live in `tfxfer.commands`, one module each. Only the command that
-runs is imported, so `tfxfer --version` and `tfxfer --help` stay fast.
+Sub-commands live in `tfxfer.commands`, one module each; a module defines its
+arguments without importing TensorFlow. Started as the `tfxfer` command (the
+`_tfxfer_cli` entry point), the package defers its API, so `tfxfer
+--version`, `tfxfer --help` and `tfxfer COMMAND --help` answer without
+importing TensorFlow; the API is loaded (TensorFlow quietly first) just
+before a sub-command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from tfxfer.version import __version__
@@ -32,7 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line and returns its exit code."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

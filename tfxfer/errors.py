@@ -52,6 +52,10 @@ class DataIntegrityError(TfxferError, ValueError):
     """A bundled data file does not match its recorded SHA-256 checksum."""
 
 
+class MissingDataError(DataIntegrityError, FileNotFoundError):
+    """A bundled data file is missing; the message says how to get it back."""
+
+
 class InvalidDataError(TfxferError, ValueError):
     """User data (a CSV, labels, arrays) is not what the function expects."""
 

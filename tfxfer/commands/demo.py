@@ -11,9 +11,10 @@ SCENARIO_NAMES = ("domain-shift", "digits", "text")
 
 def run(args: argparse.Namespace) -> int:
     # Deterministic kernels make TensorFlow log harmless C++ "errors" about
-    # tf.data attributes at level 2; the demo's output is its table.
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "2":
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    # tf.data attributes; the demo's output is its table. Set before
+    # TensorFlow is imported (by the first `from tfxfer import`), unless the
+    # user chose a level.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from tfxfer import demo
 
     # Same seeds, same numbers: deterministic kernels (small models, no cost

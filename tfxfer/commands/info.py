@@ -17,9 +17,10 @@ def _version(distribution: str) -> str:
 def collect_info() -> dict[str, object]:
     """Returns the versions of Python and the main dependencies and the
     devices TensorFlow can see."""
-    import tensorflow as tf
-
+    from tfxfer.utils.startup import import_tensorflow
     from tfxfer.version import __version__
+
+    tf = import_tensorflow()
 
     devices = [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()]
     return {

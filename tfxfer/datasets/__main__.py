@@ -1,8 +1,8 @@
-"""`python -m tfxfer.datasets build|verify`: see `tfxfer.datasets.builder`."""
+"""`python -m tfxfer.datasets build|verify`: see `tfxfer.datasets.build`."""
 
 import sys
 
-from tfxfer.datasets.builder import main
-
 if __name__ == "__main__":
+    from tfxfer.datasets.build import main
+
     sys.exit(main())

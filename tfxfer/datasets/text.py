@@ -204,3 +204,37 @@ def load_corpus(
     return TextCorpus(
         data_file(CORPUS_FILE), tokenized=tokenized, max_documents=max_documents
     )
+
+
+WORDSIM_FILE = "wordsim353.tsv"
+SIMLEX_FILE = "simlex999.txt"
+ANALOGY_FILE = "questions-words.txt"
+
+
+def word_vector_benchmarks() -> dict[str, Any]:
+    """Returns the bundled word-vector benchmarks as `evaluate_word_vectors` takes them.
+
+    WordSim-353 (relatedness) and SimLex-999 (similarity) word pairs with
+    human scores, and Google's 19,544 analogy questions, as shipped with
+    gensim's test data; each file is checked against its SHA-256 first.
+
+    Returns:
+        `{"similarity_files": {"wordsim353": path, "simlex999": path},
+        "analogy_file": path}`.
+
+    Raises:
+        DataIntegrityError: If a file does not match its checksum.
+
+    Example:
+    >>> vectors = tfxfer.datasets.load_pretrained_word_vectors()
+    >>> scores = tfxfer.evaluate_word_vectors(
+    ...     vectors, **tfxfer.datasets.word_vector_benchmarks()
+    ... )
+    """
+    return {
+        "similarity_files": {
+            "wordsim353": data_file(WORDSIM_FILE),
+            "simlex999": data_file(SIMLEX_FILE),
+        },
+        "analogy_file": data_file(ANALOGY_FILE),
+    }

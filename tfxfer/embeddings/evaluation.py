@@ -14,14 +14,11 @@ from tfxfer.utils.validation import check_positive_int, require
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
 
-SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
-ANALOGY_FILE = "questions-words.txt"
-
-
-def _bundled(name: str) -> pathlib.Path:
-    from tfxfer.datasets import data_file
-
-    return data_file(name)
+_BUNDLED_HINT = (
+    "For tfxfer's bundled WordSim-353, SimLex-999 and Google analogy "
+    "questions, call `tfxfer.evaluate_word_vectors(vectors, "
+    "**tfxfer.datasets.word_vector_benchmarks())`."
+)
 
 
 def _count_pairs(path, vocab: set[str], case_insensitive: bool) -> tuple[int, int]:
@@ -62,17 +59,19 @@ def evaluate_word_vectors(
     Uses gensim's `evaluate_word_pairs` (Spearman and Pearson correlation
     between cosine similarity and human judgements, over the pairs whose
     words are both known) and `evaluate_word_analogies` (3CosAdd accuracy on
-    the questions whose four words are known). The bundled files are
-    WordSim-353, SimLex-999 and Google's `questions-words.txt`, as shipped
-    with gensim's test data (see `data/`).
+    the questions whose four words are known). It reads the files it is
+    given; `tfxfer.datasets.word_vector_benchmarks()` gives the bundled
+    WordSim-353, SimLex-999 and Google `questions-words.txt` (as shipped with
+    gensim's test data) in the form these arguments take.
 
     Args:
         vectors: gensim `KeyedVectors`.
         similarity_files: Mapping name -> pairs file (tab-separated `word1
-            word2 score`, `#` comments); default WordSim-353 and SimLex-999.
-            `{}` skips word similarity.
+            word2 score`, `#` comments). `None` or `{}` skips word
+            similarity.
         analogy_file: Analogy questions file (`: section` headers, then `a b c
-            d` lines); `None` for the bundled Google set, `False` to skip.
+            d` lines). `None` (or `False`) skips analogies. At least one of
+            the two arguments must name a file.
         restrict_vocab: Only the first words of the vectors take part (as in
             gensim, to keep analogies tractable); others count as unknown.
         case_insensitive: Compare words in upper case (gensim's default).
@@ -90,7 +89,9 @@ def evaluate_word_vectors(
 
     Example:
 
-    >>> scores = tfxfer.evaluate_word_vectors(kv)
+    >>> scores = tfxfer.evaluate_word_vectors(
+    ...     kv, **tfxfer.datasets.word_vector_benchmarks()
+    ... )
     >>> scores["simlex999"]["spearman"], scores["analogies"]["accuracy"]
     """
     require("gensim", feature="tfxfer.evaluate_word_vectors")
@@ -101,17 +102,28 @@ def evaluate_word_vectors(
         )
     restrict_vocab = check_positive_int("restrict_vocab", restrict_vocab)
     if similarity_files is None:
-        similarity_files = {
-            key: _bundled(name) for key, name in SIMILARITY_FILES.items()
-        }
+        similarity_files = {}
     if not isinstance(similarity_files, Mapping):
         raise ValueError(
             "Argument `similarity_files` must be a dict name -> path. "
             f"Received: similarity_files={similarity_files!r}"
         )
-    if analogy_file is None or analogy_file is True:
-        analogy_file = _bundled(ANALOGY_FILE)
-    for path in [*similarity_files.values(), *([analogy_file] if analogy_file else [])]:
+    if analogy_file is False:
+        analogy_file = None
+    if analogy_file is not None and not isinstance(analogy_file, str | os.PathLike):
+        raise ValueError(
+            "Argument `analogy_file` must be a file path or None. "
+            f"Received: analogy_file={analogy_file!r}. {_BUNDLED_HINT}"
+        )
+    if not similarity_files and analogy_file is None:
+        raise ValueError(
+            "Arguments `similarity_files` and `analogy_file` name no file to "
+            f"evaluate on. {_BUNDLED_HINT}"
+        )
+    for path in [
+        *similarity_files.values(),
+        *([analogy_file] if analogy_file is not None else []),
+    ]:
         if not pathlib.Path(path).is_file():
             raise FileNotFoundError(2, "Evaluation file not found", str(path))
 
@@ -137,7 +149,7 @@ def evaluate_word_vectors(
             entry["oov_rate"] = float(oov_percent) / 100.0
         results[name] = entry
 
-    if analogy_file:
+    if analogy_file is not None:
         questions = _count_questions(analogy_file)
         _, sections = vectors.evaluate_word_analogies(
             str(analogy_file),
