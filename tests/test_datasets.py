@@ -6,6 +6,8 @@ import os
 import pathlib
 import pickle
 import shutil
+import subprocess
+import sys
 import zipfile
 import zlib
 
@@ -163,6 +165,20 @@ def test_verify_names_every_bad_file(data_copy):
         match=r"corpus\.txt\.gz: missing.*news\.csv: SHA-256 [0-9a-f]{64}, expected",
     ):
         datasets.verify()
+
+
+def test_python_m_tfxfer_datasets_verify_runs_from_any_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != datasets.DATA_DIR_ENV}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfxfer.datasets", "verify"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "8 files OK"
 
 
 def test_main_verify_reports_ok_and_failure(capsys, data_copy):

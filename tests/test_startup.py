@@ -102,7 +102,8 @@ def test_import_replays_what_is_not_startup_noise(tmp_path):
     result = _run(
         f"""
         import sys
-        import _tfxfer_cli  # the package then imports nothing by itself
+        import _tfxfer_cli
+        _tfxfer_cli.DEFER_API = True  # as in the command: the package loads nothing
         from tfxfer.utils import startup
         sys.path.insert(0, {str(tmp_path)!r})
         tf = startup.import_tensorflow()
@@ -199,10 +200,25 @@ def test_a_command_loads_the_api_and_finds_registered_classes(tmp_path):
     assert "oneDNN" not in result.stderr and "absl" not in result.stderr
 
 
+def test_importing_the_entry_module_alone_does_not_defer_the_api():
+    # Worker processes of the demo import `_tfxfer_cli` again (it is their
+    # parent's main module) without running `main`: they load everything.
+    result = _run(
+        """
+        import sys, _tfxfer_cli, tfxfer
+        print("tensorflow" in sys.modules, hasattr(tfxfer, "_api"))
+        """
+    )
+    assert result.stdout.split() == ["True", "True"]
+    for noise in ("absl::InitializeLog", "oneDNN", "cudart_stub"):
+        assert noise not in result.stderr
+
+
 def test_deferred_package_lists_and_resolves_its_names():
     result = _run(
         """
         import sys, _tfxfer_cli
+        _tfxfer_cli.DEFER_API = True
         import tfxfer
         assert "train" in dir(tfxfer) and "tensorflow" not in sys.modules
         print(tfxfer.train.__module__, "tensorflow" in sys.modules)

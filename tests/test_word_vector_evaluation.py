@@ -148,7 +148,8 @@ def test_evaluate_word_vectors_errors(tmp_path, analogy_kv):
 def test_embeddings_do_not_import_datasets(fresh_python):
     out = fresh_python(
         """
-        import sys, _tfxfer_cli  # the package then loads nothing by itself
+        import sys, _tfxfer_cli
+        _tfxfer_cli.DEFER_API = True  # as in the command: the package loads nothing
         import tfxfer.embeddings
         print(sorted(m for m in sys.modules if m.startswith("tfxfer.datasets")))
         """

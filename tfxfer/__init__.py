@@ -94,7 +94,7 @@ def _load_api() -> None:
     globals().update({name: getattr(_api, name) for name in __all__})
 
 
-if "_tfxfer_cli" in _sys.modules:
+if getattr(_sys.modules.get("_tfxfer_cli"), "DEFER_API", False):
     # Started as the `tfxfer` command: load the API on first use. A public
     # name that is not in the API (`from tfxfer import demo`) loads it too,
     # then the import system finds the submodule.

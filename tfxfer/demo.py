@@ -10,7 +10,7 @@ the target task's training labels and several seeds:
   Strategies: frozen features + new head, two-stage fine-tuning with a new
   head, and fine-tuning the whole source model with its own head.
 - `digits`: the bundled CNN pretrained on digits 0-4
-  (`data/pretrained/digits_cnn_0-4.keras`), transferred to digits 5-9.
+  (`tfxfer/data/pretrained/digits_cnn_0-4.keras`), transferred to digits 5-9.
   Related images, new classes: it may not help.
 - `text`: Word2Vec vectors pretrained on the bundled Wikipedia + Lee corpus
   feeding a `TextClassifier` for movie-review polarity, against the same

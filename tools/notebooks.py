@@ -60,9 +60,10 @@ def execute(path: pathlib.Path, *, timeout: int = 600) -> tuple:
         notebook,
         timeout=timeout,
         kernel_name="python3",
-        # TensorFlow's C++ start-up lines go to the kernel's own stderr, not
-        # into the notebook's outputs.
-        extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        # As Jupyter runs it: the kernel's C++ output (file descriptor 2) goes
+        # into the cells, so what is stored is what a student sees. Each
+        # notebook imports tfxfer first, which keeps TensorFlow's start-up
+        # lines out.
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """scikit-learn's bundled digits and diabetes data, with task and group splits.
 
-These are not copied into `data/`: scikit-learn ships them and they are read
+These are not copied into `tfxfer/data/`: scikit-learn ships them and they are read
 from it at run time, checked against a recorded SHA-256 of their arrays.
 """
 
@@ -74,7 +74,7 @@ def load_digits(
 
     Args:
         task: `None` for all ten digits, `"0-4"` for digits 0-4 (the source
-            task of `data/pretrained/digits_cnn_0-4.keras`) or `"5-9"` for
+            task of `tfxfer/data/pretrained/digits_cnn_0-4.keras`) or `"5-9"` for
             digits 5-9, whose labels are remapped to 0-4 (label = digit - 5)
             so a 5-class head fits both tasks.
         split: `None` for every image, `"train"` or `"test"` for one part.
@@ -163,7 +163,7 @@ def load_diabetes(
     documented by the original data (Efron et al., 2004). A linear model
     fitted on one group explains part of the other group's variance, but less
     than a model fitted on that group's own patients (measured numbers in
-    `data/README.md`), so starting from the other group's parameters and
+    `tfxfer/data/README.md`), so starting from the other group's parameters and
     fine-tuning is a sensible experiment (E1/E4).
 
     When a group is selected, the `sex` column is dropped (it would be

@@ -1,4 +1,4 @@
-"""Pretrained artifacts bundled in `data/pretrained/`, and the digits CNN."""
+"""Pretrained artifacts bundled in `tfxfer/data/pretrained/`, and the digits CNN."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def make_digits_cnn(num_classes: int = 5, *, name: str = "digits_cnn") -> keras.
     Input 8x8x1 -> Conv2D(16, 3, relu, same) -> BatchNormalization ->
     Conv2D(32, 3, relu) -> MaxPooling2D(2) -> Flatten ->
     Dense(32, relu, name="features") -> Dense(num_classes, softmax,
-    name="head"). `data/pretrained/digits_cnn_0-4.keras` is this model
+    name="head"). `tfxfer/data/pretrained/digits_cnn_0-4.keras` is this model
     trained on digits 0-4; build it again to train the same architecture
     from scratch, as the baseline a transferred model must beat.
 
@@ -59,10 +59,10 @@ def make_digits_cnn(num_classes: int = 5, *, name: str = "digits_cnn") -> keras.
 def load_pretrained_digits_cnn(**kwargs: Any) -> keras.Model:
     """Loads the digits CNN pretrained on digits 0-4 (source task).
 
-    `data/pretrained/digits_cnn_0-4.keras` (architecture: `make_digits_cnn`)
+    `tfxfer/data/pretrained/digits_cnn_0-4.keras` (architecture: `make_digits_cnn`)
     was trained by `python -m tfxfer.datasets build` on the train part of
     `load_digits("0-4", "train", seed=0)` only; its accuracy on
-    `load_digits("0-4", "test", seed=0)` is recorded in `data/README.md`.
+    `load_digits("0-4", "test", seed=0)` is recorded in `tfxfer/data/README.md`.
     The file is checked against its SHA-256 first.
 
     Args:
@@ -88,7 +88,7 @@ def load_pretrained_digits_cnn(**kwargs: Any) -> keras.Model:
 def load_pretrained_word_vectors(**kwargs: Any) -> Any:
     """Loads the Word2Vec vectors pretrained on the bundled corpus.
 
-    `data/pretrained/word2vec_wiki_lee_100d.txt.gz` holds 100-dimensional
+    `tfxfer/data/pretrained/word2vec_wiki_lee_100d.txt.gz` holds 100-dimensional
     vectors (word2vec text format, gzipped) trained by
     `python -m tfxfer.datasets build` on `load_corpus()` (Wikipedia sample
     plus Lee background corpus, tokens from `tfxfer.text.tokenize`, the

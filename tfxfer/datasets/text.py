@@ -54,7 +54,7 @@ def load_news(
     each post's headers, quoted lines and signature removed, as
     scikit-learn's `fetch_20newsgroups(remove=("headers", "footers",
     "quotes"))` does, so the label cannot be read off a "Newsgroups:" header.
-    The file is `data/news.csv`, checked against its SHA-256 before reading.
+    The file is `tfxfer/data/news.csv`, checked against its SHA-256 before reading.
 
     Args:
         split: `None` for all 200 rows, `"train"` or `"test"` for one part of
@@ -88,7 +88,7 @@ def load_reviews(
     Pang & Lee's sentence polarity data (100 negative, 100 positive) as
     shipped in gensim's test data (`pang_lee_polarity.cor`, already lower
     cased and tokenized, tokens separated by spaces). The file is
-    `data/reviews.csv`, checked against its SHA-256 before reading.
+    `tfxfer/data/reviews.csv`, checked against its SHA-256 before reading.
 
     Args:
         split: `None` for all 200 rows, `"train"` or `"test"` for one part of
@@ -178,10 +178,10 @@ def load_corpus(
 ) -> TextCorpus:
     """Loads the Word2Vec pretraining corpus as a restartable iterable.
 
-    `data/corpus.txt.gz` holds one document per line: first the
+    `tfxfer/data/corpus.txt.gz` holds one document per line: first the
     Wikipedia articles of gensim's shortened English Wikipedia dump (markup
     removed by `gensim.corpora.wikicorpus.filter_wiki`), then the 300
-    news stories of the Lee background corpus. See `data/README.md` for
+    news stories of the Lee background corpus. See `tfxfer/data/README.md` for
     counts and licences. The file is checked against its SHA-256 when this
     function is called.
 
