@@ -88,15 +88,37 @@ class EpochIterator:
         self.shuffle = shuffle and training
         self.steps_per_epoch = steps_per_epoch
         self._pass = None  # array blocks of the current pass
+        self._order = None  # sample order of the current pass
         self._position = 0  # batches of the current pass already run
         self._iterator = None  # dataset iterator of the current pass
         self._ever_ran = False
+        self._resumed = False
+        # Checkpoints within an epoch: every `save_every` steps (counted by
+        # `state.step`), `on_save(done)` is called after the step that ends
+        # on a multiple; compiled calls are cut to end there.
+        self.save_every = None
+        self.on_save = None
 
     def reset(self) -> None:
         """Starts the next epoch at a new pass (as Keras' `evaluate` does)."""
         self._pass = None
+        self._order = None
         self._iterator = None
         self._position = 0
+
+    @property
+    def pass_under_way(self) -> tuple[Any, int] | None:
+        """(order, batches run) of an array pass begun and not finished."""
+        if self._pass is None:
+            return None
+        return self._order, self._position
+
+    def resume(self, order, position: int) -> None:
+        """Continues an array pass (from a checkpoint) at batch `position`."""
+        self._order = tf.constant(order, dtype=tf.int32)
+        self._pass = self.adapter.blocks(self._order)
+        self._position = position
+        self._resumed = True
 
     @property
     def num_batches(self) -> int | None:
@@ -110,7 +132,7 @@ class EpochIterator:
             return callbacks.on_train_batch_begin, callbacks.on_train_batch_end
         return callbacks.on_test_batch_begin, callbacks.on_test_batch_end
 
-    def run(self, callbacks=None, *, model=None, stop_on_non_finite=True):
+    def run(self, callbacks=None, *, model=None, stop_on_non_finite=True, start=0):
         """Runs one epoch.
 
         Args:
@@ -119,12 +141,14 @@ class EpochIterator:
             stop_on_non_finite: If True, return as soon as a step is not
                 finite (without its batch-end hook); if False, dispatch the
                 hook (e.g. to `TerminateOnNaN`) and go on.
+            start: Batches of this epoch already run (an epoch resumed from a
+                checkpoint, after `resume`).
 
         Returns:
             An `EpochResult`.
         """
         if self.adapter.kind == "array":
-            result = self._run_arrays(callbacks, model, stop_on_non_finite)
+            result = self._run_arrays(callbacks, model, stop_on_non_finite, start)
         else:
             result = self._run_dataset(callbacks, model, stop_on_non_finite)
         if result.steps:
@@ -146,22 +170,33 @@ class EpochIterator:
             order = self.state.permutation(n)
         else:
             order = tf.range(n, dtype=tf.int32)
+        self._order = order
         self._pass = self.adapter.blocks(order)
         self._position = 0
 
-    def _run_arrays(self, callbacks, model, stop_on_non_finite):
+    def _steps_to_save(self) -> int | None:
+        if not (self.training and self.save_every):
+            return None
+        return self.save_every - int(self.state.step.numpy()) % self.save_every
+
+    def _run_arrays(self, callbacks, model, stop_on_non_finite, start=0):
         adapter, steps = self.adapter, self.steps
         begin, end = self._hooks(callbacks)
-        if self._pass is None or self.steps_per_epoch is None:
+        if self._resumed:
+            self._resumed = False
+        elif self._pass is None or self.steps_per_epoch is None:
             self._new_pass()
         target = self.steps_per_epoch or adapter.num_batches
-        done, logs, non_finite = 0, {}, None
+        done, logs, non_finite = start, {}, None
         while done < target:
             if self._position >= adapter.num_batches:
                 warnings.warn(_RAN_OUT, stacklevel=4)
                 break
             block, row, rows_left = adapter.locate(self._position)
             count = steps.chunk_size(min(target - done, rows_left))
+            to_save = self._steps_to_save()
+            if to_save is not None:
+                count = min(count, to_save)
             if begin is not None:
                 begin(done)
             ran, ok, _, losses, logs = steps.call(
@@ -188,11 +223,19 @@ class EpochIterator:
                     break
             if end is not None:
                 end(done - 1, logs_to_python(logs))
+            if (
+                ok
+                and self.save_every
+                and self.on_save is not None
+                and done < target
+                and self._steps_to_save() == self.save_every
+            ):
+                self.on_save(done)
             if self._stopped(model):
                 break
         if self._position >= adapter.num_batches:
             self._pass = None
-        return EpochResult(logs_to_python(logs), done, non_finite)
+        return EpochResult(logs_to_python(logs), done - start, non_finite)
 
     # -- datasets -------------------------------------------------------------
 

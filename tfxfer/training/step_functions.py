@@ -122,6 +122,11 @@ class CompiledObjective:
     def reset(self):
         self.model.reset_metrics()
 
+    @property
+    def variables(self) -> list:
+        """The loss tracker's and metrics' variables (e.g. for checkpoints)."""
+        return list(self.model.metrics_variables)
+
 
 class StandaloneObjective:
     """A loss computed without touching the model's compile state (no metrics).
@@ -159,6 +164,11 @@ class StandaloneObjective:
 
     def reset(self):
         self._tracker.reset_state()
+
+    @property
+    def variables(self) -> list:
+        """The loss tracker's variables (e.g. for checkpoints)."""
+        return list(self._tracker.variables)
 
 
 def _relaxed_spec(value):

@@ -168,6 +168,9 @@ def train(
     initial_epoch: int = 0,
     verbose: int | str = "auto",
     seed: int | None = None,
+    checkpoint_dir=None,
+    checkpoint_freq: str | int = "epoch",
+    max_checkpoints: int = 3,
 ) -> keras.callbacks.History:
     """Trains `model` with a compiled GradientTape loop; `fit` without `compile`.
 
@@ -228,6 +231,12 @@ def train(
         verbose: `"auto"`, 0, 1 or 2, as in `fit`.
         seed: Seed of the shuffling order: the same seed gives the same order
             at every call. `None` follows `keras.utils.set_random_seed`.
+        checkpoint_dir: Folder to checkpoint the run in; running the same
+            call again after a crash resumes from the newest checkpoint and
+            ends with the same weights, bit for bit, as an uninterrupted run
+            (see `Trainer.fit`).
+        checkpoint_freq: `"epoch"`, or every N steps too (an int).
+        max_checkpoints: Checkpoints kept in `checkpoint_dir`.
 
     Returns:
         The `keras.callbacks.History` of the run (also `model.history`).
@@ -278,4 +287,7 @@ def train(
         validation_steps=validation_steps,
         validation_batch_size=validation_batch_size,
         validation_freq=validation_freq,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_freq=checkpoint_freq,
+        max_checkpoints=max_checkpoints,
     )

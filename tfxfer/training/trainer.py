@@ -12,6 +12,7 @@ compiling again.
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from typing import Any
 
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 
 from tfxfer.errors import NonFiniteLossError
+from tfxfer.training.checkpoints import RunCheckpoint
 from tfxfer.training.data_adapters import (
     check_class_weight,
     get_adapter,
@@ -413,6 +415,9 @@ class Trainer:
         validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         validation_freq: int | Any = 1,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_freq: str | int = "epoch",
+        max_checkpoints: int = 3,
     ) -> keras.callbacks.History:
         """Trains the model, as `Model.fit` does (same arguments, same History).
 
@@ -449,6 +454,37 @@ class Trainer:
                 (default: `batch_size`).
             validation_freq: Evaluate every this many epochs (an int), or at
                 the epochs listed (1-based).
+            checkpoint_dir: A folder to checkpoint the run in, so that the
+                same call, run again after a crash, resumes where the last
+                checkpoint left off and ends with the same weights, bit for
+                bit, as a run never interrupted (in-memory data; see
+                "Checkpoints" below). `None`: no checkpoints.
+            checkpoint_freq: `"epoch"` (a checkpoint at the end of every
+                epoch) or an int N: also every N training steps (in-memory
+                data only).
+            max_checkpoints: Checkpoints kept in `checkpoint_dir`; older ones
+                are deleted.
+
+        Checkpoints:
+            Each holds the model's variables (weights, normalization
+            statistics, Dropout seed states), the optimizer's, the metrics of
+            the epoch under way, the epoch and step counters, the shuffling
+            generator, the order of the pass under way and the position in
+            it, Keras' global seed state and the History so far, written
+            with `tf.train.CheckpointManager` (a crash while writing leaves
+            the previous checkpoint in force). A call with `checkpoint_dir`
+            first restores the newest checkpoint there, if any; it must be a
+            run on data of the same size with the same `batch_size`,
+            `shuffle` and `steps_per_epoch` (a `ValueError` says what
+            differs), and may ask for more `epochs` (it then continues the
+            run). A run that finished its `epochs`, or was stopped early
+            (EarlyStopping), resumes as finished: the call warns and returns
+            its History. Callbacks' own state (EarlyStopping's patience,
+            ReduceLROnPlateau's) is not checkpointed, as with Keras'
+            `BackupAndRestore`. Datasets and generators are checkpointed at
+            epoch ends only, and resume at the next epoch's start; weights
+            then match an uninterrupted run only if the data yields the same
+            batches in every epoch.
 
         Returns:
             The `keras.callbacks.History` (also set as `model.history`).
@@ -486,6 +522,16 @@ class Trainer:
                 "validation_batch_size", validation_batch_size
             )
         class_weight = check_class_weight(class_weight)
+        if checkpoint_freq != "epoch":
+            checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
+        max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
+        if checkpoint_dir is not None and not isinstance(
+            checkpoint_dir, str | os.PathLike
+        ):
+            raise ValueError(
+                "Argument `checkpoint_dir` must be a folder path or None. "
+                f"Received: checkpoint_dir={checkpoint_dir!r}"
+            )
 
         if validation_split and validation_data is None:
             if not _is_in_memory(x):
@@ -519,7 +565,23 @@ class Trainer:
             shuffle=shuffle,
             steps_per_epoch=steps_per_epoch,
         )
-        planned = (epochs - initial_epoch) * (iterator.num_batches or 0)
+        saver, resumed_run = None, None
+        if checkpoint_dir is not None:
+            saver, resumed_run = self._open_checkpoint(
+                checkpoint_dir,
+                checkpoint_freq,
+                max_checkpoints,
+                adapter,
+                iterator,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                steps_per_epoch=steps_per_epoch,
+            )
+        start = 0
+        if resumed_run is not None:
+            initial_epoch = int(self.state.epoch.numpy())
+            start = resumed_run["done"]
+        planned = max(0, (epochs - initial_epoch) * (iterator.num_batches or 0) - start)
         self._maybe_switch_to_xla(planned)
         val_iterator = None
         if validation_data is not None:
@@ -556,15 +618,46 @@ class Trainer:
         model._initial_epoch = None
         if resumed:
             initial_epoch = int(resumed)
+        history = callback_list._history
+        if resumed_run is not None:
+            history.epoch = list(resumed_run["epochs_done"])
+            history.history = {k: list(v) for k, v in resumed_run["history"].items()}
+            model.history = history
+            if resumed_run["stopped"] or initial_epoch >= epochs:
+                how = "stopped early" if resumed_run["stopped"] else "finished"
+                warnings.warn(
+                    f"Argument `checkpoint_dir` holds a run that already {how} "
+                    f"({len(history.epoch)} epochs); nothing to train. Pass an "
+                    "empty folder (or delete this one) to train again"
+                    f"{'' if resumed_run['stopped'] else ', or more `epochs`'}. "
+                    f"Received: checkpoint_dir={str(checkpoint_dir)!r}",
+                    stacklevel=2,
+                )
+                initial_epoch = epochs
+        if saver is not None:
+
+            def save_mid_epoch(done):
+                order, position = iterator.pass_under_way
+                saver.save(history=history, order=order, position=position, done=done)
+
+            iterator.save_every = (
+                None if checkpoint_freq == "epoch" else checkpoint_freq
+            )
+            iterator.on_save = save_mid_epoch
         training_logs = None
         objective = self.steps.objective
         for epoch in range(initial_epoch, epochs):
             self.state.epoch.assign(epoch)
-            objective.reset()
+            if not start:
+                objective.reset()
             callback_list.on_epoch_begin(epoch)
             result = iterator.run(
-                callback_list, model=model, stop_on_non_finite=not terminate_on_nan
+                callback_list,
+                model=model,
+                stop_on_non_finite=not terminate_on_nan,
+                start=start,
             )
+            start = 0
             self._steps_run += result.steps
             if result.non_finite is not None and not terminate_on_nan:
                 callback_list.on_train_end(logs=training_logs)
@@ -578,12 +671,67 @@ class Trainer:
             callback_list.on_epoch_end(epoch, epoch_logs)
             self.state.epoch.assign(epoch + 1)
             training_logs = epoch_logs
+            if saver is not None:
+                under_way = iterator.pass_under_way
+                saver.save(
+                    history=history,
+                    order=None if under_way is None else under_way[0],
+                    position=0 if under_way is None else under_way[1],
+                    stopped=bool(model.stop_training),
+                )
             if model.stop_training:
                 break
         if isinstance(self.optimizer, keras.optimizers.Optimizer):
             self.optimizer.finalize_variable_values(model.trainable_weights)
         callback_list.on_train_end(logs=training_logs)
         return model.history
+
+    def _open_checkpoint(
+        self,
+        directory,
+        freq,
+        max_to_keep,
+        adapter,
+        iterator,
+        *,
+        batch_size,
+        shuffle,
+        steps_per_epoch,
+    ):
+        """Opens `directory` for this run; restores its newest checkpoint.
+
+        Returns `(RunCheckpoint, what was restored or None)`.
+        """
+        if freq != "epoch" and adapter.kind != "array":
+            raise ValueError(
+                "Argument `checkpoint_freq` must be 'epoch' for datasets and "
+                "generators (their position within an epoch cannot be saved); "
+                f"steps work with in-memory data. Received: checkpoint_freq={freq}"
+            )
+        description = {
+            "data": adapter.kind,
+            "samples": getattr(adapter, "num_samples", None),
+            "batch_size": batch_size,
+            "shuffle": bool(shuffle),
+            "steps_per_epoch": steps_per_epoch,
+        }
+        saver = RunCheckpoint(
+            directory,
+            model=self.model,
+            optimizer=self.optimizer,
+            state=self.state,
+            metric_variables=self.steps.objective.variables,
+            max_to_keep=max_to_keep,
+            description=description,
+        )
+        step_before = int(self.state.step.numpy())
+        restored = saver.restore()
+        if restored is None:
+            return saver, None
+        self._steps_run += int(self.state.step.numpy()) - step_before
+        if restored["position"] > 0 and adapter.kind == "array":
+            iterator.resume(restored["order"], restored["position"])
+        return saver, restored
 
     def _maybe_switch_to_xla(self, planned_steps: int) -> None:
         """Turns XLA on (for good) once this Trainer's steps, run and planned,
