@@ -147,7 +147,9 @@ class EpochIterator:
         Returns:
             An `EpochResult`.
         """
-        if self.adapter.kind == "array":
+        if self.steps.distributed is not None:
+            result = self._run_distributed(callbacks, model, stop_on_non_finite, start)
+        elif self.adapter.kind == "array":
             result = self._run_arrays(callbacks, model, stop_on_non_finite, start)
         else:
             result = self._run_dataset(callbacks, model, stop_on_non_finite)
@@ -173,6 +175,7 @@ class EpochIterator:
         self._order = order
         self._pass = self.adapter.blocks(order)
         self._position = 0
+        self._iterator = None
 
     def _steps_to_save(self) -> int | None:
         if not (self.training and self.save_every):
@@ -236,6 +239,79 @@ class EpochIterator:
         if self._position >= adapter.num_batches:
             self._pass = None
         return EpochResult(logs_to_python(logs), done - start, non_finite)
+
+    # -- under a tf.distribute strategy ---------------------------------------
+
+    def _run_distributed(self, callbacks, model, stop_on_non_finite, start=0):
+        """One epoch, one compiled step per batch, batches distributed."""
+        from tfxfer.training.distributed import array_dataset, dataset_batches
+
+        adapter, dist = self.adapter, self.steps.distributed
+        begin, end = self._hooks(callbacks)
+        arrays = adapter.kind == "array"
+        if arrays:
+            if self._resumed:
+                self._resumed = False
+            elif self._pass is None or self.steps_per_epoch is None:
+                self._new_pass()
+            if self._iterator is None:
+                dataset = array_dataset(adapter, self._order, self._position)
+                self._iterator = iter(dist.distribute(dataset))
+        else:
+            adapter.on_epoch_begin()
+            if self._iterator is None or self.steps_per_epoch is None:
+                self._iterator = iter(dist.distribute(dataset_batches(adapter)))
+                self._position = 0
+        fn = dist.function(self.training)
+        target = self.num_batches
+        done, non_finite = start, None
+        while target is None or done < target:
+            known = adapter.num_batches
+            if known is not None and self._position >= known:
+                if self.steps_per_epoch:
+                    warnings.warn(_RAN_OUT, stacklevel=4)
+                break
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+                if self.steps_per_epoch and done < self.steps_per_epoch:
+                    warnings.warn(_RAN_OUT, stacklevel=4)
+                break
+            if begin is not None:
+                begin(done)
+            loss, ok = fn(batch)
+            ok = bool(ok)
+            self._position += 1
+            done += 1
+            if self.training and ok:
+                self.state.step.assign_add(1)
+            if not ok:
+                culprit = None
+                if arrays:
+                    size = adapter.batch_size
+                    row = self._position - 1
+                    indices = self._order[row * size : (row + 1) * size].numpy()
+                    culprit = adapter.non_finite(indices)
+                non_finite = NonFiniteStep(done - 1, float(loss), culprit, arrays)
+                if stop_on_non_finite:
+                    break
+            if end is not None:
+                end(done - 1, logs_to_python(self.steps.objective.results()))
+            if self._stopped(model):
+                break
+        known = adapter.num_batches
+        if known is not None and self._position >= known:
+            self._pass = None
+            self._iterator = None
+        if not arrays:
+            adapter.on_epoch_end()
+        if done == start and not self._ever_ran and not arrays:
+            raise ValueError(
+                "Argument `x` must yield at least one batch. Received: an empty dataset"
+            )
+        logs = logs_to_python(self.steps.objective.results()) if done > start else {}
+        return EpochResult(logs, done - start, non_finite)
 
     # -- datasets -------------------------------------------------------------
 

@@ -12,6 +12,7 @@ the regularized objective against over-transfer of source 002, section 3.3.4.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import numbers
 import re
@@ -20,6 +21,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfxfer.training.distributed import model_strategy
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
@@ -241,23 +243,27 @@ def fine_tune(
         verbose=verbose,
     )
 
+    # Under a tf.distribute strategy, optimizers belong to its scope too.
+    strategy = model_strategy(model)
+    scope = strategy.scope if strategy is not None else contextlib.nullcontext
     head_history = None
     if head_epochs:
         freeze(model, paths)
-        head = Trainer(
-            model, optimizer=fresh_optimizer(optimizer, learning_rate), **trainer_args
-        )
+        with scope():
+            head_optimizer = fresh_optimizer(optimizer, learning_rate)
+        head = Trainer(model, optimizer=head_optimizer, **trainer_args)
         head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
 
     unfreeze(model, paths)
     trainable_base = [v for v in base_variables if v.trainable]
-    base_optimizer = fresh_optimizer(optimizer, learning_rate * lr_mult)
-    head_optimizer = fresh_optimizer(optimizer, learning_rate)
-    optimizer_map = keras.optimizers.OptimizerMap(
-        default_optimizer=head_optimizer,
-        optimizer_map={re.escape(v.path): base_optimizer for v in trainable_base},
-    )
-    multi = keras.optimizers.MultiOptimizer(optimizer_map, name="fine_tune")
+    with scope():
+        base_optimizer = fresh_optimizer(optimizer, learning_rate * lr_mult)
+        head_optimizer = fresh_optimizer(optimizer, learning_rate)
+        optimizer_map = keras.optimizers.OptimizerMap(
+            default_optimizer=head_optimizer,
+            optimizer_map={re.escape(v.path): base_optimizer for v in trainable_base},
+        )
+        multi = keras.optimizers.MultiOptimizer(optimizer_map, name="fine_tune")
 
     extra_loss = None
     pairs = [(v, pretrained[id(v)]) for v in trainable_base if id(v) in pretrained]

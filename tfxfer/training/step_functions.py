@@ -31,6 +31,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+# Keras' own rule for losses under tf.distribute (divide by the replicas in
+# the step, multiply back for logging); identities without a strategy.
+from keras.src.losses.loss import (
+    scale_loss_for_distribution,
+    unscale_loss_for_distribution,
+)
+
 from tfxfer.training.data_adapters import unpack
 
 # Upper bound of steps run by one compiled call with steps_per_execution="auto".
@@ -150,7 +157,8 @@ class StandaloneObjective:
     def loss(self, x, y, y_pred, sample_weight, training: bool):
         total = self._compile_loss(y, y_pred, sample_weight)
         for extra in self.model.losses:
-            total = total + tf.cast(tf.reduce_sum(extra), total.dtype)
+            extra = tf.cast(tf.reduce_sum(extra), total.dtype)
+            total = total + scale_loss_for_distribution(extra)
         return total
 
     def track(self, loss, batch_size):
@@ -271,6 +279,9 @@ class StepFunctions:
         self._ran: set = set()  # keys of functions that ran once (compiled)
         self._warned_xla = False
         self._step_cost = None  # seconds per step, measured
+        # `DistributedSteps` when the model was built under a tf.distribute
+        # strategy (set by the Trainer); then its functions run the steps.
+        self.distributed = None
 
     # -- variables ------------------------------------------------------
 
@@ -283,6 +294,8 @@ class StepFunctions:
             self._fns.clear()
         if ids != [id(v) for v in self.trainable_variables]:
             self._fns.clear()
+        if self.distributed is not None and not self._fns:
+            self.distributed.clear()
         self.trainable_variables = list(trainable_variables)
         frozen = set()
         for layer in self.model._flatten_layers(include_self=True):
@@ -310,7 +323,11 @@ class StepFunctions:
             loss = self.objective.loss(x, y, y_pred, sample_weight, training=True)
             total = loss
             if self.extra_loss is not None:
-                total = total + tf.cast(self.extra_loss(), total.dtype)
+                # Under a strategy, Keras' losses are already divided by the
+                # number of replicas (so they sum to the global loss): so is
+                # the extra term. Without one, this is the identity.
+                extra = tf.cast(self.extra_loss(), total.dtype)
+                total = total + scale_loss_for_distribution(extra)
             scaled = optimizer.scale_loss(total)
         grads = tape.gradient(scaled, self.trainable_variables)
         if check:
@@ -326,7 +343,7 @@ class StepFunctions:
         else:
             finite, total_logged = tf.constant(True), total
         batch = tf.shape(keras.tree.flatten(x)[0])[0]
-        self.objective.track(total_logged, batch)
+        self.objective.track(unscale_loss_for_distribution(total_logged), batch)
         self.objective.update_metrics(x, y, y_pred, sample_weight)
         return total, finite, grads
 
@@ -351,7 +368,7 @@ class StepFunctions:
         y_pred = self.model(x, training=False)
         loss = self.objective.loss(x, y, y_pred, sample_weight, training=False)
         batch = tf.shape(keras.tree.flatten(x)[0])[0]
-        self.objective.track(loss, batch)
+        self.objective.track(unscale_loss_for_distribution(loss), batch)
         self.objective.update_metrics(x, y, y_pred, sample_weight)
         return loss, tf.constant(True)
 

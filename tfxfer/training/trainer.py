@@ -11,6 +11,8 @@ compiling again.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import numbers
 import os
 import warnings
@@ -28,6 +30,7 @@ from tfxfer.training.data_adapters import (
     split_validation,
 )
 from tfxfer.training.data_checks import check_targets, check_token_ids
+from tfxfer.training.distributed import DistributedSteps, model_strategy
 from tfxfer.training.epoch_iterator import EpochIterator
 from tfxfer.training.state import TrainState, draw_seed
 from tfxfer.training.step_functions import (
@@ -59,6 +62,19 @@ def _as_metrics(metrics):
 
 def _default_compute_loss(model) -> bool:
     return type(model).compute_loss is keras.Model.compute_loss
+
+
+def _in_strategy_scope(method):
+    """Runs a Trainer method inside its strategy's scope, if it has one."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.strategy is None:
+            return method(self, *args, **kwargs)
+        with self.strategy.scope():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Trainer:
@@ -170,39 +186,64 @@ class Trainer:
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
         self._optimizer_origin = "name" if isinstance(optimizer, str) else "given"
-        if _compile_model:
-            optimizer = self._compile(
-                loss, optimizer, learning_rate, metrics, loss_weights
+        # A model built under a tf.distribute strategy trains under it; its
+        # compile state and optimizer are created in the strategy's scope.
+        self.strategy = model_strategy(model)
+        if self.strategy is not None and jit_compile is True:
+            raise ValueError(
+                "Argument `jit_compile` must be 'auto' or False under a "
+                "tf.distribute strategy (tfxfer runs distributed steps without "
+                "XLA). Received: jit_compile=True"
             )
-            objective = CompiledObjective(model)
-        else:
-            if loss is None:
-                raise ValueError("Argument `loss` is required. Received: loss=None")
-            optimizer = get_optimizer(
-                "adam" if optimizer is None else optimizer, learning_rate
-            )
-            objective = StandaloneObjective(model, loss, loss_weights)
-        self._compile_model = _compile_model
-        if type(model).train_step is not keras.Model.train_step:
-            warnings.warn(
-                f"Model {model.name!r} overrides `train_step`, which tfxfer does "
-                "not call: it runs its own compiled step, built on the model's "
-                "`compute_loss` and `compute_metrics`. Override those instead, "
-                "or train this model with `model.fit`.",
-                stacklevel=2,
-            )
-        self.state = TrainState(optimizer, self.seed)
-        policy = auto_xla_policy(model)
-        self.steps = StepFunctions(
-            model,
-            objective,
-            optimizer,
-            use_xla=jit_compile is True,
-            xla_scope="loop" if policy is None else policy[0],
-            allow_xla_fallback=jit_compile == "auto",
-            steps_per_execution=steps_per_execution,
-            extra_loss=extra_loss,
+        scope = (
+            self.strategy.scope()
+            if self.strategy is not None
+            else contextlib.nullcontext()
         )
+        with scope:
+            if _compile_model:
+                optimizer = self._compile(
+                    loss, optimizer, learning_rate, metrics, loss_weights
+                )
+                objective = CompiledObjective(model)
+            else:
+                if loss is None:
+                    raise ValueError("Argument `loss` is required. Received: loss=None")
+                optimizer = get_optimizer(
+                    "adam" if optimizer is None else optimizer, learning_rate
+                )
+                objective = StandaloneObjective(model, loss, loss_weights)
+            self._compile_model = _compile_model
+            owner = getattr(optimizer, "_distribution_strategy", None)
+            if self.strategy is not None and owner not in (None, self.strategy):
+                raise ValueError(
+                    "Argument `optimizer` must be created inside the strategy's "
+                    f"scope, as the model was ({type(self.strategy).__name__}); "
+                    "create it in `with strategy.scope():`, or pass its name "
+                    f"(e.g. 'adam'). Received: optimizer {optimizer.name!r}"
+                )
+            if type(model).train_step is not keras.Model.train_step:
+                warnings.warn(
+                    f"Model {model.name!r} overrides `train_step`, which tfxfer does "
+                    "not call: it runs its own compiled step, built on the model's "
+                    "`compute_loss` and `compute_metrics`. Override those instead, "
+                    "or train this model with `model.fit`.",
+                    stacklevel=2,
+                )
+            self.state = TrainState(optimizer, self.seed)
+            policy = None if self.strategy is not None else auto_xla_policy(model)
+            self.steps = StepFunctions(
+                model,
+                objective,
+                optimizer,
+                use_xla=jit_compile is True,
+                xla_scope="loop" if policy is None else policy[0],
+                allow_xla_fallback=jit_compile == "auto",
+                steps_per_execution=steps_per_execution,
+                extra_loss=extra_loss,
+            )
+            if self.strategy is not None:
+                self.steps.distributed = DistributedSteps(self.steps, self.strategy)
         self._compiled_objects = self._compile_objects()
         # jit_compile="auto" starts without XLA and switches once the training
         # on this Trainer is long enough to repay XLA's compilation.
@@ -397,6 +438,7 @@ class Trainer:
 
     # -- fit ----------------------------------------------------------------
 
+    @_in_strategy_scope
     def fit(
         self,
         x=None,
@@ -525,6 +567,20 @@ class Trainer:
         if checkpoint_freq != "epoch":
             checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
         max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
+        if checkpoint_dir is not None and self.strategy is not None:
+            if checkpoint_freq != "epoch":
+                raise ValueError(
+                    "Argument `checkpoint_freq` must be 'epoch' under a "
+                    "tf.distribute strategy. Received: "
+                    f"checkpoint_freq={checkpoint_freq}"
+                )
+            if self.strategy.extended._in_multi_worker_mode():
+                raise ValueError(
+                    "Argument `checkpoint_dir` is not supported under "
+                    "MultiWorkerMirroredStrategy yet (only the chief may write, "
+                    "and every worker must restore the chief's checkpoint). "
+                    f"Received: checkpoint_dir={str(checkpoint_dir)!r}"
+                )
         if checkpoint_dir is not None and not isinstance(
             checkpoint_dir, str | os.PathLike
         ):
@@ -802,6 +858,7 @@ class Trainer:
 
     # -- evaluate -----------------------------------------------------------
 
+    @_in_strategy_scope
     def evaluate(
         self,
         x=None,

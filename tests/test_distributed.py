@@ -1,0 +1,288 @@
+"""`tfxfer.train` under tf.distribute: MirroredStrategy (2 logical CPUs) and
+MultiWorkerMirroredStrategy (2 worker processes on 127.0.0.1).
+
+Logical devices must be configured before TensorFlow starts its runtime, and
+each worker is its own process, so every check runs in fresh processes the
+test starts and always ends.
+"""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tfxfer
+
+ROOT = pathlib.Path(tfxfer.__file__).resolve().parents[1]
+
+COMMON = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    def data():
+        rng = np.random.default_rng(0)
+        return rng.random((256, 8), dtype=np.float32), rng.integers(0, 3, 256)
+
+    def mlp():
+        import keras
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ])
+
+    KW = dict(epochs=3, batch_size=32, shuffle=False, verbose=0)
+    LOSS = "sparse_categorical_crossentropy"
+    """
+)
+
+
+def _env():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TF_CONFIG", None)
+    return env
+
+
+def _python(code, timeout=300):
+    result = subprocess.run(
+        [sys.executable, "-c", COMMON + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(),
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _relative(a, b):
+    return max(
+        float(np.max(np.abs(u - v)) / (np.max(np.abs(u)) + 1e-12))
+        for u, v in zip(a, b, strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def one_device():
+    """Weights and losses of the one-device run (the reference)."""
+    return _python(
+        """
+        import tfxfer
+        x, y = data()
+        model = mlp()
+        h = tfxfer.train(model, x, y, loss=LOSS, metrics=["accuracy"], **KW)
+        print(json.dumps({"weights": [w.tolist() for w in model.get_weights()],
+                          "history": h.history}))
+        """
+    )
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    return _python(
+        """
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import keras, tempfile, tfxfer
+        from tfxfer.errors import NonFiniteLossError
+        x, y = data()
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        out = {"replicas": strategy.num_replicas_in_sync}
+        with strategy.scope():
+            model = mlp()
+        h = tfxfer.train(model, x, y, loss=LOSS, metrics=["accuracy"], **KW)
+        out["train"] = [w.tolist() for w in model.get_weights()]
+        out["history"] = h.history
+        out["evaluate"] = tfxfer.Trainer(model).evaluate(x, y, return_dict=True)
+        # A dataset of global batches, distributed as it is.
+        with strategy.scope():
+            model = mlp()
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+        tfxfer.train(model, ds, loss=LOSS, epochs=3, verbose=0)
+        out["dataset"] = [w.tolist() for w in model.get_weights()]
+        # Keras fit under the same strategy.
+        with strategy.scope():
+            model = mlp()
+            model.compile("adam", LOSS, metrics=["accuracy"])
+        model.fit(x, y, **KW)
+        out["fit"] = [w.tolist() for w in model.get_weights()]
+        out["fit_evaluate"] = model.evaluate(x, y, return_dict=True, verbose=0)
+        # fine_tune: head first on a frozen body, then everything.
+        with strategy.scope():
+            model = mlp()
+        history = tfxfer.fine_tune(
+            model, x, y, base=model.layers[0], epochs=2, loss=LOSS, verbose=0)
+        out["fine_tune_epochs"] = len(history.full.history["loss"])
+        # A NaN batch: not applied, the error names it, weights stay finite.
+        with strategy.scope():
+            model = mlp()
+        bad = x.copy(); bad[70, 3] = np.nan
+        try:
+            tfxfer.train(model, bad, y, loss=LOSS, **KW)
+            out["nan"] = "no error"
+        except NonFiniteLossError as error:
+            out["nan"] = str(error)
+        out["nan_weights_finite"] = all(
+            bool(np.isfinite(w).all()) for w in model.get_weights())
+        # Built outside the scope, trained inside it: a clear error.
+        outside = mlp()
+        try:
+            with strategy.scope():
+                tfxfer.train(outside, x, y, loss=LOSS, **KW)
+            out["outside"] = "no error"
+        except ValueError as error:
+            out["outside"] = str(error)
+        # Checkpoint and resume under the strategy: bit-identical.
+        with strategy.scope():
+            reference = mlp()
+        tfxfer.train(reference, x, y, loss=LOSS, **{**KW, "shuffle": True}, seed=1)
+
+        class Crash(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 2:
+                    raise RuntimeError("crash")
+
+        folder = tempfile.mkdtemp()
+        with strategy.scope():
+            crashed = mlp()
+        try:
+            tfxfer.train(crashed, x, y, loss=LOSS, **{**KW, "shuffle": True},
+                         seed=1, checkpoint_dir=folder, callbacks=[Crash()])
+        except RuntimeError:
+            pass
+        with strategy.scope():
+            resumed = mlp()
+        tfxfer.train(resumed, x, y, loss=LOSS, **{**KW, "shuffle": True},
+                     seed=1, checkpoint_dir=folder)
+        out["resume_identical"] = all(
+            np.array_equal(a, b)
+            for a, b in zip(reference.get_weights(), resumed.get_weights()))
+        print(json.dumps(out))
+        """
+    )
+
+
+@pytest.mark.slow
+def test_mirrored_equals_one_device_and_keras_fit(one_device, mirrored):
+    assert mirrored["replicas"] == 2
+    reference = [np.array(w) for w in one_device["weights"]]
+    train = [np.array(w) for w in mirrored["train"]]
+    assert _relative(reference, train) < 1e-4
+    assert _relative([np.array(w) for w in mirrored["fit"]], train) < 1e-4
+    assert _relative(reference, [np.array(w) for w in mirrored["dataset"]]) < 1e-4
+    # Losses and metrics are reduced as Keras does: the global batch's.
+    np.testing.assert_allclose(
+        mirrored["history"]["loss"], one_device["history"]["loss"], rtol=1e-5
+    )
+    assert mirrored["history"]["accuracy"] == one_device["history"]["accuracy"]
+    for key, value in mirrored["fit_evaluate"].items():
+        assert mirrored["evaluate"][key] == pytest.approx(value, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_mirrored_fine_tune_nan_safety_scope_check_and_resume(mirrored):
+    assert mirrored["fine_tune_epochs"] == 2
+    assert "epoch 1" in mirrored["nan"] and "step 3" in mirrored["nan"], mirrored["nan"]
+    assert mirrored["nan_weights_finite"]
+    assert "must be built inside the strategy's scope" in mirrored["outside"]
+    assert mirrored["resume_identical"]
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+WORKER = COMMON + textwrap.dedent(
+    """
+    import os
+    index, ports, out, kind = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports.split(",")]},
+        "task": {"type": "worker", "index": index},
+    })
+    import tfxfer
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    x, y = data()
+    with strategy.scope():
+        model = mlp()
+    if kind == "arrays":
+        h = tfxfer.train(model, x, y, loss=LOSS, metrics=["accuracy"], **KW)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+        h = tfxfer.train(model, ds, loss=LOSS, metrics=["accuracy"], epochs=3,
+                         verbose=0)
+    np.savez(out, *model.get_weights())
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync,
+                      "history": h.history}))
+    """
+)
+
+
+def _run_workers(tmp_path, kind):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    ports = ",".join(map(str, _free_ports(2)))
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                str(i),
+                ports,
+                str(tmp_path / f"w{i}.npz"),
+                kind,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+        )
+        for i in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=300) for p in processes]
+    finally:
+        for p in processes:  # always end them, also after a timeout
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+    for p, (_, err) in zip(processes, outputs, strict=True):
+        assert p.returncode == 0, err[-4000:]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    weights = []
+    for i in range(2):
+        with np.load(tmp_path / f"w{i}.npz") as arrays:
+            weights.append([arrays[f"arr_{k}"] for k in range(len(arrays.files))])
+    return results, weights
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["arrays", "dataset"])
+def test_multi_worker_workers_agree_and_equal_one_device(tmp_path, one_device, kind):
+    results, (first, second) = _run_workers(tmp_path, kind)
+    assert [r["replicas"] for r in results] == [2, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    reference = [np.array(w) for w in one_device["weights"]]
+    assert _relative(reference, first) < 1e-4
+    np.testing.assert_allclose(
+        results[0]["history"]["loss"], one_device["history"]["loss"], rtol=1e-5
+    )

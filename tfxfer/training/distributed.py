@@ -1,0 +1,194 @@
+"""Training under a `tf.distribute` strategy (Mirrored, MultiWorkerMirrored).
+
+Each step runs the model's forward and backward pass on every replica's part
+of the global batch (`strategy.run`). The per-replica losses are already
+divided by the number of replicas (Keras' losses do this under a strategy),
+so their sum is the loss of the global batch and the sum of the gradients is
+its gradient: both are reduced in cross-replica context, checked for NaN and
+infinity there (so every replica takes the same decision), and the optimizer
+applies the summed gradients once, to every replica's copy of the
+variables. Metrics are updated on each replica and summed on reading, as in
+Keras.
+
+Keras `fit` works under `MirroredStrategy` but not under
+`MultiWorkerMirroredStrategy` in Keras 3 (keras-team/keras#20585: "Attempt to
+convert a value (PerReplica ...) to a Tensor"). This loop does not go through
+Keras' `train_step`, and works under both.
+
+Data: in-memory arrays become a `tf.data.Dataset` of global batches in the
+run's (seeded) order, distributed with
+`strategy.experimental_distribute_dataset` (sharded by data across
+workers); a `tf.data.Dataset` is distributed as it is. One step per
+compiled call; no XLA.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfxfer.training.step_functions import _all_finite
+
+
+def model_strategy(model: keras.Model):
+    """The strategy `model` was built under, or None for the default one.
+
+    Raises:
+        ValueError: If a strategy scope is active but the model's variables
+            were created outside it (or under another strategy).
+    """
+    current = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+    variables = model.variables
+    owner = None
+    for variable in variables:
+        value = getattr(variable, "value", variable)
+        if isinstance(value, tf.distribute.DistributedValues):
+            owner = value._distribute_strategy
+            break
+    if owner is None and current is not None and variables:
+        raise ValueError(
+            f"Argument `model` must be built inside the strategy's scope: "
+            f"{type(current).__name__} is active, but model {model.name!r} was "
+            "built outside it, so its variables are not distributed. Create "
+            "(and load or build) the model inside `with strategy.scope():`."
+        )
+    if owner is not None and current is not None and owner is not current:
+        raise ValueError(
+            f"Argument `model` was built under another strategy than the "
+            f"active {type(current).__name__}. Received: model {model.name!r}"
+        )
+    return owner
+
+
+def _allow_cross_replica_updates() -> None:
+    """Lets Keras' optimizer apply gradients in cross-replica context.
+
+    Keras' TensorFlow optimizer updates variables through
+    `tf.__internal__.distribute.interim.maybe_merge_call`, which, in
+    cross-replica context, calls `get_replica_context().merge_call` on None
+    and fails. `merge_call` would run the function in cross-replica context
+    with the strategy; this runs it so directly there, and changes nothing
+    in replica context. Installed once.
+    """
+    interim = tf.__internal__.distribute.interim
+    original = interim.maybe_merge_call
+    if getattr(original, "_tfxfer_cross_replica", False):
+        return
+
+    def maybe_merge_call(fn, strategy, *args, **kwargs):
+        if tf.distribute.in_cross_replica_context():
+            return fn(strategy, *args, **kwargs)
+        return original(fn, strategy, *args, **kwargs)
+
+    maybe_merge_call._tfxfer_cross_replica = True
+    interim.maybe_merge_call = maybe_merge_call
+
+
+def _zeros_for_none(grads, variables):
+    return [
+        tf.zeros_like(v) if g is None else g
+        for g, v in zip(grads, variables, strict=True)
+    ]
+
+
+class DistributedSteps:
+    """The compiled steps of one `StepFunctions` under a strategy.
+
+    Args:
+        steps: The `StepFunctions` (its model, objective and optimizer were
+            created under `strategy`).
+        strategy: The `tf.distribute.Strategy`.
+    """
+
+    def __init__(self, steps, strategy):
+        self.steps = steps
+        self.strategy = strategy
+        self._fns = {}
+        _allow_cross_replica_updates()
+
+    @property
+    def num_replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    def _replica_train(self, x, y, sample_weight):
+        steps = self.steps
+        total, finite, grads = steps._gradients(x, y, sample_weight)
+        return total, finite, _zeros_for_none(grads, steps.trainable_variables)
+
+    def _replica_test(self, x, y, sample_weight):
+        loss, _ = self.steps._test_step(x, y, sample_weight)
+        return loss
+
+    def _train(self, batch):
+        strategy, steps = self.strategy, self.steps
+        x, y, sample_weight = batch
+        total, _, grads = strategy.run(self._replica_train, args=(x, y, sample_weight))
+        sum_ = tf.distribute.ReduceOp.SUM
+        loss = strategy.reduce(sum_, total, axis=None)
+        grads = [strategy.reduce(sum_, g, axis=None) for g in grads]
+        if not steps.check_finite:
+            steps.optimizer.apply(grads, steps.trainable_variables)
+            return loss, tf.constant(True)
+        finite = _all_finite([loss, *grads])
+
+        def apply():
+            steps.optimizer.apply(grads, steps.trainable_variables)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
+        return loss, finite
+
+    def _test(self, batch):
+        x, y, sample_weight = batch
+        loss = self.strategy.run(self._replica_test, args=(x, y, sample_weight))
+        return (
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            tf.constant(True),
+        )
+
+    def function(self, training: bool):
+        """The compiled step (traced once per input structure)."""
+        if training not in self._fns:
+            self._fns[training] = tf.function(self._train if training else self._test)
+        return self._fns[training]
+
+    def clear(self) -> None:
+        self._fns.clear()
+
+    def distribute(self, dataset: tf.data.Dataset):
+        """Distributes a dataset of global batches of `(x, y, sample_weight)`."""
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return self.strategy.experimental_distribute_dataset(
+            dataset.with_options(options)
+        )
+
+
+def array_dataset(adapter, order: tf.Tensor, start_batch: int = 0) -> tf.data.Dataset:
+    """Global batches of an `ArrayAdapter`'s data in `order`, from a batch on."""
+    x, y, sample_weight = adapter.arrays
+    size = adapter.batch_size
+    indices = tf.data.Dataset.from_tensor_slices(order[start_batch * size :])
+
+    def gather(index):
+        def take(part):
+            if part is None:
+                return None
+            return keras.tree.map_structure(lambda t: tf.gather(t, index), part)
+
+        return take(x), take(y), take(sample_weight)
+
+    return indices.batch(size).map(gather)
+
+
+def dataset_batches(adapter) -> tf.data.Dataset:
+    """A `DatasetAdapter`'s dataset as `(x, y, sample_weight)` triples."""
+    from tfxfer.training.data_adapters import unpack
+
+    def triple(*batch):
+        element = batch[0] if len(batch) == 1 else batch
+        return unpack(element)
+
+    return adapter.dataset.map(triple)
