@@ -214,6 +214,7 @@ WORKER = COMMON + textwrap.dedent(
     """
     import os
     index, ports, out, kind = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    folder, crash_at = sys.argv[5], int(sys.argv[6])
     os.environ["TF_CONFIG"] = json.dumps({
         "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports.split(",")]},
         "task": {"type": "worker", "index": index},
@@ -225,6 +226,19 @@ WORKER = COMMON + textwrap.dedent(
         model = mlp()
     if kind == "arrays":
         h = tfxfer.train(model, x, y, loss=LOSS, metrics=["accuracy"], **KW)
+    elif kind == "checkpoint":
+        import keras
+
+        class Crash(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == crash_at:
+                    sys.exit(3)  # every worker stops at the same point
+
+        h = tfxfer.train(
+            model, x, y, loss=LOSS, metrics=["accuracy"], seed=1,
+            checkpoint_dir=None if folder == "-" else folder,
+            callbacks=[Crash()], **{**KW, "shuffle": True},
+        )
     else:
         ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
         h = tfxfer.train(model, ds, loss=LOSS, metrics=["accuracy"], epochs=3,
@@ -236,7 +250,7 @@ WORKER = COMMON + textwrap.dedent(
 )
 
 
-def _run_workers(tmp_path, kind):
+def _run_workers(tmp_path, kind, folder="-", crash_at=-1, expect=0):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     ports = ",".join(map(str, _free_ports(2)))
@@ -249,6 +263,8 @@ def _run_workers(tmp_path, kind):
                 ports,
                 str(tmp_path / f"w{i}.npz"),
                 kind,
+                str(folder),
+                str(crash_at),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -266,7 +282,9 @@ def _run_workers(tmp_path, kind):
                 p.kill()
                 p.wait(timeout=30)
     for p, (_, err) in zip(processes, outputs, strict=True):
-        assert p.returncode == 0, err[-4000:]
+        assert p.returncode == expect, err[-4000:]
+    if expect:
+        return None, None
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     weights = []
     for i in range(2):
@@ -286,3 +304,19 @@ def test_multi_worker_workers_agree_and_equal_one_device(tmp_path, one_device, k
     np.testing.assert_allclose(
         results[0]["history"]["loss"], one_device["history"]["loss"], rtol=1e-5
     )
+
+
+@pytest.mark.slow
+def test_multi_worker_run_resumes_from_the_chiefs_checkpoint(tmp_path):
+    _, (reference, _) = _run_workers(tmp_path, "checkpoint")
+    folder = tmp_path / "checkpoints"
+    _run_workers(tmp_path, "checkpoint", folder, crash_at=2, expect=3)
+    # Only the chief wrote (2 epochs done); no worker left files behind.
+    assert sorted(p.name for p in folder.glob("*.index")) == [
+        "ckpt-1.index",
+        "ckpt-2.index",
+    ]
+    results, (first, second) = _run_workers(tmp_path, "checkpoint", folder)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(reference, first, strict=True))
+    assert len(results[0]["history"]["loss"]) == 3

@@ -17,19 +17,61 @@ crash during a write leaves the previous one in force):
 
 Restoring all of it and running the same steps again gives weights equal bit
 for bit to a run that was never interrupted.
+
+Under `MultiWorkerMirroredStrategy` every worker takes part in each save
+(reading distributed variables is collective), but only the chief's
+checkpoint is kept: the others write to a temporary folder they delete at
+once, as TensorFlow's multi-worker guide does, and every worker restores
+from the chief's folder (which must be on a file system all of them see).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pathlib
+import shutil
+import tempfile
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 CHECKPOINT_PREFIX = "ckpt"
+
+
+class _RunRecord(tf.train.experimental.PythonState):
+    """The run's plain-Python state, saved as one JSON string.
+
+    Not a variable, so a strategy's scope does not distribute it: the pass
+    order (int32, base64), positions, the History and the run description.
+    """
+
+    def __init__(self):
+        self.value: dict[str, Any] = {}
+
+    def serialize(self) -> str:
+        return json.dumps(self.value)
+
+    def deserialize(self, string_value) -> None:
+        if isinstance(string_value, bytes):
+            string_value = string_value.decode("utf-8")
+        self.value = json.loads(string_value)
+
+
+def _encode_order(order) -> str:
+    if order is None:
+        return ""
+    array = np.asarray(order, dtype="<i4")
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def _decode_order(text: str):
+    if not text:
+        return None
+    return np.frombuffer(base64.b64decode(text), dtype="<i4").astype(np.int32)
 
 
 def _global_seed_state():
@@ -53,6 +95,7 @@ class RunCheckpoint:
         metric_variables: Variables of the loss tracker and metrics.
         max_to_keep: Checkpoints kept (older ones are deleted).
         description: What a resumed run must match (JSON-serializable).
+        strategy: The run's `tf.distribute` strategy, or None.
     """
 
     def __init__(
@@ -65,18 +108,13 @@ class RunCheckpoint:
         metric_variables,
         max_to_keep: int,
         description: dict[str, Any],
+        strategy=None,
     ):
         self.directory = pathlib.Path(directory)
+        # Workers other than the chief write throw-away copies.
+        self.is_chief = strategy is None or strategy.extended.should_checkpoint
         self.description = description
-        self.order = tf.Variable(
-            tf.zeros([0], tf.int32),
-            shape=tf.TensorShape([None]),
-            trainable=False,
-            name="order",
-        )
-        self.position = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.done = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.record = tf.Variable("", dtype=tf.string, trainable=False)
+        self.record = _RunRecord()
         trackables = {
             "model_variables": list(model.variables),
             "optimizer_variables": list(optimizer.variables),
@@ -84,26 +122,28 @@ class RunCheckpoint:
             "epoch": state.epoch,
             "step": state.step,
             "generator": state.generator,
-            "order": self.order,
-            "position": self.position,
-            "done": self.done,
             "record": self.record,
         }
         seed_state = _global_seed_state()
         if seed_state is not None:
             trackables["global_seed"] = seed_state
         self.checkpoint = tf.train.Checkpoint(**trackables)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint,
-            str(self.directory),
-            max_to_keep=max_to_keep,
-            checkpoint_name=CHECKPOINT_PREFIX,
-        )
+        # Created lazily by the first save otherwise; create it now, on every
+        # worker alike (creating a variable under MultiWorker is collective).
+        _ = self.checkpoint.save_counter
+        self.manager = None
+        if self.is_chief:
+            self.manager = tf.train.CheckpointManager(
+                self.checkpoint,
+                str(self.directory),
+                max_to_keep=max_to_keep,
+                checkpoint_name=CHECKPOINT_PREFIX,
+            )
 
     @property
     def latest(self) -> str | None:
         """Path prefix of the newest complete checkpoint, or None."""
-        return self.manager.latest_checkpoint
+        return tf.train.latest_checkpoint(str(self.directory))
 
     def save(
         self,
@@ -123,21 +163,26 @@ class RunCheckpoint:
             done: Batches of the epoch under way already run.
             stopped: The run was stopped early (`model.stop_training`).
         """
-        if order is not None:
-            self.order.assign(tf.cast(order, tf.int32))
-        self.position.assign(position)
-        self.done.assign(done)
-        self.record.assign(
-            json.dumps(
-                {
-                    "description": self.description,
-                    "stopped": stopped,
-                    "epochs_done": list(getattr(history, "epoch", [])),
-                    "history": _plain(getattr(history, "history", {})),
-                }
-            )
-        )
-        return self.manager.save()
+        if order is not None and hasattr(order, "numpy"):
+            order = order.numpy()
+        self.record.value = {
+            "description": self.description,
+            "stopped": stopped,
+            "order": _encode_order(order),
+            "position": int(position),
+            "done": int(done),
+            "epochs_done": list(getattr(history, "epoch", [])),
+            "history": _plain(getattr(history, "history", {})),
+        }
+        if self.manager is not None:
+            return self.manager.save()
+        scratch = tempfile.mkdtemp(prefix=".tfxfer-worker-checkpoint-")
+        try:
+            # `save` as the chief's manager does (same collective reads and
+            # counter increment), into a folder removed at once.
+            return self.checkpoint.save(os.path.join(scratch, CHECKPOINT_PREFIX))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def restore(self) -> dict[str, Any] | None:
         """Restores the newest checkpoint; returns what was saved, or None.
@@ -150,7 +195,7 @@ class RunCheckpoint:
         if latest is None:
             return None
         record = json.loads(
-            tf.train.load_variable(latest, "record/.ATTRIBUTES/VARIABLE_VALUE")
+            tf.train.load_variable(latest, "record/.ATTRIBUTES/py_state")
         )
         saved = record["description"]
         differ = {
@@ -171,9 +216,9 @@ class RunCheckpoint:
             )
         self.checkpoint.restore(latest).assert_existing_objects_matched()
         return {
-            "order": self.order.numpy(),
-            "position": int(self.position.numpy()),
-            "done": int(self.done.numpy()),
+            "order": _decode_order(record["order"]),
+            "position": record["position"],
+            "done": record["done"],
             "stopped": record["stopped"],
             "epochs_done": record["epochs_done"],
             "history": record["history"],

@@ -567,20 +567,16 @@ class Trainer:
         if checkpoint_freq != "epoch":
             checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
         max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
-        if checkpoint_dir is not None and self.strategy is not None:
-            if checkpoint_freq != "epoch":
-                raise ValueError(
-                    "Argument `checkpoint_freq` must be 'epoch' under a "
-                    "tf.distribute strategy. Received: "
-                    f"checkpoint_freq={checkpoint_freq}"
-                )
-            if self.strategy.extended._in_multi_worker_mode():
-                raise ValueError(
-                    "Argument `checkpoint_dir` is not supported under "
-                    "MultiWorkerMirroredStrategy yet (only the chief may write, "
-                    "and every worker must restore the chief's checkpoint). "
-                    f"Received: checkpoint_dir={str(checkpoint_dir)!r}"
-                )
+        if (
+            checkpoint_dir is not None
+            and self.strategy is not None
+            and checkpoint_freq != "epoch"
+        ):
+            raise ValueError(
+                "Argument `checkpoint_freq` must be 'epoch' under a "
+                "tf.distribute strategy. Received: "
+                f"checkpoint_freq={checkpoint_freq}"
+            )
         if checkpoint_dir is not None and not isinstance(
             checkpoint_dir, str | os.PathLike
         ):
@@ -779,6 +775,7 @@ class Trainer:
             metric_variables=self.steps.objective.variables,
             max_to_keep=max_to_keep,
             description=description,
+            strategy=self.strategy,
         )
         step_before = int(self.state.step.numpy())
         restored = saver.restore()
