@@ -240,6 +240,16 @@ class EpochIterator:
             self._pass = None
         return EpochResult(logs_to_python(logs), done - start, non_finite)
 
+    def _pass_ended(self) -> bool:
+        """Whether a dataset of known size has no batch left in this pass
+        (warns, as Keras does, when `steps_per_epoch` asked for more)."""
+        known = self.adapter.num_batches
+        if known is None or self._position < known:
+            return False
+        if self.steps_per_epoch:
+            warnings.warn(_RAN_OUT, stacklevel=5)
+        return True
+
     # -- under a tf.distribute strategy ---------------------------------------
 
     def _run_distributed(self, callbacks, model, stop_on_non_finite, start=0):
@@ -266,10 +276,7 @@ class EpochIterator:
         target = self.num_batches
         done, non_finite = start, None
         while target is None or done < target:
-            known = adapter.num_batches
-            if known is not None and self._position >= known:
-                if self.steps_per_epoch:
-                    warnings.warn(_RAN_OUT, stacklevel=4)
+            if self._pass_ended():
                 break
             try:
                 batch = next(self._iterator)
@@ -332,11 +339,9 @@ class EpochIterator:
             return (holder["iterator"], args[1])
 
         while target is None or done < target:
-            known = adapter.num_batches
-            if known is not None and self._position >= known:
-                if self.steps_per_epoch:
-                    warnings.warn(_RAN_OUT, stacklevel=4)
+            if self._pass_ended():
                 break
+            known = adapter.num_batches
             remaining = steps.buffer if target is None else target - done
             if known is not None:
                 remaining = min(remaining, known - self._position)
