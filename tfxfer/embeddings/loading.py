@@ -31,7 +31,6 @@ import json
 import os
 import pathlib
 import re
-import tempfile
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from tfxfer.embeddings import word_index
 from tfxfer.errors import UnsafeFileError, VectorsFormatError
+from tfxfer.utils.files import atomic_open
 from tfxfer.utils.validation import check_choice, check_positive_int, require
 
 if TYPE_CHECKING:
@@ -705,19 +705,8 @@ def _read_index(entry, meta, size) -> word_index.WordIndex | None:
 
 def _atomic_write(entry: pathlib.Path, name: str, write) -> None:
     """Writes `entry / name` through a temporary file renamed into place."""
-    descriptor, temporary = tempfile.mkstemp(
-        dir=entry, prefix=f".{name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, entry / name)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_open(entry / name, "wb") as handle:
+        write(handle)
 
 
 def _write_cache(entry, path, words, vectors, kind, limit, dtype) -> None:
