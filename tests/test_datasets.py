@@ -65,6 +65,9 @@ def test_digests_list_every_bundled_file_and_all_verify():
         "questions-words.txt",
         datasets.WORD2VEC_FILE,
         datasets.DIGITS_CNN_FILE,
+        "sentences/cr.csv.gz",
+        "sentences/mpqa.csv.gz",
+        "sentences/mr.csv.gz",
     }
     assert set(datasets.DIGESTS) == expected
     assert datasets.verify() == dict(datasets.DIGESTS)
@@ -178,12 +181,12 @@ def test_python_m_tfxfer_datasets_verify_runs_from_any_folder(tmp_path):
         timeout=240,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "8 files OK"
+    assert result.stdout.strip() == "11 files OK"
 
 
 def test_main_verify_reports_ok_and_failure(capsys, data_copy):
     assert build.main(["verify", "--dir", str(SHIPPED)]) == 0
-    assert "8 files OK" in capsys.readouterr().out
+    assert "11 files OK" in capsys.readouterr().out
     assert build.main(["verify"]) == 1
     assert "failed verification" in capsys.readouterr().err
 
@@ -526,3 +529,65 @@ def test_normalized_keras_files_are_byte_identical(tmp_path):
     assert '"shared_object_id": 1' in config
     restored = keras.models.load_model(paths[0])
     assert restored.count_params() == model.count_params()
+
+
+# --- sentence sets (Kim 2014) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "positive"),
+    [("cr", 3771, 2405), ("mpqa", 10603, 3311), ("mr", 10662, 5331)],
+)
+def test_load_sentences_sizes_labels_and_fixed_split(name, rows, positive):
+    frame = datasets.load_sentences(name)
+    assert list(frame.columns) == ["text", "label"]
+    assert len(frame) == rows and int(frame["label"].sum()) == positive
+    assert set(frame["label"]) == {0, 1}
+    assert (frame["text"].str.len() > 0).all()
+    train = datasets.load_sentences(name, "train")
+    test = datasets.load_sentences(name, "test")
+    assert len(train) + len(test) == rows
+    assert abs(len(test) / rows - 0.3) < 0.001
+    # Stratified: each part keeps the positive share.
+    share = positive / rows
+    assert abs(test["label"].mean() - share) < 0.002
+    assert abs(train["label"].mean() - share) < 0.002
+    # The same split every time (it is stored in the file).
+    assert datasets.load_sentences(name, "test").equals(test)
+
+
+def test_mr_windows_1252_bytes_are_decoded_as_text():
+    text = " ".join(datasets.load_sentences("mr")["text"])
+    assert "\x85" not in text and "\x97" not in text  # no C1 control characters
+    assert "…" in text and "é" in text
+
+
+def test_load_sentences_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"Argument `name` must be one of"):
+        datasets.load_sentences("sst2")
+    with pytest.raises(ValueError, match=r"Argument `split` must be one of"):
+        datasets.load_sentences("cr", "dev")
+
+
+def test_build_sentences_from_a_raw_folder(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = [b"1 good \x85 very good", b"0", b"0 bad \x97 worse", b"1 caf\xe9 ok"]
+    lines += [f"{i % 2} sentence {i}".encode() for i in range(16)]
+    for _, raw_name, _ in datasets.text.SENTENCE_SETS.values():
+        (raw / raw_name).write_bytes(b"\n".join(lines) + b"\n")
+    stats = build.build(tmp_path / "out", parts=["sentences"], sentences_dir=raw)
+    info = stats["sentences"]["cr"]
+    assert info["rows"] == 19 and info["dropped_empty"] == 1
+    assert info["cp1252_lines"] == 3 and info["test"] == round(9 * 0.3) + round(
+        10 * 0.3
+    )
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "out" / "sentences" / "cr.csv.gz")
+    assert frame["text"].tolist()[:3] == ["good … very good", "bad — worse", "café ok"]
+    (raw / "custrev.all").write_bytes(b"pos not a label\n")
+    with pytest.raises(DataIntegrityError, match="does not start with a 0/1 label"):
+        build.build(tmp_path / "out", parts=["sentences"], sentences_dir=raw)
+    with pytest.raises(ValueError, match="Argument `sentences_dir` must be the folder"):
+        build.build(tmp_path / "out", parts=["sentences"])

@@ -9,7 +9,9 @@ read (`data_file`). Provenance and licences are in `tfxfer/data/README.md`.
   sci.space), `load_reviews()` (target task: 200 movie-review sentences,
   neg vs pos), `load_corpus()` (Word2Vec pretraining corpus: Wikipedia sample
   and Lee news stories), and the word similarity and analogy sets
-  (`word_vector_benchmarks()`, for `tfxfer.evaluate_word_vectors`).
+  (`word_vector_benchmarks()`, for `tfxfer.evaluate_word_vectors`); and
+  Kim (2014)'s sentence-polarity sets `load_sentences("cr" | "mpqa" | "mr")`
+  (customer reviews, news opinion phrases, movie reviews; a fixed split).
 - Numeric, read from scikit-learn: `load_digits(task="0-4" | "5-9")`,
   `load_diabetes(group=1 | 2)`.
 - Pretrained: `load_pretrained_word_vectors()`,
@@ -56,6 +58,7 @@ from tfxfer.datasets.text import (
     load_corpus,
     load_news,
     load_reviews,
+    load_sentences,
     word_vector_benchmarks,
 )
 
@@ -82,6 +85,7 @@ __all__ = [
     "load_pretrained_digits_cnn",
     "load_pretrained_word_vectors",
     "load_reviews",
+    "load_sentences",
     "make_digits_cnn",
     "sha256_of",
     "split_frame",

@@ -12,6 +12,9 @@ DIGESTS = {
     "pretrained/word2vec_wiki_lee_100d.txt.gz": "8a9bab611a1367fa7ce3e040b3347659b062cd577841b54c855edc1a564ebd23",
     "questions-words.txt": "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
     "reviews.csv": "7c78f815d61af0381163633371838e9ee541eeb01ab0cb2c8ddadb5271d43778",
+    "sentences/cr.csv.gz": "890963275ac2b39f9734de1307ceb0582ba753c17db77907d82fbd4f6c0ca032",
+    "sentences/mpqa.csv.gz": "fc6e5ace435c934725a3eddd183ea6cf9f1999dc9a9a447f64088250fd1e1237",
+    "sentences/mr.csv.gz": "362932b3e55ff79c9caa65f573e6c67565d207d7f96f4ff2c69995ab283f9dfc",
     "simlex999.txt": "d5e0501971478a511430ee880bd0121e94ac701ba86d90544d83e6d2ba3db05d",
     "wordsim353.tsv": "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d",
 }

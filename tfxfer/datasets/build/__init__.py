@@ -76,6 +76,7 @@ def build(
     out: str | pathlib.Path | None = None,
     *,
     parts: Sequence[str] | None = None,
+    sentences_dir: str | pathlib.Path | None = None,
     progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Regenerates bundled data files from installed packages.
@@ -86,8 +87,12 @@ def build(
             rewritten too (for the parts built; the others keep theirs).
         parts: Which parts to build, in the order of `PARTS` whatever the
             order given: `"evaluation"`, `"news"`, `"reviews"`, `"corpus"`,
-            `"word2vec"` (needs `corpus.txt.gz` in `out`), `"digits_cnn"`.
-            `None` builds all.
+            `"word2vec"` (needs `corpus.txt.gz` in `out`), `"digits_cnn"`,
+            `"sentences"` (needs `sentences_dir`). `None` builds all (all
+            but `"sentences"` when `sentences_dir` is not given).
+        sentences_dir: The raw folder of Kim (2014)'s sentence sets
+            (`custrev.all`, `mpqa.all`, `rt-polarity.all`), for the
+            `"sentences"` part.
         progress: Called with one line of text per step (e.g. `print`).
 
     Returns:
@@ -107,12 +112,20 @@ def build(
     200
     """
     if parts is None:
-        parts = PARTS
+        parts = [p for p in PARTS if p != "sentences" or sentences_dir is not None]
     if isinstance(parts, str) or any(part not in PARTS for part in parts):
         raise ValueError(
             f"Argument `parts` must be a list of parts from {PARTS}. "
             f"Received: parts={parts!r}"
         )
+    if "sentences" in parts:
+        if sentences_dir is None or not pathlib.Path(sentences_dir).is_dir():
+            raise ValueError(
+                "Argument `sentences_dir` must be the folder of the raw sentence "
+                "sets (custrev.all, mpqa.all, rt-polarity.all) to build "
+                f"'sentences'. Received: sentences_dir={sentences_dir!r}"
+            )
+        sentences_dir = pathlib.Path(sentences_dir).expanduser().resolve()
     package_dir = package_data_dir()
     out = package_dir if out is None else pathlib.Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +138,8 @@ def build(
         if progress is not None:
             progress(f"building {part} ...")
         start = time.perf_counter()
-        stats[part] = BUILDERS[part](out, source)
+        part_source = sentences_dir if part == "sentences" else source
+        stats[part] = BUILDERS[part](out, part_source)
         stats[part]["seconds"] = round(time.perf_counter() - start, 2)
         written = {name: sha256_of(out / name) for name in OUTPUTS[part]}
         stats[part]["sha256"] = written
@@ -167,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PART",
         help=f"build only these parts ({', '.join(PARTS)})",
     )
+    build_parser.add_argument(
+        "--sentences-dir",
+        default=None,
+        help="raw folder of Kim (2014)'s sentence sets, for the 'sentences' part",
+    )
     verify_parser = commands.add_parser(
         "verify", help="check the data files against the digests in the code"
     )
@@ -174,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         start = time.perf_counter()
-        stats = build(args.out, parts=args.only, progress=print)
+        stats = build(
+            args.out,
+            parts=args.only,
+            sentences_dir=args.sentences_dir,
+            progress=print,
+        )
         differ = [
             name
             for part in stats.values()

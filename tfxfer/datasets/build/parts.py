@@ -23,11 +23,14 @@ from tfxfer.datasets.build.writers import (
     write_gzip,
 )
 from tfxfer.datasets.pretrained import DIGITS_CNN_FILE, WORD2VEC_FILE, make_digits_cnn
+from tfxfer.datasets.splits import split_indices
 from tfxfer.datasets.text import (
     CORPUS_FILE,
     NEWS_CLASSES,
     NEWS_FILE,
     REVIEWS_FILE,
+    SENTENCE_SETS,
+    SENTENCE_TEST_SIZE,
     TextCorpus,
 )
 from tfxfer.errors import DataIntegrityError
@@ -38,7 +41,15 @@ REVIEWS_SOURCE = "pang_lee_polarity.cor"
 WIKI_SOURCE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_SOURCE = "lee_background.cor"
 
-PARTS = ("evaluation", "news", "reviews", "corpus", "word2vec", "digits_cnn")
+PARTS = (
+    "evaluation",
+    "news",
+    "reviews",
+    "corpus",
+    "word2vec",
+    "digits_cnn",
+    "sentences",
+)
 
 # Word2Vec settings of the bundled vectors.
 WORD2VEC_PARAMS = {
@@ -192,6 +203,77 @@ def build_word2vec(out: pathlib.Path, source: pathlib.Path) -> dict[str, Any]:
     return {"words": len(vectors), "vector_size": vectors.vector_size}
 
 
+def decode_sentence_line(raw: bytes) -> str:
+    """Decodes one raw line of Kim (2014)'s files.
+
+    Most lines are ASCII/UTF-8. MR's non-UTF-8 lines are Windows-1252 (0x85
+    is an ellipsis, 0x96/0x97 dashes, 0x91 a quote; read as Latin-1 they
+    would become control characters); a byte Windows-1252 leaves undefined
+    falls back to Latin-1.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+
+def read_sentences(path: pathlib.Path) -> tuple[list[tuple[str, int]], dict]:
+    """Reads a `LABEL SENTENCE` file; returns (rows, what was done to it)."""
+    rows, empty, recoded = [], 0, 0
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip():
+            continue  # the file's last line end
+        label, _, sentence = raw.partition(b" ")
+        if label not in (b"0", b"1"):
+            raise DataIntegrityError(
+                f"Line {number} of {path} does not start with a 0/1 label. "
+                f"Received: {raw[:60]!r}"
+            )
+        try:
+            sentence.decode("utf-8")
+        except UnicodeDecodeError:
+            recoded += 1
+        text = " ".join(decode_sentence_line(sentence).split())
+        if not text:
+            empty += 1  # a label without a sentence: dropped
+            continue
+        rows.append((text, int(label)))
+    return rows, {"rows": len(rows), "dropped_empty": empty, "cp1252_lines": recoded}
+
+
+def build_sentences(out: pathlib.Path, source: pathlib.Path) -> dict[str, Any]:
+    """Writes CR, MPQA and MR as gzipped `text,label,split` CSVs.
+
+    `source` is the raw folder of Kim (2014)'s files (see
+    `tfxfer/data/README.md`). The split is stratified, 30 % test, seed 0
+    (`split_indices`), fixed here once.
+    """
+    import csv
+    import io
+
+    stats = {}
+    for name, (target, raw_name, _) in SENTENCE_SETS.items():
+        rows, info = read_sentences(source / raw_name)
+        _, test = split_indices(
+            [label for _, label in rows], test_size=SENTENCE_TEST_SIZE, seed=0
+        )
+        test = set(test.tolist())
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(("text", "label", "split"))
+        for index, (text, label) in enumerate(rows):
+            writer.writerow((text, label, "test" if index in test else "train"))
+        write_gzip(out / target, buffer.getvalue().encode("utf-8"))
+        info["test"] = len(test)
+        info["positive"] = sum(label for _, label in rows)
+        stats[name] = info
+    return stats
+
+
 def build_digits_cnn(out: pathlib.Path, source: pathlib.Path) -> dict[str, Any]:
     """Trains `make_digits_cnn(5)` on digits 0-4 (train split), saves it."""
     import keras
@@ -238,6 +320,7 @@ BUILDERS = {
     "corpus": build_corpus,
     "word2vec": build_word2vec,
     "digits_cnn": build_digits_cnn,
+    "sentences": build_sentences,
 }
 OUTPUTS = {
     "evaluation": EVALUATION_FILES,
@@ -246,4 +329,5 @@ OUTPUTS = {
     "corpus": (CORPUS_FILE,),
     "word2vec": (WORD2VEC_FILE,),
     "digits_cnn": (DIGITS_CNN_FILE,),
+    "sentences": tuple(target for target, _, _ in SENTENCE_SETS.values()),
 }
