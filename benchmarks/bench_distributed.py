@@ -133,18 +133,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     rates = {method: [] for method in METHODS}
+    failures = {}
     with tempfile.TemporaryDirectory() as folder:
         script = os.path.join(folder, "bench_worker.py")
         with open(script, "w", encoding="utf-8") as handle:
             handle.write(SCRIPT)
         for _ in range(args.repeats):
             for method in METHODS:
-                rates[method].append(_run(script, method))
+                if method in failures:
+                    continue
+                try:
+                    rates[method].append(_run(script, method))
+                except RuntimeError as error:  # reported, not hidden
+                    lines = [ln for ln in str(error).splitlines() if ln.strip()]
+                    failures[method] = next(
+                        (ln.strip() for ln in lines if "Error" in ln), lines[-1]
+                    )[:160]
     base = rates["one device"]
     print(f"{args.repeats} interleaved repetitions; {os.cpu_count()} CPUs")
     print("| method | samples/s, median [min-max] | ratio to one device |")
     print("|---|---:|---:|")
     for method, values in rates.items():
+        if method in failures:
+            print(f"| {method} | fails: {failures[method]} | - |")
+            continue
         ratios = [v / b for v, b in zip(values, base, strict=True)]
         print(
             f"| {method} | {statistics.median(values):,.0f} "

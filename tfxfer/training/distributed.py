@@ -98,11 +98,14 @@ class DistributedSteps:
         steps: The `StepFunctions` (its model, objective and optimizer were
             created under `strategy`).
         strategy: The `tf.distribute.Strategy`.
+        state: The run's `TrainState` (its step counter is advanced by each
+            applied training step).
     """
 
-    def __init__(self, steps, strategy):
+    def __init__(self, steps, strategy, state):
         self.steps = steps
         self.strategy = strategy
+        self.state = state
         self._fns = {}
         _allow_cross_replica_updates()
 
@@ -128,15 +131,18 @@ class DistributedSteps:
         grads = [strategy.reduce(sum_, g, axis=None) for g in grads]
         if not steps.check_finite:
             steps.optimizer.apply(grads, steps.trainable_variables)
-            return loss, tf.constant(True)
-        finite = _all_finite([loss, *grads])
+            finite = tf.constant(True)
+        else:
+            finite = _all_finite([loss, *grads])
 
-        def apply():
-            steps.optimizer.apply(grads, steps.trainable_variables)
-            return tf.constant(True)
+            def apply():
+                steps.optimizer.apply(grads, steps.trainable_variables)
+                return tf.constant(True)
 
-        tf.cond(finite, apply, lambda: tf.constant(False))
-        return loss, finite
+            tf.cond(finite, apply, lambda: tf.constant(False))
+        # Counted and logged inside the compiled step: no eager work per step.
+        self.state.step.assign_add(tf.cast(finite, tf.int64))
+        return loss, finite, steps.objective.results()
 
     def _test(self, batch):
         x, y, sample_weight = batch
@@ -144,6 +150,7 @@ class DistributedSteps:
         return (
             self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
             tf.constant(True),
+            self.steps.objective.results(),
         )
 
     def function(self, training: bool):

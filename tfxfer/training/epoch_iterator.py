@@ -287,12 +287,10 @@ class EpochIterator:
                 break
             if begin is not None:
                 begin(done)
-            loss, ok = fn(batch)
+            loss, ok, step_logs = fn(batch)
             ok = bool(ok)
             self._position += 1
             done += 1
-            if self.training and ok:
-                self.state.step.assign_add(1)
             if not ok:
                 culprit = None
                 if arrays:
@@ -304,7 +302,7 @@ class EpochIterator:
                 if stop_on_non_finite:
                     break
             if end is not None:
-                end(done - 1, logs_to_python(self.steps.objective.results()))
+                end(done - 1, logs_to_python(step_logs))
             if self._stopped(model):
                 break
         known = adapter.num_batches

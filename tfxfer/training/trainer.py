@@ -243,7 +243,9 @@ class Trainer:
                 extra_loss=extra_loss,
             )
             if self.strategy is not None:
-                self.steps.distributed = DistributedSteps(self.steps, self.strategy)
+                self.steps.distributed = DistributedSteps(
+                    self.steps, self.strategy, self.state
+                )
         self._compiled_objects = self._compile_objects()
         # jit_compile="auto" starts without XLA and switches once the training
         # on this Trainer is long enough to repay XLA's compilation.
