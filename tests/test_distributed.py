@@ -135,6 +135,11 @@ def mirrored():
             out["nan"] = str(error)
         out["nan_weights_finite"] = all(
             bool(np.isfinite(w).all()) for w in model.get_weights())
+        # Created in the scope but not built yet: it builds under the strategy.
+        with strategy.scope():
+            unbuilt = keras.Sequential([keras.layers.Dense(3, activation="softmax")])
+        tfxfer.train(unbuilt, x, y, loss=LOSS, **KW)
+        out["unbuilt"] = type(unbuilt.weights[0].value).__name__
         # Built outside the scope, trained inside it: a clear error.
         outside = mlp()
         try:
@@ -196,6 +201,7 @@ def test_mirrored_fine_tune_nan_safety_scope_check_and_resume(mirrored):
     assert "epoch 1" in mirrored["nan"] and "step 3" in mirrored["nan"], mirrored["nan"]
     assert mirrored["nan_weights_finite"]
     assert "must be built inside the strategy's scope" in mirrored["outside"]
+    assert mirrored["unbuilt"] == "MirroredVariable"
     assert mirrored["resume_identical"]
 
 

@@ -45,7 +45,11 @@ def model_strategy(model: keras.Model):
         if isinstance(value, tf.distribute.DistributedValues):
             owner = value._distribute_strategy
             break
-    if owner is None and current is not None and variables:
+    if owner is None and not variables:
+        # Not built yet: the strategy it was created under (Keras records it),
+        # else the active one; it builds under that strategy's scope.
+        return getattr(model, "_distribute_strategy", None) or current
+    if owner is None and current is not None:
         raise ValueError(
             f"Argument `model` must be built inside the strategy's scope: "
             f"{type(current).__name__} is active, but model {model.name!r} was "
