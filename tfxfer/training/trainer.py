@@ -104,6 +104,13 @@ class Trainer:
       `keras.utils.set_random_seed`.
     - Batch-level callbacks run once per compiled call, as in `fit` with
       `steps_per_execution` > 1; pass `steps_per_execution=1` for every batch.
+    - `fit(checkpoint_dir=...)` checkpoints the run so that the same call,
+      run again after a crash, resumes and ends bit-identical to a run that
+      never stopped.
+    - A model built inside a `tf.distribute` strategy's scope (Mirrored or
+      MultiWorkerMirrored; Keras 3 `fit` fails under the latter) trains
+      under it: one step per compiled call, no XLA (see
+      `tfxfer.training.distributed`).
 
     Args:
         model: The `keras.Model` to train (built or not). The Trainer leaves it
