@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tfxfer.utils.files import atomic_write_text
 from tfxfer.utils.validation import check_choice, check_positive_int
 
 #: gensim's `PAT_ALPHABETIC`: runs of word characters that are not digits.
@@ -409,9 +410,9 @@ class Vocabulary:
         return cls.from_config(json.loads(text), tokenizer=tokenizer)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Writes the vocabulary to a UTF-8 JSON file."""
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(self.to_json())
+        """Writes the vocabulary to a UTF-8 JSON file, atomically (a crash
+        while saving leaves any earlier file at `path` as it was)."""
+        atomic_write_text(path, self.to_json())
 
     @classmethod
     def load(
