@@ -1,4 +1,4 @@
-"""Tests for tfxfer.fine_tune (tfxfer/training/fine_tune.py)."""
+"""Tests for tfxfer.fine_tune and tfxfer.FineTuner (tfxfer/training/fine_tune.py)."""
 
 import keras
 import numpy as np
@@ -215,3 +215,199 @@ def test_fine_tune_rejects_bad_arguments(tiny_tabular):
     unbuilt = tfxfer.MLPClassifier(num_classes=3)
     with pytest.raises(ValueError, match="`model` must be built"):
         tfxfer.fine_tune(unbuilt, x, y, base="backbone", epochs=1, **args())
+
+
+# -- FineTuner: compile once, fine-tune many times ------------------------------
+
+
+def dropout_model(seed=0):
+    """`pretrained_model` with a Dropout, whose seed state `reset` puts back."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(6, activation="relu", name="base_dense"),
+            keras.layers.BatchNormalization(name="base_bn"),
+            keras.layers.Dropout(0.3, name="drop"),
+            keras.layers.Dense(3, activation="softmax", name="head"),
+        ]
+    )
+
+
+def tuner_args(**kwargs):
+    out = dict(loss=SPARSE, metrics=["accuracy"], jit_compile=False, seed=0)
+    out.update(kwargs)
+    return out
+
+
+def fit_args(**kwargs):
+    out = dict(head_epochs=2, epochs=2, batch_size=8, verbose=0)
+    out.update(kwargs)
+    return out
+
+
+def traces(tuner):
+    return (tuner.head_trainer.steps.traces, tuner.full_trainer.steps.traces)
+
+
+def test_fine_tuner_reset_repeats_the_run_and_equals_fine_tune(tiny_tabular):
+    x, y = tiny_tabular
+    model = dropout_model()
+    tuner = tfxfer.FineTuner(model, base="base_.*", lr_mult=0.5, **tuner_args())
+    first = tuner.fit(x, y, validation_data=(x, y), **fit_args())
+    first_weights = model.get_weights()
+    tuner.reset()
+    second = tuner.fit(x, y, validation_data=(x, y), **fit_args())
+    assert second.history == first.history
+    assert second.epoch == first.epoch == [0, 1, 2, 3]
+    assert_same(model.get_weights(), first_weights)
+    assert isinstance(model.optimizer, keras.optimizers.MultiOptimizer)
+    assert model.get_layer("base_dense").trainable
+
+    fresh = dropout_model()
+    reference = tfxfer.fine_tune(
+        fresh,
+        x,
+        y,
+        base="base_.*",
+        lr_mult=0.5,
+        validation_data=(x, y),
+        **tuner_args(),
+        **fit_args(),
+    )
+    assert reference.history == first.history
+    assert_same(fresh.get_weights(), first_weights)
+
+
+def test_fine_tuner_second_fit_does_not_trace_again(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    model.compile(optimizer="sgd", loss="mse")  # the user's own compile
+    tuner = tfxfer.FineTuner(model, base=["base_dense", "base_bn"], **tuner_args())
+    tuner.fit(x, y, validation_data=(x, y), **fit_args())
+    head, full = tuner.head_trainer, tuner.full_trainer
+    counts = traces(tuner)
+    assert counts[0] > 0 and counts[1] > 0
+    # Compiling the model between runs (as freeze/unfreeze do) changes nothing:
+    # each stage puts its own compile back.
+    tfxfer.freeze(model, "base_dense")
+    model.compile(optimizer="adam", loss=SPARSE)
+    tfxfer.unfreeze(model)
+    tuner.fit(x, y, validation_data=(x, y), **fit_args())  # no reset: goes on
+    tuner.reset()
+    tuner.fit(x, y, validation_data=(x, y), **fit_args())
+    assert tuner.head_trainer is head and tuner.full_trainer is full
+    assert traces(tuner) == counts
+    assert model.optimizer is full.optimizer
+    assert isinstance(model.optimizer, keras.optimizers.MultiOptimizer)
+
+
+def test_fine_tuner_fit_without_reset_equals_a_second_fine_tune(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    tuner = tfxfer.FineTuner(model, base="base_.*", **tuner_args())
+    tuner.fit(x, y, **fit_args())
+    again = tuner.fit(x, y, **fit_args(head_epochs=1))
+    fresh = pretrained_model()
+    tfxfer.fine_tune(fresh, x, y, base="base_.*", **tuner_args(), **fit_args())
+    reference = tfxfer.fine_tune(
+        fresh, x, y, base="base_.*", **tuner_args(), **fit_args(head_epochs=1)
+    )
+    assert reference.history == again.history
+    assert_same(fresh.get_weights(), model.get_weights())
+
+
+def test_fine_tuner_head_epochs_zero_skips_stage_one(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    tuner = tfxfer.FineTuner(model, base="base_.*", **tuner_args())
+    result = tuner.fit(x, y, **fit_args(head_epochs=0))
+    assert result.head is None and tuner.head_trainer is None
+    assert result.epoch == [0, 1]
+    # A later run with a head stage adds its Trainer; stage 2 keeps its own.
+    full, count = tuner.full_trainer, tuner.full_trainer.steps.traces
+    tuner.reset()
+    result = tuner.fit(x, y, **fit_args())
+    assert result.head.epoch == [0, 1] and result.full.epoch == [2, 3]
+    assert tuner.full_trainer is full and full.steps.traces == count
+
+
+def test_fine_tuner_reset_with_weights(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    tuner = tfxfer.FineTuner(model, base="base_.*", **tuner_args())
+    tuner.fit(x, y, **fit_args())
+    wrong = model.get_weights()[:-1]
+    with pytest.raises(ValueError, match="Argument `weights` must match"):
+        tuner.reset(wrong)
+    with pytest.raises(ValueError, match="Argument `weights` must match"):
+        tuner.reset([np.zeros((2, 2))] * len(model.get_weights()))
+
+
+def test_fine_tuner_l2sp_reference_follows_the_starting_weights(tiny_tabular):
+    x, y = tiny_tabular
+    args_ = tuner_args(l2sp=5.0, learning_rate=0.05, lr_mult=1.0)
+    model = pretrained_model()
+    shifted = [w + 0.25 for w in model.get_weights()]
+    tuner = tfxfer.FineTuner(model, base="base_.*", **args_)
+    first = tuner.fit(x, y, **fit_args())
+    first_weights = model.get_weights()
+    tuner.reset()
+    second = tuner.fit(x, y, **fit_args())
+    assert second.history == first.history
+    assert_same(model.get_weights(), first_weights)
+    # From other weights, the penalty pulls towards those (assigned, not the
+    # ones captured when the step was traced): as fine_tune from them.
+    tuner.reset(shifted)
+    third = tuner.fit(x, y, **fit_args())
+    fresh = pretrained_model()
+    fresh.set_weights(shifted)
+    reference = tfxfer.fine_tune(fresh, x, y, base="base_.*", **args_, **fit_args())
+    assert third.history == reference.history
+    assert_same(model.get_weights(), fresh.get_weights())
+
+
+def test_fine_tune_validation_split_in_both_stages(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    result = tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base="base_.*",
+        head_epochs=1,
+        epochs=2,
+        validation_split=0.25,  # 24 samples to train on: 3 batches
+        steps_per_epoch=1,
+        shuffle=False,
+        **args(),
+    )
+    assert int(model.optimizer.iterations) == 2  # stage 2: 2 epochs of 1 step
+    assert len(result.head.history["val_loss"]) == 1
+    assert len(result.full.history["val_loss"]) == 2
+    assert len(result.history["val_loss"]) == 3
+
+
+def test_fine_tuner_rejects_bad_arguments(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    with pytest.raises(ValueError, match="`jit_compile` must be one of"):
+        tfxfer.FineTuner(model, base="base_dense", jit_compile="yes")
+    with pytest.raises(ValueError, match="`steps_per_execution` must be a positive"):
+        tfxfer.FineTuner(model, base="base_dense", steps_per_execution=0)
+    with pytest.raises(ValueError, match="`seed` must be an integer or None"):
+        tfxfer.FineTuner(model, base="base_dense", seed=0.5)
+    tuner = tfxfer.FineTuner(model, base="base_dense", **tuner_args())
+    with pytest.raises(ValueError, match="Argument `x` must be the training data"):
+        tuner.fit(None, epochs=1)
+    with pytest.raises(ValueError, match="`validation_split` must be a number in"):
+        tuner.fit(x, y, epochs=1, validation_split=1.0)
+    with pytest.raises(ValueError, match="`shuffle` must be True or False"):
+        tuner.fit(x, y, epochs=1, shuffle="yes")
+    with pytest.raises(ValueError, match="`steps_per_epoch` must be a positive"):
+        tuner.fit(x, y, epochs=1, steps_per_epoch=0)
+    with pytest.raises(ValueError, match="`verbose` must be one of"):
+        tuner.fit(x, y, epochs=1, verbose=3)
+    with pytest.raises(ValueError, match="`batch_size` must be a positive"):
+        tuner.fit(x, y, epochs=1, batch_size=0)
+    assert tuner.full_trainer is None  # nothing ran

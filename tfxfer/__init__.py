@@ -30,6 +30,7 @@ __all__ = [
     "Autoencoder",
     "EmbeddingReport",
     "Ensemble",
+    "FineTuner",
     "LinearRegression",
     "MLPClassifier",
     "MultiTaskModel",

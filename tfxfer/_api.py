@@ -28,7 +28,14 @@ from tfxfer.models import (
     image_classifier,
 )
 from tfxfer.text import Vocabulary, tokenize
-from tfxfer.training import Trainer, distill, fine_tune, lr_find, train
+from tfxfer.training import (
+    FineTuner,
+    Trainer,
+    distill,
+    fine_tune,
+    lr_find,
+    train,
+)
 from tfxfer.transfer import (
     TrainableSummary,
     TransferReport,

@@ -2,7 +2,7 @@
 `train`), staged fine-tuning, learning-rate search and distillation."""
 
 from tfxfer.training.distillation import distill
-from tfxfer.training.fine_tune import FineTuneHistory, fine_tune
+from tfxfer.training.fine_tune import FineTuneHistory, FineTuner, fine_tune
 from tfxfer.training.lr_find import LRFinderResult, lr_find
 from tfxfer.training.state import TrainState
 from tfxfer.training.train import train
@@ -10,6 +10,7 @@ from tfxfer.training.trainer import Trainer
 
 __all__ = [
     "FineTuneHistory",
+    "FineTuner",
     "LRFinderResult",
     "TrainState",
     "Trainer",

@@ -1,4 +1,5 @@
-"""`fine_tune`: fastai-style two-stage fine-tuning with discriminative rates.
+"""`fine_tune` and `FineTuner`: fastai-style two-stage fine-tuning with
+discriminative rates.
 
 Stage 1 freezes the pretrained base and trains only the new head, so the
 head's random initial gradients cannot wreck the pretrained features. Stage 2
@@ -8,6 +9,10 @@ fresh optimizer state. Optionally the L2-SP penalty
 `alpha / 2 * ||w - w_pretrained||^2` on the base's weights (Li et al., 2018;
 TLlib's `SPRegularization`) keeps them near the pretrained starting point:
 the regularized objective against over-transfer of source 002, section 3.3.4.
+
+`FineTuner` holds the two stages' Trainers, so fine-tuning the same model
+again (after `reset()`) reuses their compiled steps; `fine_tune` is one
+`FineTuner(...).fit(...)`.
 """
 
 from __future__ import annotations
@@ -19,21 +24,26 @@ import re
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfxfer.training.distributed import model_strategy
-from tfxfer.training.trainer import Trainer
+from tfxfer.training.trainer import Trainer, check_weights
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
+    check_callbacks,
+    check_choice,
+    check_in_range,
     check_model,
     check_non_negative_int,
     check_positive_int,
+    check_seed,
 )
 
 
 @dataclasses.dataclass
 class FineTuneHistory:
-    """The histories of both stages of `tfxfer.fine_tune`.
+    """The histories of both stages of `tfxfer.fine_tune` (`FineTuner.fit`).
 
     Attributes:
         head: `keras.callbacks.History` of stage 1 (frozen base, head only),
@@ -100,6 +110,378 @@ def _check_rate(name: str, value: Any, *, allow_zero: bool) -> float:
     return float(value)
 
 
+def _l2sp_penalty(pairs, alpha: float):
+    """The L2-SP term `alpha / 2 * sum ||w - w0||^2` over `(w, w0)` pairs."""
+
+    def extra_loss():
+        squares = [
+            tf.reduce_sum(
+                tf.square(tf.cast(v.value, tf.float32) - tf.cast(w0, tf.float32))
+            )
+            for v, w0 in pairs
+        ]
+        return 0.5 * alpha * tf.add_n(squares)
+
+    return extra_loss
+
+
+class FineTuner:
+    """Two-stage fine-tuning of one model, compiled once and run many times.
+
+    `tfxfer.fine_tune` as an object: the model, the base and the training
+    settings are given once, and each `fit` runs the two stages of
+    `fine_tune` on new data:
+
+    1. Freeze `base` and train the rest of the model, the head, for
+       `head_epochs` epochs at `learning_rate`. Frozen weights stay
+       bit-identical; a frozen BatchNormalization keeps its statistics.
+    2. Unfreeze `base` and train everything for `epochs` epochs with
+       discriminative learning rates: the base's variables at
+       `learning_rate * lr_mult`, the others at `learning_rate`, through a
+       `keras.optimizers.MultiOptimizer`.
+
+    Each stage is a `tfxfer.Trainer`, created at its first run and kept: a
+    later `fit` reuses both Trainers and their compiled steps, so a
+    comparison that fine-tunes the same model many times (label fractions
+    times seeds) traces its steps once. Call `reset()` between runs to start
+    each from the same weights; every `fit` starts each stage with its
+    optimizer's initial state (no moments carried over), restarts the
+    shuffling from `seed`, and takes the L2-SP reference weights from the
+    base as it is at the start of that `fit`. A `fit` after `reset()` is
+    thus a fresh run: with a `seed` (or `keras.utils.set_random_seed`) and
+    `jit_compile=False` or `True`, it equals the first run bit for bit, and
+    `tfxfer.fine_tune` on a fresh copy of the model. (With
+    `jit_compile="auto"`, a stage switches to XLA once its Trainer has run
+    long enough, see `tfxfer.Trainer`, and its results may then differ in
+    the last digits.)
+
+    Each stage has the Trainer's checks: bad labels or token ids are refused
+    before the first step, and a step with a non-finite loss or gradient is
+    not applied and raises `NonFiniteLossError`.
+
+    With `l2sp=alpha`, stage 2 adds `alpha / 2 * sum ||w - w0||^2` over the
+    base's trainable weights to the training loss, `w0` being their values
+    at the start of `fit` (L2-SP; TLlib `SPRegularization`). The penalty is
+    part of the logged training `loss`, not of `val_loss`.
+
+    After `fit` the model is left with its base unfrozen and compiled as in
+    stage 2. Each stage's Trainer puts its own compile back on the model
+    before it runs, so compiling the model between runs (or `tfxfer.freeze`)
+    does not change the next `fit`; changing which layers are trainable does,
+    and makes a stage rebind to the new variables (fresh optimizer, new
+    tracing), so leave the model's trainability to the FineTuner.
+
+    Callbacks see both stages (two `on_train_begin`/`on_train_end` pairs;
+    epochs are numbered across stages); give `keras.callbacks.CSVLogger`
+    `append=True` to keep stage 1's rows. Learning-rate callbacks cannot
+    change the rate of a `MultiOptimizer` in stage 2 (Keras limitation).
+
+    Args:
+        model: A built `keras.Model` holding a pretrained base and a new head.
+        base: The pretrained part: a layer or sub-model object of `model`, a
+            layer name or path, a regular expression, or a list of names
+            (resolved like `tfxfer.freeze`'s `layers`).
+        loss: Loss as for `tfxfer.train` (default: the model's compiled loss).
+        optimizer: Optimizer name or instance; each stage builds a fresh
+            instance of this class and configuration (an instance given is a
+            template and is not trained).
+        learning_rate: Learning rate of the head (and of stage 1).
+        lr_mult: Factor applied to `learning_rate` for the base in stage 2
+            (0 keeps the base fixed; 1 trains it like the head).
+        l2sp: Optional L2-SP strength `alpha` (>= 0).
+        metrics: Metrics, as for `tfxfer.train` (default: the compiled ones).
+        loss_weights: Per-output loss weights, as for `tfxfer.train`.
+        jit_compile: As for `tfxfer.Trainer`.
+        steps_per_execution: As for `tfxfer.Trainer`.
+        seed: Seed of the shuffling order (both stages, every `fit`); `None`
+            draws one per stage and `fit` from NumPy's global generator.
+
+    Attributes:
+        model: The model.
+        head_trainer: The `tfxfer.Trainer` of stage 1, or `None` before the
+            first `fit` with `head_epochs` > 0.
+        full_trainer: The `tfxfer.Trainer` of stage 2, or `None` before the
+            first `fit`.
+
+    Raises:
+        ValueError: If `base` names no layer of the model, leaves nothing to
+            train as the head, or another argument is invalid.
+
+    Example:
+
+    >>> tuner = tfxfer.FineTuner(
+    ...     model, base="backbone", loss="sparse_categorical_crossentropy",
+    ...     metrics=["accuracy"], lr_mult=0.1, seed=0)
+    >>> for n in (100, 1000, 10000):
+    ...     tuner.reset()                  # the pretrained weights again
+    ...     tuner.fit(x_train[:n], y_train[:n], head_epochs=2, epochs=5,
+    ...               verbose=0)
+    ...     print(n, model.evaluate(x_test, y_test, verbose=0))
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        base,
+        loss=None,
+        optimizer: str | keras.optimizers.Optimizer = "adam",
+        learning_rate: float = 1e-3,
+        lr_mult: float = 0.1,
+        l2sp: float | None = None,
+        metrics=None,
+        loss_weights=None,
+        jit_compile: bool | str = "auto",
+        steps_per_execution: int | str = "auto",
+        seed: int | None = None,
+    ):
+        check_model("model", model)
+        self.learning_rate = _check_rate(
+            "learning_rate", learning_rate, allow_zero=False
+        )
+        self.lr_mult = _check_rate("lr_mult", lr_mult, allow_zero=True)
+        if l2sp is not None:
+            l2sp = _check_rate("l2sp", l2sp, allow_zero=True)
+        self.l2sp = l2sp
+        if not isinstance(optimizer, str):
+            get_optimizer(optimizer)  # refuses anything but a name or an optimizer
+        if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+            raise ValueError(
+                "Argument `optimizer` must be a single optimizer; fine_tune builds "
+                "the MultiOptimizer itself. Received: a MultiOptimizer"
+            )
+        check_choice("jit_compile", jit_compile, ("auto", True, False))
+        if steps_per_execution != "auto":
+            steps_per_execution = check_positive_int(
+                "steps_per_execution", steps_per_execution
+            )
+        self.seed = check_seed("seed", seed)
+        if not model.built:
+            raise ValueError(
+                f"Argument `model` must be built (call it on data or `model.build`). "
+                f"Received: unbuilt model {model.name!r}"
+            )
+        paths, base_layers = _resolve_base(model, base)
+        base_variables = _unique(v for layer in base_layers for v in layer.weights)
+        base_ids = {id(v) for v in base_variables}
+        outside = [v for v in model.weights if id(v) not in base_ids]
+        if not any(v.trainable for v in outside):
+            raise ValueError(
+                "Argument `base` must leave a trainable head outside it. "
+                f"Received: base={base!r}, which covers every trainable layer"
+            )
+        self.model = model
+        self.head_trainer: Trainer | None = None
+        self.full_trainer: Trainer | None = None
+        self._optimizer = optimizer
+        self._paths = paths
+        self._base_variables = base_variables
+        # L2-SP reference weights: non-trainable variables (not graph
+        # constants), captured by stage 2's compiled step and assigned anew
+        # at the start of every `fit`.
+        self._pretrained = {}
+        if l2sp:
+            for v in base_variables:
+                if v.dtype in ("float16", "bfloat16", "float32", "float64"):
+                    self._pretrained[id(v)] = (
+                        v,
+                        tf.Variable(v.value, trainable=False),
+                    )
+        self._trainer_args = dict(
+            loss=loss,
+            metrics=metrics,
+            loss_weights=loss_weights,
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+            seed=self.seed,
+        )
+        # Under a tf.distribute strategy, optimizers belong to its scope too.
+        strategy = model_strategy(model)
+        self._scope = strategy.scope if strategy is not None else contextlib.nullcontext
+        self._start = None  # the model's variables when this FineTuner first ran
+
+    def fit(
+        self,
+        x,
+        y=None,
+        *,
+        epochs: int,
+        head_epochs: int = 1,
+        batch_size: int | None = 32,
+        validation_data=None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        steps_per_epoch: int | None = None,
+        callbacks=None,
+        verbose: int | str = "auto",
+    ) -> FineTuneHistory:
+        """Runs both stages on `x`, `y`, reusing the stages' compiled steps.
+
+        The run starts from the model's current weights (call `reset()`
+        first for the starting weights), with each stage's optimizer in its
+        initial state, the shuffling restarted from `seed`, and the L2-SP
+        reference weights taken from the base now.
+
+        Args:
+            x: Training inputs, as for `tfxfer.train` (arrays or a dataset).
+            y: Training targets (`None` when `x` is a dataset).
+            epochs: Epochs of stage 2 (everything trains).
+            head_epochs: Epochs of stage 1 (head only); 0 skips it.
+            batch_size: Batch size, as for `tfxfer.train`.
+            validation_data: Validation data, as for `tfxfer.train`.
+            validation_split: Fraction of in-memory training data, taken from
+                the end before shuffling, held out for validation in both
+                stages (ignored when `validation_data` is given).
+            shuffle: Reshuffle in-memory data each epoch (both stages).
+            steps_per_epoch: Batches per epoch (both stages), as for
+                `tfxfer.train`.
+            callbacks: Keras callbacks used in both stages.
+            verbose: As for `tfxfer.train`.
+
+        Returns:
+            A `FineTuneHistory` with the stages' `head` and `full` histories
+            and a combined `history` dict.
+
+        Raises:
+            ValueError: If an argument is invalid (the message names it).
+            tfxfer.errors.InvalidDataError: If targets or token ids do not fit
+                the loss or the model (checked before the first step).
+            tfxfer.errors.NonFiniteLossError: If the loss becomes NaN or
+                infinite.
+        """
+        if x is None:
+            raise ValueError(
+                "Argument `x` must be the training data (arrays, tensors, a "
+                "dataset or a generator). Received: x=None"
+            )
+        epochs = check_positive_int("epochs", epochs)
+        head_epochs = check_non_negative_int("head_epochs", head_epochs)
+        if batch_size is not None:
+            batch_size = check_positive_int("batch_size", batch_size)
+        validation_split = check_in_range(
+            "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+        )
+        if not isinstance(shuffle, bool | np.bool_):
+            raise ValueError(
+                "Argument `shuffle` must be True or False. "
+                f"Received: shuffle={shuffle!r}"
+            )
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
+        check_choice("verbose", verbose, ("auto", 0, 1, 2))
+        callbacks = check_callbacks("callbacks", callbacks)
+
+        from tfxfer.transfer.freezing import _set_trainable
+
+        model = self.model
+        if self._start is None:
+            self._start = [v.numpy() for v in model.variables]
+        for v, w0 in self._pretrained.values():
+            w0.assign(v.value)
+        fit_args = dict(
+            batch_size=batch_size,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            shuffle=bool(shuffle),
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        # The Trainers compile the model themselves (and put their compile
+        # back before each run): no recompiling on the way.
+        head_history = None
+        if head_epochs:
+            _set_trainable(model, self._paths, None, value=False, recompile=False)
+            head = self._head_stage()
+            head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
+        _set_trainable(model, self._paths, None, value=True, recompile=False)
+        full = self._full_stage()
+        full_history = full.fit(
+            x, y, epochs=head_epochs + epochs, initial_epoch=head_epochs, **fit_args
+        )
+        return FineTuneHistory(head=head_history, full=full_history)
+
+    def reset(self, weights=None) -> None:
+        """Puts back the starting weights (or `weights`) and both stages'
+        optimizers' initial state, so the next `fit` is a fresh run.
+
+        The starting weights are the model's variables (normalization
+        statistics and the random seed states of layers such as Dropout
+        included) when this FineTuner first ran. Nothing is compiled again.
+
+        Args:
+            weights: Optional list of arrays, as `model.get_weights()` returns,
+                to start from instead.
+
+        Raises:
+            ValueError: If `weights` do not match the model's weights.
+        """
+        model = self.model
+        if weights is not None:
+            weights = check_weights(model, weights)
+        if self._start is not None:
+            for variable, value in zip(model.variables, self._start):
+                variable.assign(value)
+        if weights is not None:
+            model.set_weights(weights)
+        for trainer in (self.head_trainer, self.full_trainer):
+            if trainer is not None and trainer._built:
+                trainer._restart()
+
+    # -- stages -------------------------------------------------------------
+
+    def _head_stage(self) -> Trainer:
+        """Stage 1's Trainer (the head's optimizer), created once."""
+        if self.head_trainer is None:
+            with self._scope():
+                optimizer = fresh_optimizer(self._optimizer, self.learning_rate)
+            self.head_trainer = Trainer(
+                self.model, optimizer=optimizer, **self._trainer_args
+            )
+        else:
+            self._resume(self.head_trainer)
+        return self.head_trainer
+
+    def _full_stage(self) -> Trainer:
+        """Stage 2's Trainer (a MultiOptimizer, L2-SP), created once."""
+        if self.full_trainer is None:
+            trainable_base = [v for v in self._base_variables if v.trainable]
+            with self._scope():
+                base_optimizer = fresh_optimizer(
+                    self._optimizer, self.learning_rate * self.lr_mult
+                )
+                head_optimizer = fresh_optimizer(self._optimizer, self.learning_rate)
+                optimizer_map = keras.optimizers.OptimizerMap(
+                    default_optimizer=head_optimizer,
+                    optimizer_map={
+                        re.escape(v.path): base_optimizer for v in trainable_base
+                    },
+                )
+                multi = keras.optimizers.MultiOptimizer(optimizer_map, name="fine_tune")
+            pairs = [
+                self._pretrained[id(v)]
+                for v in trainable_base
+                if id(v) in self._pretrained
+            ]
+            extra_loss = (
+                _l2sp_penalty(pairs, self.l2sp) if self.l2sp and pairs else None
+            )
+            self.full_trainer = Trainer(
+                self.model, optimizer=multi, extra_loss=extra_loss, **self._trainer_args
+            )
+        else:
+            self._resume(self.full_trainer)
+        return self.full_trainer
+
+    @staticmethod
+    def _resume(trainer: Trainer) -> None:
+        """Makes a stage's Trainer ready for another run: its own compile back
+        on the model (not the other stage's), a fresh optimizer state."""
+        trainer._restore_compile()
+        if trainer._built:
+            trainer._restart()
+
+
 def fine_tune(
     model: keras.Model,
     x,
@@ -113,8 +495,11 @@ def fine_tune(
     learning_rate: float = 1e-3,
     lr_mult: float = 0.1,
     l2sp: float | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = 32,
     validation_data=None,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    steps_per_epoch: int | None = None,
     metrics=None,
     loss_weights=None,
     callbacks=None,
@@ -133,6 +518,11 @@ def fine_tune(
        `keras.optimizers.MultiOptimizer`. Each stage starts with a fresh
        optimizer (no moments carried over).
 
+    This is `tfxfer.FineTuner(model, base=base, ...).fit(x, y, ...)`. To
+    fine-tune the same model many times (a comparison over label fractions
+    and seeds), keep a `FineTuner` and call its `reset` and `fit`: its
+    stages are compiled once, where each `fine_tune` call traces them again.
+
     Each stage is a `tfxfer.Trainer` run, so it has the Trainer's checks:
     bad labels or token ids are refused before the first step, and a step
     with a non-finite loss or gradient is not applied and raises
@@ -150,7 +540,7 @@ def fine_tune(
     change the rate of a `MultiOptimizer` in stage 2 (Keras limitation).
 
     Args:
-        model: A `keras.Model` holding a pretrained base and a new head.
+        model: A built `keras.Model` holding a pretrained base and a new head.
         x: Training inputs, as for `tfxfer.train` (arrays or a dataset).
         y: Training targets (`None` when `x` is a dataset).
         base: The pretrained part: a layer or sub-model object of `model`, a
@@ -167,6 +557,12 @@ def fine_tune(
         l2sp: Optional L2-SP strength `alpha` (>= 0).
         batch_size: Batch size, as for `tfxfer.train`.
         validation_data: Validation data, as for `tfxfer.train`.
+        validation_split: Fraction of in-memory training data, taken from the
+            end before shuffling, held out for validation in both stages
+            (ignored when `validation_data` is given).
+        shuffle: Reshuffle in-memory data each epoch (both stages).
+        steps_per_epoch: Batches per epoch (both stages), as for
+            `tfxfer.train`.
         metrics: Metrics, as for `tfxfer.train` (default: the compiled ones).
         loss_weights: Per-output loss weights, as for `tfxfer.train`.
         callbacks: Keras callbacks used in both stages.
@@ -192,95 +588,29 @@ def fine_tune(
     ...     lr_mult=0.1, l2sp=0.01, validation_data=(x_val, y_val))
     >>> result.history["val_accuracy"]
     """
-    from tfxfer.transfer.freezing import freeze, unfreeze
-
-    check_model("model", model)
-    epochs = check_positive_int("epochs", epochs)
-    head_epochs = check_non_negative_int("head_epochs", head_epochs)
-    learning_rate = _check_rate("learning_rate", learning_rate, allow_zero=False)
-    lr_mult = _check_rate("lr_mult", lr_mult, allow_zero=True)
-    if l2sp is not None:
-        l2sp = _check_rate("l2sp", l2sp, allow_zero=True)
-    if not isinstance(optimizer, str):
-        get_optimizer(optimizer)  # refuses anything but a name or an optimizer
-    if isinstance(optimizer, keras.optimizers.MultiOptimizer):
-        raise ValueError(
-            "Argument `optimizer` must be a single optimizer; fine_tune builds "
-            "the MultiOptimizer itself. Received: a MultiOptimizer"
-        )
-    if not model.built:
-        raise ValueError(
-            f"Argument `model` must be built (call it on data or `model.build`). "
-            f"Received: unbuilt model {model.name!r}"
-        )
-    paths, base_layers = _resolve_base(model, base)
-    base_variables = _unique(v for layer in base_layers for v in layer.weights)
-    base_ids = {id(v) for v in base_variables}
-    outside = [v for v in model.weights if id(v) not in base_ids]
-    if not any(v.trainable for v in outside):
-        raise ValueError(
-            "Argument `base` must leave a trainable head outside it. "
-            f"Received: base={base!r}, which covers every trainable layer"
-        )
-    # Snapshot for L2-SP (non-trainable variables, so no graph constants).
-    pretrained = {}
-    if l2sp:
-        for v in base_variables:
-            if v.dtype in ("float16", "bfloat16", "float32", "float64"):
-                pretrained[id(v)] = tf.Variable(v.value, trainable=False)
-
-    trainer_args = dict(
+    tuner = FineTuner(
+        model,
+        base=base,
         loss=loss,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        lr_mult=lr_mult,
+        l2sp=l2sp,
         metrics=metrics,
         loss_weights=loss_weights,
         jit_compile=jit_compile,
         seed=seed,
     )
-    fit_args = dict(
+    return tuner.fit(
+        x,
+        y,
+        epochs=epochs,
+        head_epochs=head_epochs,
         batch_size=batch_size,
         validation_data=validation_data,
+        validation_split=validation_split,
+        shuffle=shuffle,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=verbose,
     )
-
-    # Under a tf.distribute strategy, optimizers belong to its scope too.
-    strategy = model_strategy(model)
-    scope = strategy.scope if strategy is not None else contextlib.nullcontext
-    head_history = None
-    if head_epochs:
-        freeze(model, paths)
-        with scope():
-            head_optimizer = fresh_optimizer(optimizer, learning_rate)
-        head = Trainer(model, optimizer=head_optimizer, **trainer_args)
-        head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
-
-    unfreeze(model, paths)
-    trainable_base = [v for v in base_variables if v.trainable]
-    with scope():
-        base_optimizer = fresh_optimizer(optimizer, learning_rate * lr_mult)
-        head_optimizer = fresh_optimizer(optimizer, learning_rate)
-        optimizer_map = keras.optimizers.OptimizerMap(
-            default_optimizer=head_optimizer,
-            optimizer_map={re.escape(v.path): base_optimizer for v in trainable_base},
-        )
-        multi = keras.optimizers.MultiOptimizer(optimizer_map, name="fine_tune")
-
-    extra_loss = None
-    pairs = [(v, pretrained[id(v)]) for v in trainable_base if id(v) in pretrained]
-    if l2sp and pairs:
-        alpha = l2sp
-
-        def extra_loss():
-            squares = [
-                tf.reduce_sum(
-                    tf.square(tf.cast(v.value, tf.float32) - tf.cast(w0, tf.float32))
-                )
-                for v, w0 in pairs
-            ]
-            return 0.5 * alpha * tf.add_n(squares)
-
-    full = Trainer(model, optimizer=multi, extra_loss=extra_loss, **trainer_args)
-    full_history = full.fit(
-        x, y, epochs=head_epochs + epochs, initial_epoch=head_epochs, **fit_args
-    )
-    return FineTuneHistory(head=head_history, full=full_history)

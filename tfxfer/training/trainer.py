@@ -64,6 +64,25 @@ def _default_compute_loss(model) -> bool:
     return type(model).compute_loss is keras.Model.compute_loss
 
 
+# What Keras' `Model.compile` sets on the model (Keras 3), so that a Trainer can
+# put its own compile back (`Trainer._restore_compile`).
+_COMPILE_ATTRIBUTES = (
+    "optimizer",
+    "loss",
+    "_compile_loss",
+    "_compile_metrics",
+    "_loss_tracker",
+    "_compile_config",
+    "_compiled_trainable_state",
+    "_jit_compile",
+    "_run_eagerly",
+    "steps_per_execution",
+    "compiled",
+)
+# Keras' own compiled functions, which `compile` drops.
+_KERAS_FUNCTIONS = ("train_function", "test_function", "predict_function")
+
+
 def _in_strategy_scope(method):
     """Runs a Trainer method inside its strategy's scope, if it has one."""
 
@@ -253,7 +272,7 @@ class Trainer:
                 self.steps.distributed = DistributedSteps(
                     self.steps, self.strategy, self.state
                 )
-        self._compiled_objects = self._compile_objects()
+        self._remember_compile()
         # jit_compile="auto" starts without XLA and switches once the training
         # on this Trainer is long enough to repay XLA's compilation.
         self._xla_min_steps = (
@@ -338,7 +357,47 @@ class Trainer:
         self._optimizer_origin = "compiled"
         self._objective_built = False
         self._initial_optimizer_values = None
+        self._remember_compile()
+
+    def _remember_compile(self) -> None:
+        """Records the model's compile as this Trainer's own."""
         self._compiled_objects = self._compile_objects()
+        attributes = self.model.__dict__
+        self._compile_state = (
+            {n: attributes[n] for n in _COMPILE_ATTRIBUTES if n in attributes}
+            if self._compile_model
+            else None
+        )
+
+    def _restore_compile(self) -> None:
+        """Puts back this Trainer's compile if the model was compiled since.
+
+        For tools that alternate several Trainers on one model (such as
+        `tfxfer.FineTuner`, one per stage): each puts back its own loss,
+        metrics and optimizer before it runs, so it keeps its compiled step
+        instead of adopting the other's compile (`_follow_compile`). The
+        model is then as right after this Trainer compiled it (Keras' own
+        `train_function` and friends are dropped, as `compile` does).
+        """
+        if self._compile_state is None:
+            return
+        from keras.src.utils.tracking import DotNotTrackScope
+
+        model = self.model
+        attributes, state = model.__dict__, self._compile_state
+        if all(
+            attributes.get(n, self) is state.get(n, self) for n in _COMPILE_ATTRIBUTES
+        ):
+            return
+        with DotNotTrackScope():  # as in `compile`: no new tracked dependencies
+            for name in _COMPILE_ATTRIBUTES:
+                if name in state:
+                    setattr(model, name, state[name])
+                elif name in attributes:  # set by a later compile only
+                    delattr(model, name)
+            for name in _KERAS_FUNCTIONS:
+                if getattr(model, name, None) is not None:
+                    setattr(model, name, None)
 
     # -- build --------------------------------------------------------------
 
@@ -407,7 +466,7 @@ class Trainer:
                 self.state.optimizer = optimizer
                 if self._compile_model:
                     self.model.optimizer = optimizer
-                    self._compiled_objects = self._compile_objects()
+                    self._remember_compile()
         if not optimizer.built:
             optimizer.build(trainable)
             self._initial_optimizer_values = [v.numpy() for v in optimizer.variables]
@@ -949,40 +1008,28 @@ class Trainer:
         """
         model = self.model
         if weights is not None:
-            if not model.built:
-                raise ValueError(
-                    "Argument `weights` needs a built model: call `fit` once, or "
-                    f"build model {model.name!r}, first. Received: weights for an "
-                    "unbuilt model"
-                )
-            current = model.get_weights()
-            weights = list(weights)
-            shapes = [tuple(np.shape(w)) for w in weights]
-            expected = [tuple(w.shape) for w in current]
-            if shapes != expected:
-                raise ValueError(
-                    "Argument `weights` must match the model's weights (as "
-                    f"`model.get_weights()` returns them): {len(expected)} arrays "
-                    f"of shapes {expected}. Received: {len(shapes)} arrays of "
-                    f"shapes {shapes}"
-                )
+            weights = check_weights(model, weights)
         if self._initial_variables is not None:
             for variable, value in zip(model.variables, self._initial_variables):
                 variable.assign(value)
         if weights is not None:
             model.set_weights(weights)
-        optimizer = self.optimizer
-        if self._initial_optimizer_values is not None:
-            for variable, value in zip(
-                optimizer.variables, self._initial_optimizer_values
-            ):
-                variable.assign(value)
+        self._restart()
+
+    def _restart(self) -> None:
+        """Starts the next `fit` afresh, from the model's current weights.
+
+        Puts back the optimizer's initial state, restarts the shuffling
+        generator from `seed` and the epoch and step counters from 0, and
+        resets the metrics: a new Trainer's state, the compiled step kept.
+        """
+        self._reset_optimizer()
         self.steps.objective.reset()
         self.state.epoch.assign(0)
         self.state.step.assign(0)
         if self.seed is not None:
             self.state.reseed(self.seed)
-        model.stop_training = False
+        self.model.stop_training = False
 
     def _set_seed(self, seed: int | None) -> None:
         """Sets the seed for the next `fit` (restarting the generator)."""
@@ -1022,6 +1069,32 @@ class Trainer:
             ),
         )
         return losses, ok
+
+
+def check_weights(model: keras.Model, weights) -> list:
+    """Returns `weights` as a list if they fit `model.get_weights()`, else raises.
+
+    Raises:
+        ValueError: If the model is not built, or the number or shapes of the
+            arrays differ from the model's weights.
+    """
+    if not model.built:
+        raise ValueError(
+            "Argument `weights` needs a built model: call `fit` once, or "
+            f"build model {model.name!r}, first. Received: weights for an "
+            "unbuilt model"
+        )
+    weights = list(weights)
+    shapes = [tuple(np.shape(w)) for w in weights]
+    expected = [tuple(w.shape) for w in model.get_weights()]
+    if shapes != expected:
+        raise ValueError(
+            "Argument `weights` must match the model's weights (as "
+            f"`model.get_weights()` returns them): {len(expected)} arrays "
+            f"of shapes {expected}. Received: {len(shapes)} arrays of "
+            f"shapes {shapes}"
+        )
+    return weights
 
 
 def _is_in_memory(x) -> bool:

@@ -244,7 +244,11 @@ def unfreeze(
     return _set_trainable(model, layers, up_to, value=True)
 
 
-def _set_trainable(model, layers, up_to, *, value: bool) -> list[keras.layers.Layer]:
+def _set_trainable(
+    model, layers, up_to, *, value: bool, recompile: bool = True
+) -> list[keras.layers.Layer]:
+    """`freeze` (`value=False`) and `unfreeze`; `recompile=False` leaves the
+    model's compile alone (for callers that compile it themselves)."""
     check_model("model", model)
     if layers is not None and up_to is not None:
         raise ValueError(
@@ -267,7 +271,7 @@ def _set_trainable(model, layers, up_to, *, value: bool) -> list[keras.layers.La
                     _make_trainable_keep_others(ancestor)
             _set_flag(entry.layer, value)
     changed = [layer for layer, old in before if layer.trainable != old]
-    if changed or model.trainable != model_before:
+    if recompile and (changed or model.trainable != model_before):
         _recompile(model)
     return changed
 
