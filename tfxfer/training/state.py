@@ -35,10 +35,12 @@ class TrainState:
         self.seed = seed
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        if seed is None:
-            self.generator = tf.random.Generator.from_non_deterministic_state()
-        else:
-            self.generator = tf.random.Generator.from_seed(seed)
+        # Without a seed, `Trainer.fit` reseeds the generator from NumPy's
+        # global generator before every run (`draw_seed`), so its initial
+        # state is never used: a fixed one also works under
+        # `tf.config.experimental.enable_op_determinism()`, which refuses
+        # `Generator.from_non_deterministic_state()`.
+        self.generator = tf.random.Generator.from_seed(0 if seed is None else seed)
 
     def reseed(self, seed: int) -> None:
         """Restarts the shuffling generator from `seed` (same orders again)."""
