@@ -1,5 +1,5 @@
 """Small Keras layers that tfxfer's models need and Keras does not ship."""
 
-from tfxfer.layers.pooling import MaskedGlobalMaxPooling1D
+from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 
-__all__ = ["MaskedGlobalMaxPooling1D"]
+__all__ = ["MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"]

@@ -38,3 +38,40 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="tfxfer")
+class MaskedGlobalAveragePooling1D(keras.layers.Layer):
+    """Mean over the time axis of the unmasked steps; an empty sequence pools to 0.
+
+    `keras.layers.GlobalAveragePooling1D` divides by the number of unmasked
+    steps, so a text without a single token (all padding, e.g. a sentence
+    made only of punctuation) pools to 0 / 0 = NaN, and one such text in a
+    batch turns the loss into NaN. This layer divides by at least 1: the
+    empty text pools to a zero vector and its gradient stays finite.
+
+    Example:
+
+    >>> x = np.array([[[1.0], [5.0]], [[2.0], [9.0]]], "float32")
+    >>> mask = np.array([[True, True], [False, False]])
+    >>> tfxfer.layers.MaskedGlobalAveragePooling1D()(x, mask=mask).numpy()
+    array([[3.], [0.]], dtype=float32)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        total = ops.sum(inputs * weights, axis=1)
+        count = ops.maximum(ops.sum(weights, axis=1), ops.ones_like(total[:, :1]))
+        return total / count
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

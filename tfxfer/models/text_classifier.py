@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from tfxfer.layers.pooling import MaskedGlobalMaxPooling1D
+from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 from tfxfer.utils.validation import (
     check_choice,
     check_in_range,
@@ -21,7 +21,8 @@ class TextClassifier(keras.Model):
     """Classifies whole texts from padded token ids.
 
     Embedding -> pooling over the tokens (padding excluded through the mask)
-    -> Dense stack -> softmax: one prediction per text. Source 002 (E7) put
+    (a text without tokens pools to zeros, not NaN) -> Dense stack ->
+    softmax: one prediction per text. Source 002 (E7) put
     Dense layers straight on the 3-D embedding output, which classifies every
     token instead of the text; the pooling step is the fix.
 
@@ -90,7 +91,7 @@ class TextClassifier(keras.Model):
             name="embedding",
         )
         if pooling == "mean":
-            self.pooling_layer = keras.layers.GlobalAveragePooling1D(name="pooling")
+            self.pooling_layer = MaskedGlobalAveragePooling1D(name="pooling")
         else:
             self.pooling_layer = MaskedGlobalMaxPooling1D(name="pooling")
         layers = []
