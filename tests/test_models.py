@@ -228,3 +228,31 @@ def test_masked_max_pooling_all_padding_gives_zero():
     x = np.array([[[1.0], [5.0]], [[-2.0], [9.0]]], "float32")
     mask = np.array([[True, True], [False, False]])
     np.testing.assert_array_equal(layer(x, mask=mask).numpy(), [[5.0], [0.0]])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_text_classifier_text_without_tokens_is_finite(pooling):
+    # An all-padding row (a sentence with no token) must not make the pooled
+    # vector, the prediction or the gradients NaN (0 / 0 in a masked mean).
+    model = tfxfer.TextClassifier(10, 4, 2, hidden_units=(3,), pooling=pooling)
+    ids = np.array([[2, 3, 0], [0, 0, 0]])
+    with tf.GradientTape() as tape:
+        probabilities = model(ids)
+        loss = keras.ops.mean(
+            keras.losses.sparse_categorical_crossentropy(
+                np.array([0, 1]), probabilities
+            )
+        )
+    gradients = tape.gradient(loss, model.trainable_variables)
+    assert np.isfinite(keras.ops.convert_to_numpy(probabilities)).all()
+    assert all(np.isfinite(keras.ops.convert_to_numpy(g)).all() for g in gradients)
+    pooled = model.pooling_layer(model.embedding(ids), mask=ids != 0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(pooled)[1], 0.0)
+
+
+def test_masked_average_pooling_matches_keras_where_keras_is_defined():
+    x = np.random.default_rng(0).random((3, 4, 2)).astype("float32")
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]], bool)
+    ours = tfxfer.layers.MaskedGlobalAveragePooling1D()(x, mask=mask)
+    theirs = keras.layers.GlobalAveragePooling1D()(x, mask=mask)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)

@@ -186,3 +186,30 @@ def test_trainer_warns_that_a_custom_train_step_is_not_used():
     model = OwnStep([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     with pytest.warns(UserWarning, match="overrides `train_step`, which tfxfer"):
         tfxfer.Trainer(model, loss=SPARSE)
+
+
+def test_trainer_without_seed_under_op_determinism():
+    # enable_op_determinism() refuses non-deterministic random state; a
+    # Trainer with seed=None must still train (and repeat after a Keras seed).
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, keras, tensorflow as tf
+tf.config.experimental.enable_op_determinism()
+import tfxfer
+x = np.random.default_rng(0).random((40, 3)).astype("float32"); y = x.sum(1)
+losses = []
+for _ in range(2):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    trainer = tfxfer.Trainer(model, loss="mse", optimizer="adam")
+    losses.append(trainer.fit(x, y, epochs=2, batch_size=8, verbose=0).history["loss"])
+assert losses[0] == losses[1], losses
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
