@@ -64,6 +64,7 @@ def test_digests_list_every_bundled_file_and_all_verify():
         "simlex999.txt",
         "questions-words.txt",
         datasets.WORD2VEC_FILE,
+        datasets.SENTENCE_WORD2VEC_FILE,
         datasets.DIGITS_CNN_FILE,
         "sentences/cr.csv.gz",
         "sentences/mpqa.csv.gz",
@@ -181,12 +182,12 @@ def test_python_m_tfxfer_datasets_verify_runs_from_any_folder(tmp_path):
         timeout=240,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "11 files OK"
+    assert result.stdout.strip() == "12 files OK"
 
 
 def test_main_verify_reports_ok_and_failure(capsys, data_copy):
     assert build.main(["verify", "--dir", str(SHIPPED)]) == 0
-    assert "11 files OK" in capsys.readouterr().out
+    assert "12 files OK" in capsys.readouterr().out
     assert build.main(["verify"]) == 1
     assert "failed verification" in capsys.readouterr().err
 
@@ -591,3 +592,15 @@ def test_build_sentences_from_a_raw_folder(tmp_path):
         build.build(tmp_path / "out", parts=["sentences"], sentences_dir=raw)
     with pytest.raises(ValueError, match="Argument `sentences_dir` must be the folder"):
         build.build(tmp_path / "out", parts=["sentences"])
+
+
+def test_sentence_vectors_are_bundled_and_named():
+    vectors = datasets.load_pretrained_word_vectors("sentences", cache=False)
+    assert vectors.vector_size == 50
+    assert len(vectors) == 13404
+    # Trained on review text too: review words the Wikipedia/Lee vectors lack.
+    wiki = datasets.load_pretrained_word_vectors(cache=False)
+    assert "camera" in vectors and "plot" in vectors
+    assert len(set(vectors.index_to_key) - set(wiki.index_to_key)) > 3000
+    with pytest.raises(ValueError, match="`name` must be one of"):
+        datasets.load_pretrained_word_vectors("imagenet")

@@ -42,7 +42,9 @@ from tfxfer.datasets.numeric import (
 )
 from tfxfer.datasets.pretrained import (
     DIGITS_CNN_FILE,
+    SENTENCE_WORD2VEC_FILE,
     WORD2VEC_FILE,
+    WORD_VECTOR_FILES,
     load_pretrained_digits_cnn,
     load_pretrained_word_vectors,
     make_digits_cnn,
@@ -74,7 +76,9 @@ __all__ = [
     "NEWS_FILE",
     "REVIEWS_FILE",
     "REVIEW_CLASSES",
+    "SENTENCE_WORD2VEC_FILE",
     "WORD2VEC_FILE",
+    "WORD_VECTOR_FILES",
     "TextCorpus",
     "data_dir",
     "data_file",

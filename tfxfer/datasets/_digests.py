@@ -9,6 +9,7 @@ DIGESTS = {
     "corpus.txt.gz": "04d236ccf7c1e29b9331f73277ae06cd178c9b640140e35757f63a73806f7c16",
     "news.csv": "705d0983f9b0b85c85ef479aef6d725202d5ceb533f4e1a9e1640242c1bada4b",
     "pretrained/digits_cnn_0-4.keras": "12fe82313d8f4bcc3059fc091759f7bacd309ff19f4d7a61cedd51652639baf0",
+    "pretrained/word2vec_sentences_50d.txt.gz": "596b1ac480a9bad9a25ae7334318eff7c0f633d2aa044b83929399d26510afea",
     "pretrained/word2vec_wiki_lee_100d.txt.gz": "8a9bab611a1367fa7ce3e040b3347659b062cd577841b54c855edc1a564ebd23",
     "questions-words.txt": "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
     "reviews.csv": "7c78f815d61af0381163633371838e9ee541eeb01ab0cb2c8ddadb5271d43778",

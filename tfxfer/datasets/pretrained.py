@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     import keras
 
 WORD2VEC_FILE = "pretrained/word2vec_wiki_lee_100d.txt.gz"
+SENTENCE_WORD2VEC_FILE = "pretrained/word2vec_sentences_50d.txt.gz"
+# Names of the bundled word vectors (`load_pretrained_word_vectors(name)`).
+WORD_VECTOR_FILES = {"wiki_lee": WORD2VEC_FILE, "sentences": SENTENCE_WORD2VEC_FILE}
 DIGITS_CNN_FILE = "pretrained/digits_cnn_0-4.keras"
 
 
@@ -85,17 +88,25 @@ def load_pretrained_digits_cnn(**kwargs: Any) -> keras.Model:
     return keras.models.load_model(data_file(DIGITS_CNN_FILE), **kwargs)
 
 
-def load_pretrained_word_vectors(**kwargs: Any) -> Any:
-    """Loads the Word2Vec vectors pretrained on the bundled corpus.
+def load_pretrained_word_vectors(name: str = "wiki_lee", **kwargs: Any) -> Any:
+    """Loads Word2Vec vectors pretrained (self-supervised) on bundled text.
 
-    `tfxfer/data/pretrained/word2vec_wiki_lee_100d.txt.gz` holds 100-dimensional
-    vectors (word2vec text format, gzipped) trained by
-    `python -m tfxfer.datasets build` on `load_corpus()` (Wikipedia sample
-    plus Lee background corpus, tokens from `tfxfer.text.tokenize`, the
-    default tokenizer of `tfxfer.Vocabulary`). The file is checked against its
+    - `"wiki_lee"`: `tfxfer/data/pretrained/word2vec_wiki_lee_100d.txt.gz`,
+      9,733 words x 100 dimensions, trained on `load_corpus()` (Wikipedia
+      sample plus Lee background corpus).
+    - `"sentences"`: `word2vec_sentences_50d.txt.gz`, 50 dimensions, trained
+      on the same corpus plus the unlabeled text of the sentence sets: every
+      MR and MPQA sentence and CR's *training* sentences (never CR's test
+      split), for the review scenario of `tfxfer demo`.
+
+    Both are written by `python -m tfxfer.datasets build` (skip-gram, window
+    5, words seen at least 5 times, 10 epochs, one worker, seed 0; word2vec
+    text format, gzipped) on tokens from `tfxfer.text.tokenize`, the default
+    tokenizer of `tfxfer.Vocabulary`. The file is checked against its
     SHA-256 first.
 
     Args:
+        name: `"wiki_lee"` (default) or `"sentences"`.
         **kwargs: Passed to `tfxfer.load_word_vectors` (e.g. `limit`,
             `cache=False`).
 
@@ -103,6 +114,7 @@ def load_pretrained_word_vectors(**kwargs: Any) -> Any:
         gensim `KeyedVectors`, as loaded by `tfxfer.load_word_vectors`.
 
     Raises:
+        ValueError: If `name` is not one of the names above.
         DataIntegrityError: If the file does not match its checksum.
 
     Example:
@@ -111,5 +123,7 @@ def load_pretrained_word_vectors(**kwargs: Any) -> Any:
     100
     """
     from tfxfer.embeddings import load_word_vectors
+    from tfxfer.utils.validation import check_choice
 
-    return load_word_vectors(data_file(WORD2VEC_FILE), **kwargs)
+    name = check_choice("name", name, tuple(WORD_VECTOR_FILES))
+    return load_word_vectors(data_file(WORD_VECTOR_FILES[name]), **kwargs)

@@ -22,7 +22,12 @@ from tfxfer.datasets.build.writers import (
     write_csv,
     write_gzip,
 )
-from tfxfer.datasets.pretrained import DIGITS_CNN_FILE, WORD2VEC_FILE, make_digits_cnn
+from tfxfer.datasets.pretrained import (
+    DIGITS_CNN_FILE,
+    SENTENCE_WORD2VEC_FILE,
+    WORD2VEC_FILE,
+    make_digits_cnn,
+)
 from tfxfer.datasets.splits import split_indices
 from tfxfer.datasets.text import (
     CORPUS_FILE,
@@ -49,6 +54,7 @@ PARTS = (
     "word2vec",
     "digits_cnn",
     "sentences",
+    "sentence_word2vec",
 )
 
 # Word2Vec settings of the bundled vectors.
@@ -61,6 +67,13 @@ WORD2VEC_PARAMS = {
     "seed": 0,
     "workers": 1,
 }
+# Word2Vec settings of the vectors for the sentence sets (smaller: 50
+# dimensions, words seen at least 5 times, 4 significant digits).
+SENTENCE_WORD2VEC_PARAMS = {**WORD2VEC_PARAMS, "vector_size": 50}
+# The sentence sets whose text the sentence vectors are trained on, and the
+# splits used: every MR and MPQA sentence (the source tasks) and CR's
+# training split; never CR's test split.
+SENTENCE_WORD2VEC_TEXT = (("mr", None), ("mpqa", None), ("cr", "train"))
 # Training settings of the bundled digits CNN.
 DIGITS_CNN_PARAMS = {"epochs": 30, "batch_size": 32, "learning_rate": 1e-3, "seed": 0}
 
@@ -203,6 +216,56 @@ def build_word2vec(out: pathlib.Path, source: pathlib.Path) -> dict[str, Any]:
     return {"words": len(vectors), "vector_size": vectors.vector_size}
 
 
+def build_sentence_word2vec(out: pathlib.Path, source: pathlib.Path) -> dict[str, Any]:
+    """Trains Word2Vec on the corpus plus the sentence sets' unlabeled text.
+
+    Self-supervised pretraining for the review scenario of `tfxfer demo`:
+    the documents of `corpus.txt.gz`, then every MR and MPQA sentence and
+    CR's training sentences (`SENTENCE_WORD2VEC_TEXT`; their labels are not
+    used, and CR's test sentences are never read). Needs the `corpus` and
+    `sentences` parts in `out`. Settings: `SENTENCE_WORD2VEC_PARAMS`; the
+    file is written like `build_word2vec`'s, with 4 significant digits.
+    """
+    import gzip
+
+    from tfxfer.datasets.text import SENTENCE_SETS
+    from tfxfer.embeddings import train_word2vec
+
+    with gzip.open(out / CORPUS_FILE, "rt", encoding="utf-8") as file:
+        texts = [line.rstrip("\n") for line in file]
+    counts = {"corpus_documents": len(texts)}
+    for name, split in SENTENCE_WORD2VEC_TEXT:
+        frame = read_sentence_csv(out / SENTENCE_SETS[name][0])
+        if split is not None:
+            frame = [text for text, _, row_split in frame if row_split == split]
+        else:
+            frame = [text for text, _, _ in frame]
+        texts.extend(frame)
+        counts[f"{name}_{split or 'all'}_sentences"] = len(frame)
+    vectors = train_word2vec(texts, verbose=False, **SENTENCE_WORD2VEC_PARAMS)
+    lines = [f"{len(vectors)} {vectors.vector_size}\n"]
+    for word, row in zip(vectors.index_to_key, vectors.vectors, strict=True):
+        lines.append(word + " " + " ".join(f"{value:.4g}" for value in row) + "\n")
+    write_gzip(out / SENTENCE_WORD2VEC_FILE, "".join(lines).encode("utf-8"))
+    return {**counts, "words": len(vectors), "vector_size": vectors.vector_size}
+
+
+def read_sentence_csv(path: pathlib.Path) -> list[tuple[str, str, str]]:
+    """The `(text, label, split)` rows of a bundled sentence CSV."""
+    import csv
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as file:
+        reader = csv.reader(file)
+        header = next(reader)
+        if header != ["text", "label", "split"]:
+            raise DataIntegrityError(
+                f"{path} must start with the header text,label,split. "
+                f"Received: {header}"
+            )
+        return [tuple(row) for row in reader]
+
+
 def decode_sentence_line(raw: bytes) -> str:
     """Decodes one raw line of Kim (2014)'s files.
 
@@ -321,6 +384,7 @@ BUILDERS = {
     "word2vec": build_word2vec,
     "digits_cnn": build_digits_cnn,
     "sentences": build_sentences,
+    "sentence_word2vec": build_sentence_word2vec,
 }
 OUTPUTS = {
     "evaluation": EVALUATION_FILES,
@@ -330,4 +394,5 @@ OUTPUTS = {
     "word2vec": (WORD2VEC_FILE,),
     "digits_cnn": (DIGITS_CNN_FILE,),
     "sentences": tuple(target for target, _, _ in SENTENCE_SETS.values()),
+    "sentence_word2vec": (SENTENCE_WORD2VEC_FILE,),
 }
