@@ -313,13 +313,56 @@ def test_first_match_rejects_unknown_baseline(handmade):
 
 
 def test_plot_data_efficiency_draws_one_curve_per_strategy(handmade):
-    ax = tfxfer.plot_data_efficiency(handmade, title="t")
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["scratch", "fine-tune", "frozen", "scratch, all labels"]
+    ax = tfxfer.plot_data_efficiency(handmade, title="t", majority=0.55, chance=0.5)
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == [
+        "scratch",
+        "fine-tune",
+        "frozen",
+        "scratch, all labels (0.800)",
+        "majority class (0.550)",
+        "chance (0.500)",
+    ]
     assert ax.get_xscale() == "log"
     assert ax.get_title() == "t"
-    baseline_level = ax.get_lines()[-1].get_ydata()[0]
-    assert baseline_level == pytest.approx(0.8)
+    levels = {
+        line.get_label(): line.get_ydata()[0]
+        for line in ax.get_lines()
+        if not line.get_label().startswith("_")
+    }
+    assert levels["scratch, all labels (0.800)"] == pytest.approx(0.8)
+    assert levels["majority class (0.550)"] == pytest.approx(0.55)
+    # Ticks at the label counts run, written as plain numbers.
+    assert list(ax.get_xticks()) == [10, 100]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "100"]
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_plot_data_efficiency_keeps_equal_curves_visible(handmade):
+    # Two strategies with the same numbers: different markers, and their
+    # points side by side instead of on top of each other.
+    twin = handmade[handmade["strategy"] == "fine-tune"].assign(strategy="twin")
+    ax = tfxfer.plot_data_efficiency(pd.concat([handmade, twin]))
+    # Each curve is an errorbar container: its first line is the data line.
+    curves = {c.get_label(): c.lines[0] for c in ax.containers}
+    assert curves["fine-tune"].get_marker() != curves["twin"].get_marker()
+    np.testing.assert_allclose(
+        curves["fine-tune"].get_ydata(), curves["twin"].get_ydata()
+    )
+    assert (curves["twin"].get_xdata() > curves["fine-tune"].get_xdata()).all()
+    # The legend sits outside the axes (right of them), off the data.
+    legend = ax.get_legend()
+    assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1
+    matplotlib.pyplot.close(ax.figure)
+
+
+def test_plot_data_efficiency_no_error_bars_for_one_seed(handmade):
+    one = handmade[handmade["seed"] == 0]
+    ax = tfxfer.plot_data_efficiency(one)
+    assert not any(c.has_yerr for c in ax.containers)
+    matplotlib.pyplot.close(ax.figure)
+    ax = tfxfer.plot_data_efficiency(handmade)
+    assert all(c.has_yerr for c in ax.containers)
     matplotlib.pyplot.close(ax.figure)
 
 
@@ -332,6 +375,8 @@ def test_plot_data_efficiency_rejects_bad_results(handmade):
         tfxfer.plot_data_efficiency(handmade.iloc[:0])
     with pytest.raises(ValueError, match="`baseline` must name a strategy"):
         tfxfer.plot_data_efficiency(handmade, baseline="nope")
+    with pytest.raises(ValueError, match="`majority`"):
+        tfxfer.plot_data_efficiency(handmade, majority=1.5)
 
 
 def test_labeled_subset_counts_both_parts():

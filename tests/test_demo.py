@@ -1,5 +1,6 @@
-"""Tests of `tfxfer demo`: verdict wording on known numbers, and the whole
-quick run end to end in a fresh process."""
+"""Tests of `tfxfer demo` and the comparison strategies it runs: verdict
+wording on known numbers, reused Trainers, and the quick run end to end in a
+fresh process (the text scenario with Keras `fit` disabled)."""
 
 import os
 import subprocess
@@ -12,7 +13,18 @@ import pytest
 
 import tfxfer
 from tfxfer import cli, demo
-from tfxfer.comparison import COLUMNS, first_match, summarize_comparison
+from tfxfer.comparison import (
+    COLUMNS,
+    FitSettings,
+    fine_tune_strategy,
+    first_match,
+    frozen_features_strategy,
+    scratch_strategy,
+    softmax_head,
+    summarize_comparison,
+    tfidf_strategy,
+    whole_model_strategy,
+)
 
 
 def _results(rows):
@@ -47,7 +59,9 @@ def test_write_verdict_names_wins_losses_and_first_match(known):
         "first reached scratch's accuracy with all labels (0.860, 100 labels) "
         "with 10% of them (10 labels: 0.870)"
     ) in lines[1]
-    assert lines[2].startswith("- frozen: was worse with 10% (by -0.100)")
+    assert lines[2].startswith(
+        "- frozen: was worse with 10% of the labels (by -0.100 accuracy)"
+    )
     assert "was within noise of it with 100%" in lines[2]
     assert "never reached scratch's accuracy with all labels (0.860)" in lines[2]
     assert "mean over 2 seeds" in lines[3]
@@ -69,6 +83,20 @@ def test_format_table_has_a_row_per_strategy_and_a_column_per_fraction(known):
     assert lines[0] == "| strategy | 10% (10 labels) | 100% (100 labels) |"
     assert lines[2] == "| scratch | 0.500 ± 0.010 (1.0 s) | 0.860 ± 0.010 (2.0 s) |"
     assert len(lines) == 5
+
+
+def test_single_seed_has_no_spread_and_no_verdict(known):
+    one = known[known["seed"] == 0]
+    summary = summarize_comparison(one)
+    table = demo.format_table(summary)
+    assert "±" not in table
+    assert "| scratch | 0.490 (1.0 s) | 0.850 (2.0 s) |" in table
+    verdict = demo.write_verdict(summary, first_match(one), n_test=300)
+    assert verdict.startswith("Single seed:")
+    for claim in ("beat", "worse", "within noise", "did not"):
+        assert claim not in verdict
+    assert "- fine-tune: scored higher than scratch with 10% and 100%" in verdict
+    assert "one seed" in verdict.splitlines()[-1]
 
 
 def test_run_demo_rejects_unknown_task():
@@ -94,22 +122,31 @@ def _tiny_strategies(settings):
     keras.utils.set_random_seed(7)
     source = _tiny_source()
     extractor = tfxfer.feature_extractor(source, "features")
+
+    def with_new_head(num_classes):
+        inputs = keras.Input((6,))
+        base = keras.models.clone_model(extractor)
+        base.set_weights(extractor.get_weights())
+        body = keras.Model(base.inputs, base.outputs, name="base")
+        head = softmax_head(4, num_classes)
+        return keras.Model(inputs, head(body(inputs)))
+
     return {
-        "scratch": demo.scratch_strategy(_tiny_source, 3, settings),
-        "frozen": demo.frozen_strategy(extractor, 3, settings),
-        "fine-tune": demo.fine_tune_strategy(extractor, 3, settings),
-        "source head": demo.whole_model_strategy(source, settings),
+        "scratch": scratch_strategy(_tiny_source, 3, settings),
+        "frozen": frozen_features_strategy(extractor, 3, settings),
+        "fine-tune": fine_tune_strategy(with_new_head, "base", 3, settings),
+        "source head": whole_model_strategy(source, settings),
     }
 
 
-def test_reused_models_give_each_run_the_result_of_a_fresh_model():
-    # Strategies keep one compiled model and reset it for every run: a run
-    # must give the same result whether or not other runs came before it.
+def test_reused_trainers_give_each_run_the_result_of_a_fresh_model():
+    # Strategies keep one Trainer (or FineTuner) and reset it for every run:
+    # a run must give the same result whether or not other runs came before.
     rng = np.random.default_rng(0)
     x = rng.random((90, 6), dtype=np.float32)
     y = (x[:, 0] * 3).astype("int64").clip(0, 2)
-    settings = demo.Settings(
-        fractions=(0.5, 1.0), num_seeds=2, max_epochs=3, patience=1, min_epochs=1
+    settings = FitSettings(
+        max_epochs=3, patience=1, min_epochs=1, batch_size=16, min_epoch_examples=32
     )
     data = (x[:60], y[:60], x[60:], y[60:])
     after_others = tfxfer.compare_transfer(
@@ -127,6 +164,52 @@ def test_reused_models_give_each_run_the_result_of_a_fresh_model():
     # The fine-tuned runs trained both stages (head, then everything).
     fine_tuned = after_others[after_others["strategy"] == "fine-tune"]
     assert (fine_tuned["epochs"] > 3).all()
+
+
+def test_strategies_do_not_call_keras_fit(monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("keras.Model.fit was called")
+
+    monkeypatch.setattr(keras.Model, "fit", no_fit)
+    rng = np.random.default_rng(1)
+    x = rng.random((60, 6), dtype=np.float32)
+    y = (x[:, 0] * 3).astype("int64").clip(0, 2)
+    settings = FitSettings(max_epochs=2, patience=1, min_epochs=1, batch_size=16)
+    results = tfxfer.compare_transfer(
+        _tiny_strategies(settings),
+        x[:40],
+        y[:40],
+        x[40:],
+        y[40:],
+        fractions=(1.0,),
+        seeds=(0,),
+        verbose=0,
+    )
+    assert len(results) == 4
+
+
+def test_tfidf_strategy_on_token_ids():
+    # Class 0 sentences use ids 2-4, class 1 ids 5-7: TF-IDF + logistic
+    # regression separates them; padding (0) and OOV (1) are ignored.
+    rng = np.random.default_rng(0)
+    y = np.arange(80) % 2
+    x = np.where(
+        y[:, None] == 0, rng.integers(2, 5, (80, 6)), rng.integers(5, 8, (80, 6))
+    )
+    x[:, 4:] = 0
+    x[:, 3] = 1
+    results = tfxfer.compare_transfer(
+        {"scratch": tfidf_strategy(), "again": tfidf_strategy()},
+        x[:60],
+        y[:60],
+        x[60:],
+        y[60:],
+        fractions=(1.0,),
+        seeds=(0,),
+        verbose=0,
+    )
+    assert (results["accuracy"] == 1.0).all()
+    assert results["epochs"].isna().all()
 
 
 def test_demo_command_rejects_unknown_task(capsys):
@@ -179,16 +262,18 @@ def test_demo_quick_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     stdout = result.stdout
     for name in demo.SCENARIOS:
-        assert f"### {name}:" in stdout
+        assert f"### {name}" in stdout
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # Progress: one line per training run.
+    # Progress: one line per training run, named by scenario.
     # domain-shift: 2 fractions x 4 strategies
     assert "domain-shift [1/8] scratch" in stdout
-    assert stdout.count("Transfer ") >= 3  # a verdict per scenario
+    # One seed: a "Single seed" caveat per scenario, no spread, no verdict.
+    assert stdout.count("Single seed:") == 3
+    assert "±" not in stdout
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns) == ["scenario", *COLUMNS]
     assert set(results["scenario"]) == set(demo.SCENARIOS)
-    assert set(results["fraction"]) == {0.1, 1.0}
+    assert set(results["fraction"]) == set(demo.Settings.quick_run().fractions)
     assert results["accuracy"].between(0, 1).all()
     for _, rows in results.groupby("scenario"):
         assert "scratch" in set(rows["strategy"])
@@ -197,3 +282,59 @@ def test_demo_quick_end_to_end(tmp_path):
     assert {"accuracy_mean", "accuracy_std", "train_seconds"} <= set(summary.columns)
     report = (out / "report.md").read_text()
     assert report.count("| strategy |") == 3
+    assert "quick (smoke) run: 1 seed" in report
+    assert "This was a quick smoke run" in report
+    for name in demo.SCENARIOS:
+        assert f"![{name}]({name}.png)" in report
+    assert "- **frozen features**: " in report
+
+
+_TEXT_WITHOUT_FIT = """
+import sys
+import keras
+
+def no_fit(*args, **kwargs):
+    raise AssertionError("keras.Model.fit was called")
+
+keras.Model.fit = no_fit
+from tfxfer import cli
+
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_demo_quick_text_without_keras_fit(tmp_path):
+    # The demo trains only through tfxfer's Trainer / FineTuner: with
+    # keras.Model.fit replaced by a function that fails, the quick text
+    # scenario still runs (one process, so the replacement applies).
+    out = tmp_path / "text"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _TEXT_WITHOUT_FIT,
+            "demo",
+            "--quick",
+            "--task",
+            "text",
+            "--jobs",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = pd.read_csv(out / "results.csv")
+    assert set(results["strategy"]) == set(demo.text.DESCRIPTIONS)
+    assert set(results["scenario"]) == {"text"}
+    report = (out / "report.md").read_text()
+    assert "MR movie reviews and MPQA news opinions -> CR product reviews" in report
+    assert "majority class" not in report  # the plot says it, the text says:
+    assert "Always predicting the most frequent test class scores 0.638" in report

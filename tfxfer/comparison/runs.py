@@ -1,12 +1,8 @@
-"""Measure whether transfer beat training from scratch, and by how much.
+"""`compare_transfer`: every strategy on the same seeded label subsets.
 
-`compare_transfer` trains a from-scratch baseline and any number of transfer
-strategies on seeded, stratified subsets of the *training* labels (5 %,
-10 %, ... of them) and scores every trained model on the same held-out test
-set. `summarize_comparison` turns the runs into mean and spread per strategy
-and label fraction, `first_match` finds the smallest fraction at which a
-strategy reached the baseline's full-data accuracy, and
-`plot_data_efficiency` draws accuracy against the number of labels.
+It trains a from-scratch baseline and any number of transfer strategies on
+seeded, stratified subsets of the *training* labels (5 %, 10 %, ... of them)
+and scores every trained model on the same held-out test set.
 """
 
 from __future__ import annotations
@@ -256,6 +252,8 @@ def _count_epochs(history) -> int | None:
         return int(history)
     if isinstance(history, keras.callbacks.History):
         return len(history.epoch)
+    if isinstance(getattr(history, "epoch", None), list):
+        return len(history.epoch)  # e.g. tfxfer.FineTuneHistory (both stages)
     if isinstance(history, Mapping) and history:
         return len(next(iter(history.values())))
     if isinstance(history, (list, tuple)):
@@ -263,7 +261,8 @@ def _count_epochs(history) -> int | None:
         return None if any(c is None for c in counts) else sum(counts)
     raise ValueError(
         "A strategy must return a model, or `(model, epochs)` where epochs is "
-        "an int, a `keras.callbacks.History` or a list of them. "
+        "an int, a `keras.callbacks.History`, a `tfxfer.FineTuneHistory` or a "
+        "list of them. "
         f"Received: epochs={history!r}"
     )
 
@@ -280,7 +279,7 @@ def _unpack(name: str, returned) -> tuple[Any, int | None]:
             if isinstance(history, keras.callbacks.History)
             else None
         )
-    if not hasattr(model, "predict"):
+    if not hasattr(model, "predict") and not hasattr(model, "predict_proba"):
         raise ValueError(
             f"Strategy {name!r} must return a trained model (or `(model, epochs)`). "
             f"Received: {type(returned).__name__}"
@@ -293,9 +292,12 @@ def predict_eagerly(model, x, batch_size: int = 256) -> np.ndarray:
 
     `model.predict` compiles a `tf.function` per model, which costs more
     than scoring a small test set; a comparison trains many small models, so
-    Keras models with array inputs are called directly, batch by batch. Any
-    other model (or input structure) goes through its `predict`.
+    Keras models with array inputs are called directly, batch by batch. A
+    scikit-learn classifier gives its `predict_proba`; any other model (or
+    input structure) goes through its `predict`.
     """
+    if not isinstance(model, keras.Model) and hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(x))
     if not isinstance(model, keras.Model) or not isinstance(x, np.ndarray):
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     outputs = [
@@ -336,10 +338,12 @@ def compare_transfer(
     to fit on and a validation part (`validation_split` of it, for early
     stopping), and handed to each strategy as a `LabeledSubset`. A strategy
     trains a model on it and returns the model, or `(model, epochs)` where
-    `epochs` is an int, a `keras.callbacks.History` or a list of them (two
-    stages). The model's accuracy is then measured on `x_test`, `y_test`,
-    which no strategy ever sees. `keras.utils.set_random_seed(seed)` runs
-    before each strategy, so results repeat.
+    `epochs` is an int, a `keras.callbacks.History`, a list of them (two
+    stages) or a `tfxfer.FineTuneHistory`; a scikit-learn classifier (with
+    `predict_proba`) counts as a model. The model's accuracy is then
+    measured on `x_test`, `y_test`, which no strategy ever sees.
+    `keras.utils.set_random_seed(seed)` runs before each strategy, so
+    results repeat.
 
     Args:
         strategies: Names mapped to strategies, callables
@@ -451,172 +455,3 @@ def compare_transfer(
     frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
     frame["epochs"] = frame["epochs"].astype("Int64")
     return frame
-
-
-def _check_results(results, *, baseline: str | None = None):
-    pd = require("pandas", feature="Summarizing a transfer comparison")
-    if not isinstance(results, pd.DataFrame):
-        raise ValueError(
-            "Argument `results` must be the DataFrame returned by "
-            f"`compare_transfer`. Received: results of type {type(results).__name__}"
-        )
-    missing = [column for column in COLUMNS if column not in results.columns]
-    if missing:
-        raise ValueError(
-            "Argument `results` must have the columns of `compare_transfer`'s "
-            f"result. Received: results without the columns {missing}"
-        )
-    if results.empty:
-        raise ValueError("Argument `results` must not be empty. Received: 0 rows")
-    if baseline is not None and baseline not in set(results["strategy"]):
-        raise ValueError(
-            "Argument `baseline` must name a strategy in `results`. "
-            f"Received: baseline={baseline!r}, strategies="
-            f"{list(dict.fromkeys(results['strategy']))}"
-        )
-    return pd
-
-
-def summarize_comparison(results):
-    """Averages the runs of `compare_transfer` over seeds.
-
-    Args:
-        results: The DataFrame returned by `compare_transfer`.
-
-    Returns:
-        A `pandas.DataFrame` with one row per strategy and fraction, in the
-        order the strategies were given: `strategy, fraction, n_labels`
-        (mean over seeds), `accuracy_mean`, `accuracy_std` (population
-        standard deviation, 0 for a single seed), `train_seconds` (mean),
-        `epochs` (mean) and `runs`.
-
-    Raises:
-        ValueError: If `results` is not such a DataFrame.
-
-    Example:
-
-    >>> tfxfer.comparison.summarize_comparison(results)
-    """
-    _check_results(results)
-    order = list(dict.fromkeys(results["strategy"]))
-    grouped = results.groupby(["strategy", "fraction"], sort=False)
-    summary = grouped.agg(
-        n_labels=("n_labels", "mean"),
-        accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", lambda values: float(np.std(values))),
-        train_seconds=("train_seconds", "mean"),
-        epochs=("epochs", lambda values: float(values.astype("float").mean())),
-        runs=("seed", "count"),
-    ).reset_index()
-    summary["n_labels"] = summary["n_labels"].round().astype(int)
-    summary["rank"] = summary["strategy"].map(order.index)
-    summary = summary.sort_values(["rank", "fraction"]).drop(columns="rank")
-    return summary.reset_index(drop=True)
-
-
-def first_match(results, baseline: str = "scratch", *, tolerance: float = 0.0):
-    """Finds, per strategy, the smallest label fraction that matched the baseline.
-
-    The target is the baseline's mean accuracy at its largest fraction (all
-    labels, when `1.0` was run). A strategy matches at a fraction when its
-    mean accuracy over seeds is at least the target minus `tolerance`.
-
-    Args:
-        results: The DataFrame returned by `compare_transfer`.
-        baseline: Name of the from-scratch strategy.
-        tolerance: Accuracy the mean may fall short of the target by and
-            still count as a match (0 by default: it must reach it).
-
-    Returns:
-        A dict mapping each non-baseline strategy to the smallest fraction at
-        which it matched, or `None` if it never did.
-
-    Raises:
-        ValueError: If `results` is malformed or has no `baseline` rows.
-
-    Example:
-
-    >>> tfxfer.comparison.first_match(results)
-    {'frozen': None, 'fine-tune': 0.25}
-    """
-    _check_results(results, baseline=baseline)
-    tolerance = check_in_range("tolerance", tolerance, 0.0, 1.0)
-    summary = summarize_comparison(results)
-    base = summary[summary["strategy"] == baseline]
-    target = float(base.loc[base["fraction"].idxmax(), "accuracy_mean"])
-    matches = {}
-    for name, rows in summary.groupby("strategy", sort=False):
-        if name == baseline:
-            continue
-        reached = rows[rows["accuracy_mean"] >= target - tolerance - 1e-12]
-        matches[name] = float(reached["fraction"].min()) if len(reached) else None
-    return matches
-
-
-def plot_data_efficiency(
-    results, ax=None, *, baseline: str | None = "scratch", title=None
-):
-    """Plots accuracy against the number of labels, one curve per strategy.
-
-    Each curve is the mean test accuracy over seeds with a band of plus or
-    minus one standard deviation; the x axis is logarithmic. If `baseline`
-    names a strategy, a dashed line marks its accuracy with all labels, the
-    level a transfer strategy has to reach with fewer. matplotlib is
-    imported here, not when tfxfer is.
-
-    Args:
-        results: The DataFrame returned by `compare_transfer`.
-        ax: A matplotlib `Axes` to draw on; a new figure is made if `None`.
-        baseline: Name of the from-scratch strategy, or `None` for no line.
-        title: Title of the axes.
-
-    Returns:
-        The matplotlib `Axes`.
-
-    Raises:
-        ValueError: If `results` is malformed or `baseline` is not in it.
-        ImportError: If matplotlib is not installed.
-
-    Example:
-
-    >>> ax = tfxfer.plot_data_efficiency(results)
-    >>> ax.figure.savefig("data_efficiency.png")
-    """
-    _check_results(results, baseline=baseline)
-    if ax is None:
-        plt = require(
-            "matplotlib.pyplot", feature="plot_data_efficiency", extra="matplotlib"
-        )
-        _, ax = plt.subplots(figsize=(6, 4))
-    summary = summarize_comparison(results)
-    for name, rows in summary.groupby("strategy", sort=False):
-        x = rows["n_labels"].to_numpy()
-        mean = rows["accuracy_mean"].to_numpy()
-        std = rows["accuracy_std"].to_numpy()
-        style = "--" if name == baseline else "-"
-        (line,) = ax.plot(x, mean, style, marker="o", label=name)
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-    if baseline is not None:
-        base = summary[summary["strategy"] == baseline]
-        level = float(base.loc[base["fraction"].idxmax(), "accuracy_mean"])
-        ax.axhline(
-            level,
-            color="gray",
-            linestyle=":",
-            linewidth=1,
-            label=f"{baseline}, all labels",
-        )
-    ax.set_xscale("log")
-    # Ticks at the label counts that were run, written as plain numbers.
-    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
-
-    ax.xaxis.set_major_locator(FixedLocator(sorted(set(summary["n_labels"]))))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("labeled training examples (log scale)")
-    ax.set_ylabel("test accuracy")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    return ax

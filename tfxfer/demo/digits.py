@@ -1,0 +1,48 @@
+"""Scenario `digits`: the bundled CNN pretrained on digits 0-4 -> digits 5-9."""
+
+from __future__ import annotations
+
+from tfxfer.demo.images import IMAGE_DESCRIPTIONS, digits_scratch, new_head_model
+from tfxfer.demo.settings import BASELINE, BATCH_SIZE, Scenario, Settings
+
+
+def build(seed: int, settings: Settings) -> Scenario:
+    """Digits 0-4 (bundled pretrained CNN) -> digits 5-9 (new classes).
+
+    Related images, new classes: transfer may not help. The target split is
+    the bundled one (`load_digits("5-9", ...)`, seed 0), the same for every
+    seed; `seed` draws the label subsets and initial weights.
+    """
+    from tfxfer import feature_extractor
+    from tfxfer.comparison import (
+        fine_tune_strategy,
+        frozen_features_strategy,
+        scratch_strategy,
+    )
+    from tfxfer.datasets import load_digits, load_pretrained_digits_cnn
+
+    x_train, y_train = load_digits("5-9", "train", seed=0)
+    x_test, y_test = load_digits("5-9", "test", seed=0)
+    source = load_pretrained_digits_cnn(compile=False)
+    extractor = feature_extractor(source, "features")
+    num_classes = int(y_train.max()) + 1
+    fit = settings.fit
+    strategies = {
+        BASELINE: scratch_strategy(digits_scratch, num_classes, fit),
+        "frozen features": frozen_features_strategy(extractor, num_classes, fit),
+        "fine-tune": fine_tune_strategy(
+            lambda n: new_head_model(extractor, n), "base", num_classes, fit
+        ),
+    }
+    title = (
+        "digits 0-4 (bundled pretrained CNN) -> digits 5-9 "
+        f"({len(y_train)} train / {len(y_test)} test), 5 classes"
+    )
+    return Scenario(
+        title=title,
+        strategies=strategies,
+        descriptions={name: IMAGE_DESCRIPTIONS[name] for name in strategies},
+        data=(x_train, y_train, x_test, y_test),
+        pretrain_seconds=0.0,
+        notes=(f"Batches of {BATCH_SIZE}.",),
+    )

@@ -1,0 +1,148 @@
+"""What the demo trains and what it hands back."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tfxfer.comparison import FitSettings
+
+BASELINE = "scratch"
+BATCH_SIZE = 64
+MIN_EPOCH_EXAMPLES = 1024
+STEPS_PER_EXECUTION = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How much the demo trains: label fractions, seeds and epoch budget.
+
+    Attributes:
+        fractions: Fractions of the target task's training labels.
+        num_seeds: Seeds per fraction (`seed`, `seed + 1`, ...).
+        max_epochs: Most epochs per training stage.
+        patience: Early-stopping patience, in epochs.
+        min_epochs: Epochs run before early stopping may stop.
+        quick: Whether this is the `--quick` smoke run.
+    """
+
+    fractions: tuple[float, ...]
+    num_seeds: int
+    max_epochs: int
+    patience: int
+    min_epochs: int
+    quick: bool = False
+
+    @classmethod
+    def full(cls) -> Settings:
+        return cls(
+            fractions=(0.02, 0.05, 0.25, 1.0),
+            num_seeds=3,
+            max_epochs=12,
+            patience=3,
+            min_epochs=2,
+        )
+
+    @classmethod
+    def quick_run(cls) -> Settings:
+        return cls(
+            fractions=(0.05, 1.0),
+            num_seeds=1,
+            max_epochs=3,
+            patience=1,
+            min_epochs=1,
+            quick=True,
+        )
+
+    @classmethod
+    def get(cls, quick: bool) -> Settings:
+        return cls.quick_run() if quick else cls.full()
+
+    @property
+    def fit(self) -> FitSettings:
+        """The per-run training settings of the strategies."""
+        return FitSettings(
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            min_epochs=self.min_epochs,
+            batch_size=BATCH_SIZE,
+            min_epoch_examples=MIN_EPOCH_EXAMPLES,
+            steps_per_execution=STEPS_PER_EXECUTION,
+        )
+
+    def seeds(self, seed: int) -> tuple[int, ...]:
+        return tuple(range(seed, seed + self.num_seeds))
+
+    def describe(self) -> str:
+        """One line: quick or full, seeds, fractions and epochs."""
+        fractions = ", ".join(f"{100 * f:g}%" for f in self.fractions)
+        seeds = f"{self.num_seeds} seed{'s' if self.num_seeds > 1 else ''}"
+        return (
+            f"{'quick (smoke) run' if self.quick else 'full run'}: {seeds}; label "
+            f"fractions {fractions}; at most {self.max_epochs} epochs per training "
+            f"stage, early stopping on the validation loss (patience "
+            f"{self.patience}, never before epoch {self.min_epochs}); an epoch "
+            f"is at least {MIN_EPOCH_EXAMPLES} examples (a small subset is "
+            "repeated)"
+        )
+
+
+@dataclasses.dataclass
+class Scenario:
+    """A built scenario: its strategies and data, ready for `compare_transfer`.
+
+    Attributes:
+        title: One-line description of source and target.
+        strategies: Strategy name -> strategy (the baseline first).
+        descriptions: Strategy name -> what it does, in one line.
+        data: `(x_train, y_train, x_test, y_test)` of the target task.
+        pretrain_seconds: Time spent pretraining on the source task(s) in
+            the demo (0 when a bundled pretrained model was loaded).
+        notes: Extra lines for the report (e.g. what the source models
+            reached on their own task).
+    """
+
+    title: str
+    strategies: dict[str, Any]
+    descriptions: dict[str, str]
+    data: tuple
+    pretrain_seconds: float
+    notes: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class ScenarioResult:
+    """What the demo measured for one scenario.
+
+    Attributes:
+        name: Scenario name (`"domain-shift"`, `"digits"` or `"text"`).
+        title: One-line description of source and target.
+        results: One row per run (`compare_transfer`'s DataFrame).
+        summary: Mean and spread per strategy and fraction
+            (`summarize_comparison`).
+        matches: Smallest fraction at which each transfer strategy reached
+            the baseline's full-data accuracy, or `None` (`first_match`).
+        verdict: The conclusion in plain words (`write_verdict`).
+        pretrain_seconds: Time spent pretraining on the source task inside
+            the demo (0 when a bundled pretrained model was loaded).
+        n_test: Number of test examples every model was scored on.
+        descriptions: Strategy name -> what it does, in one line.
+        majority: Test accuracy of always predicting the most frequent class.
+        chance: 1 / number of classes.
+        settings: The `Settings` the scenario ran with.
+        notes: Extra lines for the report.
+    """
+
+    name: str
+    title: str
+    results: Any
+    summary: Any
+    matches: dict[str, float | None]
+    verdict: str
+    pretrain_seconds: float
+    n_test: int
+    descriptions: dict[str, str] = dataclasses.field(default_factory=dict)
+    majority: float | None = None
+    chance: float | None = None
+    settings: Settings | None = None
+    notes: tuple[str, ...] = ()
