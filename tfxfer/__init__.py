@@ -31,6 +31,7 @@ __all__ = [
     "EmbeddingReport",
     "Ensemble",
     "FineTuner",
+    "LazyAdam",
     "LinearRegression",
     "MLPClassifier",
     "MultiTaskModel",

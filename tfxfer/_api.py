@@ -30,6 +30,7 @@ from tfxfer.models import (
 from tfxfer.text import Vocabulary, tokenize
 from tfxfer.training import (
     FineTuner,
+    LazyAdam,
     Trainer,
     distill,
     fine_tune,

@@ -210,7 +210,14 @@ def _outcome_phrases(rows, baseline: str, single: bool) -> list[str]:
     return parts
 
 
-def write_verdict(summary, matches, n_test: int, baseline: str = "scratch") -> str:
+def write_verdict(
+    summary,
+    matches,
+    n_test: int,
+    baseline: str = "scratch",
+    *,
+    no_transfer: Sequence[str] = (),
+) -> str:
     """Says in plain words whether transfer beat the baseline, where and by how much.
 
     With several seeds a strategy "beat" the baseline only where the
@@ -224,10 +231,14 @@ def write_verdict(summary, matches, n_test: int, baseline: str = "scratch") -> s
         n_test: Number of test examples (a difference below one example is
             never called a win).
         baseline: Name of the from-scratch strategy.
+        no_transfer: Names of other strategies that transfer nothing (a
+            linear bag-of-words baseline, say): they are compared with the
+            baseline like the others, marked "(no transfer)", and never
+            counted when the first line says whether transfer beat it.
 
     Returns:
-        A paragraph of text: a first line, one line per transfer strategy,
-        and a note on what counts as a difference.
+        A paragraph of text: a first line, one line per strategy, and a note
+        on what counts as a difference.
     """
     comparisons = compare_to_baseline(summary, n_test, baseline)
     base = summary[summary["strategy"] == baseline]
@@ -240,8 +251,10 @@ def write_verdict(summary, matches, n_test: int, baseline: str = "scratch") -> s
     any_better = False
     for name in dict.fromkeys(row["strategy"] for row in comparisons):
         mine = [row for row in comparisons if row["strategy"] == name]
-        any_better = any_better or any(r["outcome"] == "better" for r in mine)
-        sentence = f"- {name}: " + "; ".join(_outcome_phrases(mine, baseline, single))
+        if name not in no_transfer:
+            any_better = any_better or any(r["outcome"] == "better" for r in mine)
+        label = f"{name} (no transfer)" if name in no_transfer else name
+        sentence = f"- {label}: " + "; ".join(_outcome_phrases(mine, baseline, single))
         fraction = matches.get(name)
         if fraction is None:
             best = summary[summary["strategy"] == name]["accuracy_mean"].max()

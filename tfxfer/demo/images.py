@@ -48,8 +48,8 @@ IMAGE_DESCRIPTIONS = {
         "trained on it, Adam 1e-2 (tfxfer.feature_extractor)"
     ),
     "fine-tune": (
-        "pretrained CNN + new head through tfxfer.FineTuner: head alone at "
-        "1e-3, then everything, the base at 3e-4"
+        "pretrained CNN + new head through tfxfer.FineTuner: the head alone at "
+        "3e-3 (at most half the epochs), then everything, the base at 3e-4"
     ),
     "fine-tune, source head": (
         "the whole clean-digits model, its own head included, trained further at 3e-4"

@@ -28,9 +28,9 @@ SCENARIO_BUILDERS = {
     "text": text.build,
 }
 SCENARIOS = tuple(SCENARIO_BUILDERS)
-# Fraction-seed pairs a worker process of `run_demo` must get from a scenario
-# before the scenario is split between processes.
-MIN_PAIRS_PER_PART = 4
+# Relative cost of the full scenarios (measured: seconds of one process on
+# the 2-core development machine), to hand the longest out first.
+SCENARIO_COST = {"text": 155, "domain-shift": 75, "digits": 60}
 
 # Scenarios built in this process, kept for the next part of the same
 # scenario: building one pretrains its source models and its strategies'
@@ -84,6 +84,7 @@ def _measure_part(
         "n_test": len(y_test),
         "descriptions": scenario.descriptions,
         "notes": scenario.notes,
+        "no_transfer": scenario.no_transfer,
         "majority": float(counts.max() / counts.sum()),
         "chance": 1.0 / int(max(np.max(scenario.data[1]), y_test.max()) + 1),
     }
@@ -108,7 +109,13 @@ def _scenario_result(
         results=results,
         summary=summary,
         matches=matches,
-        verdict=write_verdict(summary, matches, first["n_test"], BASELINE),
+        verdict=write_verdict(
+            summary,
+            matches,
+            first["n_test"],
+            BASELINE,
+            no_transfer=first["no_transfer"],
+        ),
         pretrain_seconds=max(part["pretrain_seconds"] for part in parts),
         n_test=first["n_test"],
         descriptions=first["descriptions"],
@@ -177,12 +184,13 @@ def run_demo(
 ) -> list[ScenarioResult]:
     """Runs the demo's scenarios and returns what each measured.
 
-    With `jobs` > 1 the label fractions of every scenario are shared out
-    among that many worker processes (started fresh, so they work from
-    Jupyter too), which run one model each on one thread; the numbers are
-    the same as with `jobs=1`, as every run is seeded on its own. Progress
-    lines name the scenario and, when a scenario is split, its part
-    (`text/1`, `text/2`).
+    With `jobs` > 1 the work is shared out among that many worker processes
+    (started fresh, so they work from Jupyter too), which run one model each
+    on one thread: whole scenarios, the longest first, when there are at
+    least as many scenarios as processes; otherwise each scenario's label
+    fractions are dealt out. The numbers are the same as with `jobs=1`, as
+    every run is seeded on its own. Progress lines name the scenario and,
+    when a scenario is split, its part (`text/1`, `text/2`).
 
     Args:
         tasks: Scenario names, a subset of `SCENARIOS`.
@@ -210,22 +218,19 @@ def run_demo(
     seed = check_non_negative_int("seed", seed)
     jobs = check_positive_int("jobs", jobs)
     settings = Settings.get(quick)
-    fractions = settings.fractions
-    # A scenario's fractions are dealt out to the processes when each process
-    # gets enough runs to pay for building the scenario again (pretraining,
-    # tracing its Trainers: several seconds), or when there are fewer
-    # scenarios than processes; otherwise whole scenarios go to the
-    # processes. A run takes about as long at any fraction: an epoch is at
-    # least MIN_EPOCH_EXAMPLES.
-    pairs = len(fractions) * settings.num_seeds
-    chunks = 1
-    if jobs > 1 and (len(tasks) < jobs or pairs >= MIN_PAIRS_PER_PART * jobs):
-        chunks = min(jobs, len(fractions))
-    parts = [
-        (name, fractions[i::chunks], f"/{i + 1}" if chunks > 1 else "")
-        for name in tasks
-        for i in range(chunks)
-    ]
+    # With at least as many scenarios as processes, each process runs whole
+    # scenarios (building one pretrains its source models: done once), the
+    # longest handed out first so the processes finish close together. With
+    # fewer, a scenario's fractions are dealt out to the processes.
+    chunks = 1 if jobs == 1 or len(tasks) >= jobs else jobs
+    parts = []
+    for name in sorted(tasks, key=lambda n: -SCENARIO_COST[n]):
+        fractions = settings.fractions_for(name)
+        count = min(chunks, len(fractions))
+        parts += [
+            (name, fractions[i::count], f"/{i + 1}" if count > 1 else "")
+            for i in range(count)
+        ]
     if jobs == 1:
         measured = [
             _measure_part(name, part, quick, seed, verbose, label)

@@ -9,8 +9,9 @@ from tfxfer.comparison import FitSettings
 
 BASELINE = "scratch"
 BATCH_SIZE = 64
-MIN_EPOCH_EXAMPLES = 1024
+MIN_EPOCH_EXAMPLES = 512
 STEPS_PER_EXECUTION = 16
+IMAGE_SCENARIOS = ("domain-shift", "digits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Settings:
 
     Attributes:
         fractions: Fractions of the target task's training labels.
+        image_fractions: Fractions for the image scenarios, if they differ
+            (their 2 % is about one label per class: noise, not a measure).
         num_seeds: Seeds per fraction (`seed`, `seed + 1`, ...).
         max_epochs: Most epochs per training stage.
         patience: Early-stopping patience, in epochs.
@@ -32,14 +35,16 @@ class Settings:
     patience: int
     min_epochs: int
     quick: bool = False
+    image_fractions: tuple[float, ...] | None = None
 
     @classmethod
     def full(cls) -> Settings:
         return cls(
             fractions=(0.02, 0.05, 0.25, 1.0),
+            image_fractions=(0.05, 0.25, 1.0),
             num_seeds=3,
-            max_epochs=12,
-            patience=3,
+            max_epochs=10,
+            patience=2,
             min_epochs=2,
         )
 
@@ -70,12 +75,24 @@ class Settings:
             steps_per_execution=STEPS_PER_EXECUTION,
         )
 
+    def fractions_for(self, scenario: str) -> tuple[float, ...]:
+        """The label fractions of one scenario."""
+        if scenario in IMAGE_SCENARIOS and self.image_fractions is not None:
+            return self.image_fractions
+        return self.fractions
+
     def seeds(self, seed: int) -> tuple[int, ...]:
         return tuple(range(seed, seed + self.num_seeds))
 
     def describe(self) -> str:
         """One line: quick or full, seeds, fractions and epochs."""
-        fractions = ", ".join(f"{100 * f:g}%" for f in self.fractions)
+
+        def percents(fractions):
+            return ", ".join(f"{100 * f:g}%" for f in fractions)
+
+        fractions = percents(self.fractions)
+        if self.image_fractions is not None:
+            fractions += f" (image scenarios: {percents(self.image_fractions)})"
         seeds = f"{self.num_seeds} seed{'s' if self.num_seeds > 1 else ''}"
         return (
             f"{'quick (smoke) run' if self.quick else 'full run'}: {seeds}; label "
@@ -100,6 +117,8 @@ class Scenario:
             the demo (0 when a bundled pretrained model was loaded).
         notes: Extra lines for the report (e.g. what the source models
             reached on their own task).
+        no_transfer: Strategies besides the baseline that transfer nothing
+            (never counted as transfer in the verdict).
     """
 
     title: str
@@ -108,6 +127,7 @@ class Scenario:
     data: tuple
     pretrain_seconds: float
     notes: tuple[str, ...] = ()
+    no_transfer: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass

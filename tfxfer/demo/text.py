@@ -17,21 +17,26 @@ from tfxfer.demo.settings import BASELINE, Scenario, Settings
 
 MAX_LENGTH = 50  # tokens per sentence; 99 % of CR's sentences are shorter
 HIDDEN_UNITS = (64,)
-# Batches of 128: a step's cost is mostly Adam's dense update of the whole
-# embedding matrix, whatever the batch size, so larger batches train faster.
+# Batches of 128, and LazyAdam: with Keras' Adam a step's cost is mostly the
+# dense update of the whole embedding matrix (every row, every step);
+# LazyAdam updates the rows of the batch's words only, twice as fast here.
 BATCH_SIZE = 128
+# Epochs of at least 1024 sentences (8 steps): with the image scenarios' 512
+# the classifier trained from scratch on 25 % of CR stopped undertrained
+# (0.673 against 0.740 test accuracy, 3 seeds).
+MIN_EPOCH_EXAMPLES = 1024
 SOURCES = {"mr": "MR (movie reviews)", "mpqa": "MPQA (news opinions)"}
 
 DESCRIPTIONS = {
     BASELINE: "TextClassifier (mean-pooled embedding, Dense 64) from random "
-    "weights, embedding trained, Adam 1e-3",
+    "weights, embedding trained, LazyAdam 1e-3",
     "word2vec frozen": "the same classifier on the bundled Word2Vec vectors "
-    "(self-supervised on unlabeled text), embedding frozen, Adam 3e-3",
+    "(self-supervised on unlabeled text), embedding frozen, LazyAdam 3e-3",
     "word2vec fine-tuned": "the same, starting from the Word2Vec vectors and "
-    "training them too, Adam 1e-3",
+    "training them too, LazyAdam 1e-3",
     "MR body, fine-tuned": "embedding + Dense 64 of a classifier trained on MR, "
-    "a new head; tfxfer.FineTuner: head alone at 1e-3, then everything, the "
-    "body at 3e-4",
+    "a new head; tfxfer.FineTuner: the head alone at 3e-3 (at most half the "
+    "epochs), then everything, the body at 3e-4",
     "MPQA body, fine-tuned": "the same with the classifier trained on MPQA",
     "TF-IDF + logistic regression": "no network and no transfer: scikit-learn "
     "TF-IDF of word unigrams and bigrams, logistic regression, C picked on the "
@@ -103,10 +108,17 @@ def build(seed: int, settings: Settings) -> Scenario:
 
         return make
 
-    fit = dataclasses.replace(settings.fit, batch_size=BATCH_SIZE)
+    fit = dataclasses.replace(
+        settings.fit,
+        batch_size=BATCH_SIZE,
+        min_epoch_examples=MIN_EPOCH_EXAMPLES,
+        optimizer="lazy_adam",
+    )
     start = time.perf_counter()
     notes = [
-        f"Batches of {BATCH_SIZE}.",
+        f"Batches of {BATCH_SIZE}, epochs of at least {MIN_EPOCH_EXAMPLES} "
+        "sentences; every network trains with tfxfer.LazyAdam "
+        "(Adam that updates only the embedding rows of the batch's words).",
         f"Vocabulary: {len(vocabulary)} ids (every word of CR's training split, "
         f"MR and MPQA); {report.coverage_by_type:.1%} of them have a Word2Vec vector.",
     ]
@@ -160,6 +172,7 @@ def build(seed: int, settings: Settings) -> Scenario:
         data=(x_train, y_train, x_test, y_test),
         pretrain_seconds=pretrain_seconds,
         notes=tuple(notes),
+        no_transfer=("TF-IDF + logistic regression",),
     )
 
 

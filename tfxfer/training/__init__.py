@@ -3,6 +3,7 @@
 
 from tfxfer.training.distillation import distill
 from tfxfer.training.fine_tune import FineTuneHistory, FineTuner, fine_tune
+from tfxfer.training.lazy_adam import LazyAdam
 from tfxfer.training.lr_find import LRFinderResult, lr_find
 from tfxfer.training.state import TrainState
 from tfxfer.training.train import train
@@ -12,6 +13,7 @@ __all__ = [
     "FineTuneHistory",
     "FineTuner",
     "LRFinderResult",
+    "LazyAdam",
     "TrainState",
     "Trainer",
     "distill",
