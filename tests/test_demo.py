@@ -127,7 +127,7 @@ def _tiny_strategies(settings):
         inputs = keras.Input((6,))
         base = keras.models.clone_model(extractor)
         base.set_weights(extractor.get_weights())
-        body = keras.Model(base.inputs, base.outputs, name="base")
+        body = keras.Model(base.inputs[0], base.outputs[0], name="base")
         head = softmax_head(4, num_classes)
         return keras.Model(inputs, head(body(inputs)))
 

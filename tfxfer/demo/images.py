@@ -35,7 +35,8 @@ def new_head_model(extractor: keras.Model, num_classes: int) -> keras.Model:
 
     clone = keras.models.clone_model(extractor)
     clone.set_weights(extractor.get_weights())
-    base = keras.Model(clone.inputs, clone.outputs, name="base")
+    # One input and one output, not lists of one: called on a tensor.
+    base = keras.Model(clone.inputs[0], clone.outputs[0], name="base")
     inputs = keras.Input(extractor.input_shape[1:], dtype=extractor.inputs[0].dtype)
     head = softmax_head(extractor.output_shape[-1], num_classes)
     return keras.Model(inputs, head(base(inputs, training=False)))
