@@ -379,13 +379,18 @@ def compare_transfer(
 
     >>> def scratch(subset):
     ...     model = tfxfer.MLPClassifier(num_classes=subset.num_classes)
-    ...     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    ...     history = model.fit(subset.x, subset.y, epochs=20, verbose=0)
+    ...     history = tfxfer.train(
+    ...         model, subset.x, subset.y, loss="sparse_categorical_crossentropy",
+    ...         epochs=20, validation_data=(subset.x_val, subset.y_val), verbose=0)
     ...     return model, history
     >>> results = tfxfer.compare_transfer(
     ...     {"scratch": scratch, "fine-tune": fine_tune_strategy},
     ...     x_train, y_train, x_test, y_test, fractions=(0.1, 1.0))
     >>> tfxfer.plot_data_efficiency(results)
+
+    Ready-made strategies on `tfxfer.Trainer` and `tfxfer.FineTuner`, which
+    trace their training step once for all runs, are in
+    `tfxfer.comparison.strategies`.
     """
     pd = require("pandas", feature="compare_transfer")
     strategies = _check_strategies(strategies, baseline)
