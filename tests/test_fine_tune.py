@@ -76,6 +76,7 @@ def test_fine_tune_stage_one_freezes_base_then_stage_two_trains_it(tiny_tabular)
         metrics=["accuracy"],
         callbacks=[recorder],
         validation_data=(x, y),
+        freeze_batch_norm=False,  # BN trains in stage 2 too (default: frozen)
         **args(),
     )
     stage1, stage2 = recorder.stages
@@ -411,3 +412,80 @@ def test_fine_tuner_rejects_bad_arguments(tiny_tabular):
     with pytest.raises(ValueError, match="`batch_size` must be a positive"):
         tuner.fit(x, y, epochs=1, batch_size=0)
     assert tuner.full_trainer is None  # nothing ran
+
+
+def _bn_data():
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 3.0, (48, 8)).astype("float32")
+    return x, (x[:, 0] > 2.0).astype("int64")
+
+
+@pytest.mark.parametrize("freeze_batch_norm", [True, False])
+def test_fine_tune_keeps_batch_norm_frozen_by_default(freeze_batch_norm):
+    model = pretrained_model()
+    x, y = _bn_data()
+    before = layer_weights(model, "base_bn")  # gamma, beta, moving mean, var
+    tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base=["base_dense", "base_bn"],
+        head_epochs=1,
+        epochs=2,
+        loss=SPARSE,
+        batch_size=16,
+        verbose=0,
+        seed=0,
+        freeze_batch_norm=freeze_batch_norm,
+    )
+    after = layer_weights(model, "base_bn")
+    changed = [not np.array_equal(b, a) for b, a in zip(before, after)]
+    if freeze_batch_norm:
+        assert not any(changed)  # statistics, scale and offset as pretrained
+        assert not model.get_layer("base_bn").trainable
+        # The Dense layer of the base did train in stage 2.
+        assert model.get_layer("base_dense").trainable
+    else:
+        assert all(changed)
+
+
+def test_fine_tune_history_repr_and_stage_boundary():
+    model = pretrained_model()
+    x, y = _bn_data()
+    history = tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base="base_dense",
+        head_epochs=2,
+        epochs=3,
+        loss=SPARSE,
+        verbose=0,
+        seed=0,
+    )
+    text = repr(history)
+    assert "object at 0x" not in text
+    assert text.startswith("FineTuneHistory(head: 2 epochs (last: loss=")
+    assert "full: 3 epochs" in text
+    assert history.stage_two_start == 2
+    assert len(history.history["loss"]) == 5
+
+
+def test_fine_tune_progress_names_the_stages(capsys):
+    model = pretrained_model()
+    x, y = _bn_data()
+    tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base="base_dense",
+        head_epochs=1,
+        epochs=2,
+        loss=SPARSE,
+        verbose=2,
+        seed=0,
+    )
+    out = capsys.readouterr().out
+    assert "Stage 1/2: the head alone, base frozen (1 epoch)" in out
+    assert "Stage 2/2: everything, the base at 0.0001 (2 epochs, numbered 2-3)" in out
+    assert out.index("Stage 1/2") < out.index("Stage 2/2")

@@ -55,6 +55,27 @@ class FineTuneHistory:
     head: keras.callbacks.History | None
     full: keras.callbacks.History
 
+    def __repr__(self) -> str:
+        def stage(history):
+            if history is None:
+                return "skipped"
+            epochs = len(history.epoch)
+            last = {k: v[-1] for k, v in history.history.items() if v}
+            logs = ", ".join(f"{k}={v:.4g}" for k, v in last.items())
+            return f"{epochs} epoch{'s' if epochs != 1 else ''}" + (
+                f" (last: {logs})" if logs else ""
+            )
+
+        return (
+            f"FineTuneHistory(head: {stage(self.head)}; full: {stage(self.full)}; "
+            f"stage 2 starts at epoch index {self.stage_two_start})"
+        )
+
+    @property
+    def stage_two_start(self) -> int:
+        """Position in `epoch` / `history` where stage 2 starts."""
+        return len(self.head.epoch) if self.head is not None else 0
+
     @property
     def epoch(self) -> list[int]:
         """Epoch indices of both stages, in order."""
@@ -135,8 +156,9 @@ class FineTuner:
     1. Freeze `base` and train the rest of the model, the head, for
        `head_epochs` epochs at `learning_rate`. Frozen weights stay
        bit-identical; a frozen BatchNormalization keeps its statistics.
-    2. Unfreeze `base` and train everything for `epochs` epochs with
-       discriminative learning rates: the base's variables at
+    2. Unfreeze `base` (but not its BatchNormalization layers, unless
+       `freeze_batch_norm=False`) and train everything for `epochs` epochs
+       with discriminative learning rates: the base's variables at
        `learning_rate * lr_mult`, the others at `learning_rate`, through a
        `keras.optimizers.MultiOptimizer`.
 
@@ -195,6 +217,13 @@ class FineTuner:
         steps_per_execution: As for `tfxfer.Trainer`.
         seed: Seed of the shuffling order (both stages, every `fit`); `None`
             draws one per stage and `fit` from NumPy's global generator.
+        freeze_batch_norm: Keep the base's BatchNormalization layers frozen
+            in stage 2 too (default), as the Keras transfer-learning guide
+            recommends: they run in inference mode with their pretrained
+            statistics, and their scale and offset are not trained, so the
+            small batches of a fine-tuning run cannot wreck them. `False`
+            unfreezes them with the rest of the base (training mode: batch
+            statistics, moving averages updated).
 
     Attributes:
         model: The model.
@@ -234,8 +263,15 @@ class FineTuner:
         jit_compile: bool | str = "auto",
         steps_per_execution: int | str = "auto",
         seed: int | None = None,
+        freeze_batch_norm: bool = True,
     ):
         check_model("model", model)
+        if not isinstance(freeze_batch_norm, bool):
+            raise ValueError(
+                "Argument `freeze_batch_norm` must be True or False. "
+                f"Received: freeze_batch_norm={freeze_batch_norm!r}"
+            )
+        self.freeze_batch_norm = freeze_batch_norm
         self.learning_rate = _check_rate(
             "learning_rate", learning_rate, allow_zero=False
         )
@@ -276,6 +312,12 @@ class FineTuner:
         self._optimizer = optimizer
         self._paths = paths
         self._base_variables = base_variables
+        self._base_batch_norms = [
+            sub
+            for layer in base_layers
+            for sub in layer._flatten_layers(include_self=True)
+            if isinstance(sub, keras.layers.BatchNormalization)
+        ]
         # L2-SP reference weights: non-trainable variables (not graph
         # constants), captured by stage 2's compiled step and assigned anew
         # at the start of every `fit`.
@@ -390,12 +432,33 @@ class FineTuner:
         # The Trainers compile the model themselves (and put their compile
         # back before each run): no recompiling on the way.
         head_history = None
+        announce = verbose != 0
         if head_epochs:
+            if announce:
+                print(
+                    f"Stage 1/2: the head alone, base frozen ({head_epochs} "
+                    f"epoch{'s' if head_epochs != 1 else ''})",
+                    flush=True,
+                )
             _set_trainable(model, self._paths, None, value=False, recompile=False)
             head = self._head_stage()
             head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
         _set_trainable(model, self._paths, None, value=True, recompile=False)
+        if self.freeze_batch_norm:
+            # Frozen, a BatchNormalization layer runs in inference mode (its
+            # pretrained statistics) and its scale and offset stay as they are.
+            for layer in self._base_batch_norms:
+                layer.trainable = False
         full = self._full_stage()
+        if announce:
+            frozen = " (BatchNormalization frozen)" if self._frozen_norms() else ""
+            print(
+                f"Stage {2 if head_epochs else 1}/{2 if head_epochs else 1}: "
+                f"everything{frozen}, the base at {self.learning_rate * self.lr_mult:g}"
+                f" ({epochs} epoch{'s' if epochs != 1 else ''}, numbered "
+                f"{head_epochs + 1}-{head_epochs + epochs})",
+                flush=True,
+            )
         full_history = full.fit(
             x, y, epochs=head_epochs + epochs, initial_epoch=head_epochs, **fit_args
         )
@@ -429,6 +492,9 @@ class FineTuner:
                 trainer._restart()
 
     # -- stages -------------------------------------------------------------
+
+    def _frozen_norms(self) -> bool:
+        return self.freeze_batch_norm and bool(self._base_batch_norms)
 
     def _head_stage(self) -> Trainer:
         """Stage 1's Trainer (the head's optimizer), created once."""
@@ -506,17 +572,19 @@ def fine_tune(
     jit_compile: bool | str = "auto",
     seed: int | None = None,
     verbose: int | str = "auto",
+    freeze_batch_norm: bool = True,
 ) -> FineTuneHistory:
     """Fine-tunes a pretrained model in two stages (fastai's `fine_tune`).
 
     1. Freeze `base` (`tfxfer.freeze`) and train the rest of the model, the
        head, for `head_epochs` epochs at `learning_rate`. Frozen weights stay
        bit-identical; a frozen BatchNormalization keeps its statistics.
-    2. Unfreeze `base` (`tfxfer.unfreeze`) and train everything for `epochs`
-       epochs with discriminative learning rates: the base's variables at
-       `learning_rate * lr_mult`, the others at `learning_rate`, through a
-       `keras.optimizers.MultiOptimizer`. Each stage starts with a fresh
-       optimizer (no moments carried over).
+    2. Unfreeze `base` (`tfxfer.unfreeze`), except its BatchNormalization
+       layers with `freeze_batch_norm=True` (the default), and train
+       everything for `epochs` epochs with discriminative learning rates:
+       the base's variables at `learning_rate * lr_mult`, the others at
+       `learning_rate`, through a `keras.optimizers.MultiOptimizer`. Each
+       stage starts with a fresh optimizer (no moments carried over).
 
     This is `tfxfer.FineTuner(model, base=base, ...).fit(x, y, ...)`. To
     fine-tune the same model many times (a comparison over label fractions
@@ -568,6 +636,10 @@ def fine_tune(
         callbacks: Keras callbacks used in both stages.
         jit_compile: As for `tfxfer.train`.
         seed: Seed of the shuffling order (both stages).
+        freeze_batch_norm: Keep the base's BatchNormalization layers frozen
+            (inference mode, scale and offset fixed) in stage 2 too, as the
+            Keras transfer-learning guide recommends (default); `False`
+            trains them with the rest of the base.
         verbose: As for `tfxfer.train`.
 
     Returns:
@@ -600,6 +672,7 @@ def fine_tune(
         loss_weights=loss_weights,
         jit_compile=jit_compile,
         seed=seed,
+        freeze_batch_norm=freeze_batch_norm,
     )
     return tuner.fit(
         x,
