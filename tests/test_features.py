@@ -112,7 +112,8 @@ def test_feature_extractor_mlp_classifier(tiny_tabular):
     np.testing.assert_allclose(
         inner.predict(x, verbose=0), model.backbone.layers[0](x), rtol=1e-6
     )
-    head = tfxfer.feature_extractor(model, "head")
+    with pytest.warns(UserWarning, match="keeps the old head"):
+        head = tfxfer.feature_extractor(model, "head")
     np.testing.assert_allclose(
         head.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
     )
@@ -179,3 +180,16 @@ def test_feature_extractor_errors():
     single = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match=r"at least two layers.*pass `layer`"):
         tfxfer.feature_extractor(single)
+
+
+def test_feature_extractor_warns_when_the_layer_keeps_the_head():
+    import warnings
+
+    cnn = tfxfer.datasets.load_pretrained_digits_cnn(compile=False)
+    with pytest.warns(UserWarning, match="keeps the old head"):
+        whole = tfxfer.feature_extractor(cnn, cnn.layers[-1].name)
+    assert whole.output_shape == cnn.output_shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        features = tfxfer.feature_extractor(cnn, "features")
+    assert features.output_shape != cnn.output_shape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import keras
 from keras.src.ops.function import make_node_key
@@ -91,6 +92,16 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
         if layer is None:
             return graph
     outputs = _output_of(graph, layer)
+    final = keras.tree.flatten(graph.outputs)
+    if any(t is o for t in keras.tree.flatten(outputs) for o in final):
+        warnings.warn(
+            f"Argument `layer` names {layer!r}, whose output is model "
+            f"{model.name!r}'s own output: the extractor keeps the old head, so "
+            "its 'features' are the old predictions. For the features the head "
+            "reads, pass layer=None (the head's input) or the name of the layer "
+            "before the head.",
+            stacklevel=2,
+        )
     return keras.Model(
         _single(graph.inputs), outputs, name=f"{model.name}_{_tail(layer)}"
     )
