@@ -489,3 +489,45 @@ def test_fine_tune_progress_names_the_stages(capsys):
     assert "Stage 1/2: the head alone, base frozen (1 epoch)" in out
     assert "Stage 2/2: everything, the base at 0.0001 (2 epochs, numbered 2-3)" in out
     assert out.index("Stage 1/2") < out.index("Stage 2/2")
+
+
+def test_plot_history_marks_stage_two_and_ticks_integer_epochs():
+    import matplotlib.figure
+
+    model = pretrained_model()
+    x, y = _bn_data()
+    result = tfxfer.fine_tune(
+        model,
+        x,
+        y,
+        base="base_dense",
+        head_epochs=2,
+        epochs=3,
+        loss=SPARSE,
+        metrics=["accuracy"],
+        validation_split=0.25,
+        verbose=0,
+        seed=0,
+    )
+    figure = tfxfer.plot_history(result, metrics=("loss", "accuracy"))
+    assert isinstance(figure, matplotlib.figure.Figure)
+    loss_ax, accuracy_ax = figure.axes
+    labels = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert labels == [
+        "training loss",
+        "validation loss",
+        "stage 2 begins (everything trains)",
+    ]
+    marker = [line for line in loss_ax.get_lines() if "stage 2" in line.get_label()]
+    assert marker[0].get_xdata()[0] == pytest.approx(2.5)  # after epoch 2 of 5
+    assert list(loss_ax.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]
+    ticks = loss_ax.get_xticks()
+    assert all(float(t).is_integer() for t in ticks)
+    assert accuracy_ax.get_ylabel() == "accuracy"
+    # A plain History: no stage marker.
+    plain = tfxfer.plot_history(result.full)
+    assert all("stage 2" not in line.get_label() for line in plain.axes[0].get_lines())
+    with pytest.raises(ValueError, match=r"the history logged \['accuracy', 'loss'\]"):
+        tfxfer.plot_history(result, metrics=("auc",))
+    with pytest.raises(ValueError, match=r"must be a `keras\.callbacks\.History`"):
+        tfxfer.plot_history([1, 2])

@@ -64,6 +64,7 @@ __all__ = [
     "lr_find",
     "models",
     "plot_data_efficiency",
+    "plot_history",
     "text",
     "tokenize",
     "train",

@@ -35,6 +35,7 @@ from tfxfer.training import (
     distill,
     fine_tune,
     lr_find,
+    plot_history,
     train,
 )
 from tfxfer.transfer import (

@@ -3,6 +3,7 @@
 
 from tfxfer.training.distillation import distill
 from tfxfer.training.fine_tune import FineTuneHistory, FineTuner, fine_tune
+from tfxfer.training.history_plot import plot_history
 from tfxfer.training.lazy_adam import LazyAdam
 from tfxfer.training.lr_find import LRFinderResult, lr_find
 from tfxfer.training.state import TrainState
@@ -19,5 +20,6 @@ __all__ = [
     "distill",
     "fine_tune",
     "lr_find",
+    "plot_history",
     "train",
 ]

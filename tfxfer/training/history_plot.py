@@ -1,0 +1,102 @@
+"""`plot_history`: learning curves of a training run, ready for a notebook."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from tfxfer.utils.validation import require
+
+
+def _curves(history) -> tuple[dict[str, list[float]], int | None]:
+    """The per-epoch logs and, for a two-stage run, where stage 2 starts."""
+    from tfxfer.training.fine_tune import FineTuneHistory
+
+    if isinstance(history, FineTuneHistory):
+        start = history.stage_two_start if history.head is not None else None
+        return history.history, start
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, Mapping) or not logs:
+        raise ValueError(
+            "Argument `history` must be a `keras.callbacks.History` (what `fit`, "
+            "`tfxfer.train` and `Trainer.fit` return), a `tfxfer.FineTuneHistory` "
+            "or a non-empty dict of per-epoch lists. Received: history of type "
+            f"{type(history).__name__}"
+        )
+    return dict(logs), None
+
+
+def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
+    """Plots training and validation curves, one panel per metric.
+
+    Each panel draws the metric on the training data and, when the run had
+    validation data, `val_<metric>`, against the epoch (integer ticks,
+    counted from 1). For a `tfxfer.FineTuneHistory` a dashed vertical line
+    marks where stage 2 (everything trains) begins, so the two stages of
+    `tfxfer.fine_tune` read as one run. Quantities on different scales get
+    their own panels. matplotlib is imported here, not when tfxfer is.
+
+    Args:
+        history: A `keras.callbacks.History`, a `tfxfer.FineTuneHistory`, or a
+            dict of per-epoch lists (`History.history`).
+        metrics: The logged names to plot (without `val_`), e.g.
+            `("loss", "accuracy")`; a single name is accepted.
+
+    Returns:
+        A matplotlib `Figure` (display it in Jupyter, or `savefig` it).
+
+    Raises:
+        ValueError: If `history` is not one of the above, or a metric was not
+            logged (the message lists the names that were).
+        ImportError: If matplotlib is not installed.
+
+    Example:
+
+    >>> result = tfxfer.fine_tune(model, x, y, base="backbone", head_epochs=3,
+    ...                           epochs=10, validation_split=0.2)
+    >>> tfxfer.plot_history(result, metrics=("loss", "accuracy"))
+    """
+    require("matplotlib", feature="plot_history", extra="matplotlib")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    logs, stage_two = _curves(history)
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    logged = [k for k in logs if not k.startswith("val_")]
+    missing = [m for m in metrics if m not in logs]
+    if not metrics or missing:
+        raise ValueError(
+            "Argument `metrics` must name logged metrics. Received: "
+            f"metrics={list(metrics)}; the history logged {logged}"
+        )
+    figure = Figure(figsize=(4.6 * len(metrics), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, name in zip(axes, metrics):
+        train = logs[name]
+        epochs = list(range(1, len(train) + 1))
+        ax.plot(epochs, train, marker="o", markersize=3, label=f"training {name}")
+        validation = logs.get(f"val_{name}")
+        if validation:
+            ax.plot(
+                list(range(1, len(validation) + 1)),
+                validation,
+                marker="s",
+                markersize=3,
+                linestyle="--",
+                label=f"validation {name}",
+            )
+        if stage_two is not None and 0 < stage_two < len(train):
+            ax.axvline(
+                stage_two + 0.5,
+                color="gray",
+                linestyle=":",
+                label="stage 2 begins (everything trains)",
+            )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    return figure
