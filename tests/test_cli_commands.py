@@ -1,6 +1,5 @@
 """Tests of `tfxfer inspect` and `tfxfer finetune` on a tiny model and CSVs."""
 
-import json
 import re
 import subprocess
 import sys
@@ -10,6 +9,14 @@ import pytest
 
 import tfxfer
 from tfxfer import cli
+from tfxfer.transfer import read_pretrained_metadata
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(monkeypatch, tmp_path):
+    # `tfxfer finetune` checks its default --out (finetuned.keras, in the
+    # current folder) before anything else: keep it out of the repository.
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -89,6 +96,7 @@ def test_inspect_corrupt_file_is_a_clear_error(capsys, tmp_path):
 
 
 def test_finetune_numeric_csv_new_head(capsys, tmp_path, tiny_model_path, numeric_csv):
+    (tmp_path / "out").mkdir()
     out = tmp_path / "out" / "tuned.keras"
     code, stdout, err = _main(
         capsys,
@@ -105,7 +113,11 @@ def test_finetune_numeric_csv_new_head(capsys, tmp_path, tiny_model_path, numeri
     assert "Stage 1: new head only" in stdout
     assert "Epoch 1/2" in stdout  # per-epoch progress from Keras
     assert "Validation accuracy" in stdout
-    assert json.loads(out.with_suffix(".classes.json").read_text()) == ["a", "b", "c"]
+    assert f"Wrote {out} (with its class names inside)" in stdout
+    # The class names live inside the .keras file: no sidecar to go stale.
+    assert read_pretrained_metadata(out)["classes"] == ["a", "b", "c"]
+    assert not out.with_suffix(".classes.json").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tuned.keras"]
     model = tfxfer.load_pretrained(out)
     assert model.predict(np.zeros((2, 3)), verbose=0).shape == (2, 3)
     # The hidden layer came from the saved model (2 -> 3 classes: new head).
@@ -149,9 +161,12 @@ def test_finetune_text_from_vectors_then_from_saved_model(capsys, tmp_path, text
         "--quiet",
     )
     assert code == 0, err
-    vocab = tfxfer.Vocabulary.load(first.with_suffix(".vocab.json"))
+    metadata = read_pretrained_metadata(first)
+    vocab = tfxfer.Vocabulary.from_config(metadata["vocabulary"])
     assert "good" in vocab
-    assert json.loads(first.with_suffix(".classes.json").read_text()) == ["neg", "pos"]
+    assert metadata["classes"] == ["neg", "pos"]
+    assert metadata["text_column"] == "review" and metadata["max_length"] == 100
+    assert not first.with_suffix(".vocab.json").exists()
     model = tfxfer.load_pretrained(first)
     assert isinstance(model, tfxfer.TextClassifier)
     assert not model.embedding_trainable  # vectors stay frozen by default
@@ -174,7 +189,8 @@ def test_finetune_text_from_vectors_then_from_saved_model(capsys, tmp_path, text
         "--quiet",
     )
     assert code == 0, err
-    assert second.exists() and second.with_suffix(".vocab.json").exists()
+    # The vocabulary came from inside `first` and went inside `second`.
+    assert read_pretrained_metadata(second)["vocabulary"] == metadata["vocabulary"]
 
 
 def test_finetune_text_model_without_vocabulary(capsys, tmp_path, text_files):
@@ -207,6 +223,7 @@ def test_finetune_text_model_without_vocabulary(capsys, tmp_path, text_files):
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3,\n", "missing labels \\(data rows \\[2\\]\\)"),
         ("f1,f2,f3,label\n1,2,x,a\n1,2,3,b\n", "must be numeric; \\['f3'\\]"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3,a\n", "at least two classes"),
+        ("f1,f2,f3,label\n1,2,3,a\n1,2,3, a\n", "' a' and 'a'"),
         ("f1,f2,label\n1,2,a\n1,2,b\n1,2,a\n1,2,b\n", "expects 3 input features"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3,b\n", "every class needs at least 2 rows"),
     ],

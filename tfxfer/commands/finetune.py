@@ -1,217 +1,44 @@
 """`tfxfer finetune DATA.csv`: fine-tune a saved model (or word vectors) on a CSV.
 
-Two kinds of CSV:
+Two kinds of CSV (UTF-8, optionally compressed: `.csv.gz`, ...):
 
 - Text (`--text-column`): each row a text and a label. Start either from a
-  saved text model (`--model m.keras`, a `TextClassifier` with its
-  vocabulary saved next to it as `m.vocab.json`, which `finetune` writes) or
-  from word vectors (`--vectors vectors.txt`: a `TextClassifier` on the
-  frozen vectors).
+  saved text model (`--model m.keras`, a `TextClassifier`; a model that
+  `finetune` wrote holds its vocabulary, older ones need `m.vocab.json`
+  beside them or `--vocabulary`) or from word vectors (`--vectors
+  vectors.txt`: a `TextClassifier` on the frozen vectors).
 - Numeric (no `--text-column`): every other column is an input feature, in
   CSV order; start from a saved model (`--model`) with that many inputs.
+
+Labels are class names or integer class ids. Labels that differ only in
+surrounding spaces or in how a number is written (" pos" and "pos"; "1",
+"1.0" and "01") are refused unless `--labels-as-is` keeps each raw string as
+a class of its own.
 
 Training is `tfxfer.fine_tune`'s two stages: a head for the CSV's classes on
 the frozen model, then every layer with the base at a lower learning rate,
 each with early stopping on a validation split of the CSV's rows. The
-result is saved to `--out` with the class names (`<out>.classes.json`)
-and, for text, the vocabulary (`<out>.vocab.json`).
+result is saved to `--out` (checked before training; an existing file is
+replaced only with `--overwrite`) atomically: a failure or crash while
+saving leaves the old file as it was, so `--model m.keras --out m.keras
+--overwrite` is safe. The class names and, for text, the vocabulary are
+stored inside the `.keras` file (`tfxfer.transfer.read_pretrained_metadata`
+reads them), so they always match the model.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import pathlib
 import sys
+import warnings
 
 
 def _fail(message: str) -> int:
     print(f"tfxfer finetune: error: {message}", file=sys.stderr)
     return 1
-
-
-def read_labeled_csv(path, label_column: str, text_column: str | None = None):
-    """Reads a CSV of labeled examples and checks it.
-
-    Args:
-        path: The CSV file.
-        label_column: Column of the labels: class names (strings) or
-            integer class ids.
-        text_column: Column of the texts; `None` for a numeric CSV whose
-            other columns are all features.
-
-    Returns:
-        `(inputs, labels)`: a list of texts or a float32 array of features,
-        and the labels as a pandas Series.
-
-    Raises:
-        tfxfer.errors.InvalidDataError: If the file is empty, a column is
-            missing, a label or text is missing, labels are not class names
-            or integers, a feature is not numeric, or there are fewer than two
-            classes.
-        FileNotFoundError: If the file does not exist.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from tfxfer.errors import InvalidDataError
-
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"CSV file not found: {str(path)!r}")
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise InvalidDataError(
-            f"CSV file {str(path)!r} is empty: expected a header row and "
-            "one row per example"
-        ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InvalidDataError(
-            f"CSV file {str(path)!r} could not be parsed: {error}"
-        ) from None
-    columns = [str(column) for column in frame.columns]
-    for option, column in (
-        ("--label-column", label_column),
-        ("--text-column", text_column),
-    ):
-        if column is not None and column not in frame.columns:
-            raise InvalidDataError(
-                f"CSV file {str(path)!r} has no column {column!r} ({option}). "
-                f"Its columns are {columns}"
-            )
-    if frame.empty:
-        raise InvalidDataError(
-            f"CSV file {str(path)!r} has a header but no rows of data"
-        )
-    labels = frame[label_column]
-    missing = np.flatnonzero(labels.isna().to_numpy())
-    if missing.size:
-        raise InvalidDataError(
-            f"Column {label_column!r} of {str(path)!r} has missing labels "
-            f"(data rows {(missing + 1).tolist()[:5]})"
-        )
-    if pd.api.types.is_float_dtype(labels):
-        fractional = labels[labels != labels.round()]
-        if len(fractional):
-            raise InvalidDataError(
-                f"Column {label_column!r} of {str(path)!r} must hold class names "
-                "or integer class ids; it holds non-integer numbers (e.g. "
-                f"{fractional.iloc[0]!r}). For regression targets, this command "
-                "does not apply"
-            )
-        labels = labels.astype("int64")
-    elif not (
-        pd.api.types.is_integer_dtype(labels)
-        or pd.api.types.is_bool_dtype(labels)
-        or pd.api.types.is_string_dtype(labels)
-        or pd.api.types.is_object_dtype(labels)
-    ):
-        raise InvalidDataError(
-            f"Column {label_column!r} of {str(path)!r} must hold class names or "
-            f"integer class ids. Received: dtype {labels.dtype}"
-        )
-    if labels.nunique() < 2:
-        raise InvalidDataError(
-            f"Column {label_column!r} of {str(path)!r} must hold at least two "
-            f"classes. Received: {sorted(map(str, labels.unique()))}"
-        )
-    if text_column is not None:
-        texts = frame[text_column]
-        bad = np.flatnonzero([not isinstance(text, str) for text in texts.tolist()])
-        if bad.size:
-            raise InvalidDataError(
-                f"Column {text_column!r} of {str(path)!r} must hold a text in "
-                f"every row; data rows {(bad + 1).tolist()[:5]} have none"
-            )
-        return texts.tolist(), labels
-    features = frame.drop(columns=[label_column])
-    if features.shape[1] == 0:
-        raise InvalidDataError(
-            f"CSV file {str(path)!r} has no feature columns besides "
-            f"{label_column!r}. For a text CSV, pass --text-column"
-        )
-    non_numeric = [
-        str(c)
-        for c in features.columns
-        if not pd.api.types.is_numeric_dtype(features[c])
-    ]
-    if non_numeric:
-        raise InvalidDataError(
-            f"Feature columns of {str(path)!r} must be numeric; {non_numeric} "
-            "are not. For a text CSV, pass --text-column"
-        )
-    if features.isna().to_numpy().any():
-        raise InvalidDataError(f"Feature columns of {str(path)!r} have missing values")
-    return features.to_numpy(dtype="float32"), labels
-
-
-def _retarget(model, num_classes: int):
-    """The model with a softmax head of `num_classes`, reusing every other weight.
-
-    Returns `(model, head_name)`.
-    """
-    import keras
-
-    from tfxfer import feature_extractor, transfer_weights
-
-    config = model.get_config()
-    if isinstance(config, dict) and "num_classes" in config and hasattr(model, "head"):
-        if config["num_classes"] == num_classes:
-            return model, "head"
-        config["num_classes"] = num_classes
-        new = type(model).from_config(config)
-        if not new.built:
-            new.build(tuple(model.get_build_config()["input_shape"]))
-        transfer_weights(model, new)
-        return new, "head"
-    outputs = model.outputs[0] if getattr(model, "outputs", None) else None
-    if outputs is not None and outputs.shape[-1] == num_classes:
-        return model, model.layers[-1].name
-    base = feature_extractor(model)
-    inputs = keras.Input(base.input_shape[1:], dtype=base.inputs[0].dtype)
-    features = base(inputs, training=False)
-    head = keras.layers.Dense(num_classes, activation="softmax", name="new_head")
-    return keras.Model(
-        inputs, head(features), name=f"{model.name}_finetuned"
-    ), "new_head"
-
-
-def _build_text_model(args, texts, num_classes: int):
-    from tfxfer import (
-        TextClassifier,
-        Vocabulary,
-        build_embedding_matrix,
-        load_pretrained,
-        load_word_vectors,
-    )
-    from tfxfer.errors import InvalidDataError
-
-    if args.model is not None:
-        model = load_pretrained(args.model)
-        vocab_path = (
-            pathlib.Path(args.vocabulary)
-            if args.vocabulary
-            else pathlib.Path(args.model).with_suffix(".vocab.json")
-        )
-        if not vocab_path.is_file():
-            raise InvalidDataError(
-                f"A text model needs the vocabulary it was trained with: "
-                f"{str(vocab_path)!r} does not exist (pass --vocabulary)"
-            )
-        vocabulary = Vocabulary.load(vocab_path)
-        if not isinstance(model, TextClassifier):
-            raise InvalidDataError(
-                f"--model {args.model!r} must be a tfxfer TextClassifier for a "
-                f"text CSV. Received: a {type(model).__name__}"
-            )
-        model, head = _retarget(model, num_classes)
-        return model, head, vocabulary
-    vectors = load_word_vectors(args.vectors)
-    vocabulary = Vocabulary.from_vectors(vectors)
-    matrix, _ = build_embedding_matrix(vectors, vocabulary, seed=args.seed)
-    model = TextClassifier.from_embedding_matrix(matrix, num_classes=num_classes)
-    return model, "head", vocabulary
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,12 +50,182 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(error))
 
 
+def _check_out(args: argparse.Namespace) -> pathlib.Path:
+    """`--out`, checked before any work: a `.keras` name in a writable folder,
+    and not an existing file unless `--overwrite`."""
+    from tfxfer.transfer import check_save_path
+
+    out = pathlib.Path(args.out)
+    if out.is_file() and not args.overwrite:
+        raise FileExistsError(
+            f"`--out` must not be an existing file: {str(out)!r} exists. Pass "
+            "--overwrite to replace it (it stays as it is if training or saving "
+            f"fails). Received: --out={str(out)!r}"
+        )
+    return check_save_path(out, overwrite=True, name="--out")
+
+
+def _load_vocabulary(path: pathlib.Path, option: str):
+    from tfxfer import Vocabulary
+    from tfxfer.errors import InvalidDataError
+
+    try:
+        return Vocabulary.load(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"`{option}` must be a vocabulary JSON file; {str(path)!r} does not exist"
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise InvalidDataError(
+            f"`{option}` must be a vocabulary JSON file written by tfxfer; "
+            f"{str(path)!r} is not ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _saved_vocabulary(args: argparse.Namespace, model):
+    """The vocabulary of a saved text model, and the file it came from
+    (None when it came from inside the model file)."""
+    from tfxfer import Vocabulary
+    from tfxfer.errors import InvalidDataError
+    from tfxfer.transfer import read_pretrained_metadata
+
+    if args.vocabulary:
+        path = pathlib.Path(args.vocabulary)
+        vocabulary, source = _load_vocabulary(path, "--vocabulary"), path
+    else:
+        metadata = read_pretrained_metadata(args.model) or {}
+        if "vocabulary" in metadata:
+            try:
+                vocabulary = Vocabulary.from_config(metadata["vocabulary"])
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise InvalidDataError(
+                    f"The vocabulary stored in --model {args.model!r} is "
+                    f"damaged ({type(error).__name__}: {error}). Pass "
+                    "--vocabulary, or save the model again"
+                ) from None
+            source = None
+        else:
+            # A model saved before the vocabulary went inside the file.
+            model_path = pathlib.Path(args.model)
+            source = model_path.with_suffix(".vocab.json")
+            if not source.is_file():
+                raise InvalidDataError(
+                    f"A text model needs the vocabulary it was trained with: "
+                    f"{str(source)!r} does not exist (pass --vocabulary)"
+                )
+            vocabulary = _load_vocabulary(source, "--vocabulary")
+            if source.stat().st_mtime < model_path.stat().st_mtime:
+                warnings.warn(
+                    f"{str(source)!r} is older than --model {args.model!r}: it "
+                    "may belong to an earlier model saved at that path (a crash "
+                    "between saving the model and its vocabulary leaves such a "
+                    "pair). Check it, or pass --vocabulary",
+                    stacklevel=2,
+                )
+    if len(vocabulary) > model.vocab_size:
+        where = f"{str(source)!r}" if source else f"the vocabulary in {args.model!r}"
+        raise InvalidDataError(
+            f"The vocabulary must fit the model's embedding: {where} has "
+            f"{len(vocabulary)} ids, --model {args.model!r} embeds "
+            f"{model.vocab_size}. Pass the vocabulary the model was trained with"
+        )
+    return vocabulary, source
+
+
+def _build_text_model(args, num_classes: int):
+    from tfxfer import (
+        TextClassifier,
+        Vocabulary,
+        build_embedding_matrix,
+        load_pretrained,
+        load_word_vectors,
+    )
+    from tfxfer.errors import InvalidDataError
+    from tfxfer.transfer import replace_head
+
+    if args.model is not None:
+        model = load_pretrained(args.model)
+        if not isinstance(model, TextClassifier):
+            raise InvalidDataError(
+                f"--model {args.model!r} must be a tfxfer TextClassifier for a "
+                f"text CSV. Received: a {type(model).__name__}"
+            )
+        vocabulary, source = _saved_vocabulary(args, model)
+        model, head = replace_head(model, num_classes)
+        return model, head, vocabulary, source
+    vectors = load_word_vectors(args.vectors)
+    vocabulary = Vocabulary.from_vectors(vectors)
+    matrix, _ = build_embedding_matrix(vectors, vocabulary, seed=args.seed)
+    model = TextClassifier.from_embedding_matrix(matrix, num_classes=num_classes)
+    return model, "head", vocabulary, None
+
+
+def _build_numeric_model(args, num_features: int, num_classes: int):
+    from tfxfer import load_pretrained
+    from tfxfer.errors import InvalidDataError
+    from tfxfer.transfer import replace_head
+
+    model = load_pretrained(args.model)
+    expected = model.inputs[0].shape[-1] if getattr(model, "inputs", None) else None
+    if expected is None and model.get_build_config():
+        expected = model.get_build_config()["input_shape"][-1]
+    if expected is not None and expected != num_features:
+        raise InvalidDataError(
+            f"--model {args.model!r}: the model expects {expected} input "
+            f"features; the CSV {args.csv!r} has {num_features} feature columns"
+        )
+    return replace_head(model, num_classes)
+
+
+def _save(model, out: pathlib.Path, args, classes, vocabulary, inputs_read) -> list:
+    """Saves the model with its metadata; returns the stale sidecar files
+    (written beside `out` by earlier versions) that were removed."""
+    from tfxfer.transfer import save_pretrained
+    from tfxfer.version import __version__
+
+    metadata = {
+        "tfxfer_version": __version__,
+        "classes": [str(c) for c in classes],
+        "label_column": args.label_column,
+        "labels_as_is": args.labels_as_is,
+    }
+    if vocabulary is not None:
+        metadata.update(
+            vocabulary=vocabulary.get_config(),
+            text_column=args.text_column,
+            max_length=args.max_length,
+        )
+    try:
+        save_pretrained(model, out, metadata=metadata, overwrite=args.overwrite)
+    except FileExistsError:
+        raise FileExistsError(
+            f"`--out` must not be an existing file: {str(out)!r} appeared while "
+            "training. Pass --overwrite to replace it. "
+            f"Received: --out={str(out)!r}"
+        ) from None
+    except Exception as error:  # Keras raises TypeError, NotImplementedError...
+        raise OSError(
+            f"Could not save the model to --out {str(out)!r} "
+            f"({type(error).__name__}: {error}); any file there was left as it "
+            "was"
+        ) from error
+    # Class names and vocabulary files of the model that was at `out`: they
+    # describe it, not the new one (unless this run read them as its input).
+    removed = []
+    for suffix in (".classes.json", ".vocab.json"):
+        sidecar = out.with_suffix(suffix)
+        if sidecar.is_file() and sidecar.resolve() not in inputs_read:
+            os.unlink(sidecar)
+            removed.append(sidecar)
+    return removed
+
+
 def _run(args: argparse.Namespace) -> int:
     import keras
     import numpy as np
 
-    from tfxfer import fine_tune, load_pretrained
-    from tfxfer.datasets import split_indices
+    from tfxfer import fine_tune
+    from tfxfer.datasets import read_labeled_csv, split_indices
 
     if args.text_column is None and args.vectors is not None:
         return _fail("--vectors needs --text-column (word vectors are for text)")
@@ -238,27 +235,27 @@ def _run(args: argparse.Namespace) -> int:
         return _fail("pass either --model or --vectors, not both")
     if args.text_column is None and args.model is None:
         return _fail("a numeric CSV needs --model")
-    inputs, labels = read_labeled_csv(args.csv, args.label_column, args.text_column)
-    classes = sorted(labels.unique().tolist(), key=lambda c: (str(type(c)), c))
-    y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy().astype("int64")
+    if args.vocabulary is not None and (args.model is None or not args.text_column):
+        return _fail("--vocabulary goes with --model and --text-column (a text model)")
+    out = _check_out(args)
+    replacing = out.exists()
+    inputs, y, classes = read_labeled_csv(
+        args.csv,
+        args.label_column,
+        args.text_column,
+        labels_as_is=args.labels_as_is,
+    )
     keras.utils.set_random_seed(args.seed)
 
-    vocabulary = None
+    vocabulary, inputs_read = None, set()
     if args.text_column is not None:
-        model, head, vocabulary = _build_text_model(args, inputs, len(classes))
+        model, head, vocabulary, source = _build_text_model(args, len(classes))
+        if source is not None:
+            inputs_read.add(source.resolve())
         x = vocabulary.transform(inputs, max_length=args.max_length)
     else:
-        model = load_pretrained(args.model)
         x = np.asarray(inputs)
-        expected = model.inputs[0].shape[-1] if getattr(model, "inputs", None) else None
-        if expected is None and model.get_build_config():
-            expected = model.get_build_config()["input_shape"][-1]
-        if expected is not None and expected != x.shape[1]:
-            return _fail(
-                f"the model expects {expected} input features; the CSV has "
-                f"{x.shape[1]} feature columns"
-            )
-        model, head = _retarget(model, len(classes))
+        model, head = _build_numeric_model(args, x.shape[1], len(classes))
 
     counts = np.bincount(y)
     if counts.min() < 2 or len(y) < 2 * len(classes):
@@ -318,26 +315,29 @@ def _run(args: argparse.Namespace) -> int:
     epochs_all = len(history.full.epoch)
     loss, accuracy = model.evaluate(x_val, y_val, verbose=0)[:2]
 
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    classes_path = out.with_suffix(".classes.json")
-    classes_path.write_text(json.dumps([str(c) for c in classes]), encoding="utf-8")
-    written = [out, classes_path]
-    if vocabulary is not None:
-        vocab_path = out.with_suffix(".vocab.json")
-        vocabulary.save(vocab_path)
-        written.append(vocab_path)
+    removed = _save(model, out, args, classes, vocabulary, inputs_read)
     print(
         f"Validation accuracy {accuracy:.3f} (loss {loss:.4f}) after "
         f"{epochs_head} + {epochs_all} epochs"
     )
-    print("Wrote " + ", ".join(str(p) for p in written))
+    inside = "class names" + (" and vocabulary" if vocabulary is not None else "")
+    print(f"{'Replaced' if replacing else 'Wrote'} {out} (with its {inside} inside)")
+    if removed:
+        print(
+            "Removed the earlier model's "
+            + ", ".join(str(p) for p in removed)
+            + " (the new model holds its own)"
+        )
     return 0
 
 
 def _probability(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number in (0, 1), got {text!r}"
+        ) from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text!r}")
     return value
@@ -355,6 +355,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in [0, 2**32), got {text!r}"
+        )
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -362,8 +374,10 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be a positive number, got {text!r}"
         ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive finite number, got {text!r}"
+        )
     return value
 
 
@@ -386,8 +400,15 @@ def add_parser(subparsers) -> None:
         "--text-column", help="column of the texts (a text CSV); omit for numeric"
     )
     parser.add_argument(
+        "--labels-as-is",
+        action="store_true",
+        help="keep labels that differ only in spaces or number format (' pos' "
+        "and 'pos', '1' and '1.0') as separate classes instead of refusing them",
+    )
+    parser.add_argument(
         "--vocabulary",
-        help="vocabulary JSON of a saved text model (default: MODEL.vocab.json)",
+        help="vocabulary JSON of a saved text model (default: the one inside "
+        "MODEL, else MODEL.vocab.json)",
     )
     parser.add_argument(
         "--epochs", type=_positive_int, default=20, help="maximum epochs per stage"
@@ -412,9 +433,16 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--max-length", type=_positive_int, default=100)
     parser.add_argument("--validation-split", type=_probability, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument(
-        "--out", default="finetuned.keras", help="where to save the fine-tuned model"
+        "--out",
+        default="finetuned.keras",
+        help="where to save the fine-tuned model (a .keras file in an existing folder)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it exists (atomically: a failure keeps the old file)",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     parser.set_defaults(func=run)
