@@ -604,3 +604,18 @@ def test_sentence_vectors_are_bundled_and_named():
     assert len(set(vectors.index_to_key) - set(wiki.index_to_key)) > 3000
     with pytest.raises(ValueError, match="`name` must be one of"):
         datasets.load_pretrained_word_vectors("imagenet")
+
+
+def test_sample_per_class_is_seeded_nested_and_balanced():
+    _, y = datasets.load_digits("5-9", "train")
+    rows = datasets.sample_per_class(y, 10, seed=0)
+    assert len(rows) == 50 and np.all(np.diff(rows) > 0)
+    assert list(np.unique(y[rows], return_counts=True)[1]) == [10] * 5
+    np.testing.assert_array_equal(rows, datasets.sample_per_class(y, 10, seed=0))
+    assert not np.array_equal(rows, datasets.sample_per_class(y, 10, seed=1))
+    # Nested: 20 per class with the same seed keeps the 10.
+    assert set(rows) <= set(datasets.sample_per_class(y, 20, seed=0))
+    with pytest.raises(ValueError, match="class 0 has 136 rows"):
+        datasets.sample_per_class(y, 10_000)
+    with pytest.raises(ValueError, match="`n` must be a positive integer"):
+        datasets.sample_per_class(y, 0)

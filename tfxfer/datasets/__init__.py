@@ -16,8 +16,12 @@ read (`data_file`). Provenance and licences are in `tfxfer/data/README.md`.
   `load_diabetes(group=1 | 2)`.
 - Pretrained: `load_pretrained_word_vectors()`,
   `load_pretrained_digits_cnn()` (architecture: `make_digits_cnn`).
+- Your own labeled CSV files: `read_labeled_csv` (texts or numeric features
+  and checked labels; `encode_labels` refuses look-alike labels such as
+  `" pos"` and `"pos"`).
 - Every loader takes `split="train" | "test"` and a `seed`; splits are
-  stratified and reproducible (`split_indices`, `split_frame`).
+  stratified and reproducible (`split_indices`, `split_frame`);
+  `sample_per_class(y, n, seed=0)` picks n labeled examples of every class.
 
 Rebuild every file from installed packages with
 `python -m tfxfer.datasets build [--out DIR]` (the maintainer's script in
@@ -32,6 +36,12 @@ from tfxfer.datasets.integrity import (
     data_file,
     sha256_of,
     verify,
+)
+from tfxfer.datasets.labeled_csv import (
+    LabeledData,
+    encode_labels,
+    find_look_alike_labels,
+    read_labeled_csv,
 )
 from tfxfer.datasets.numeric import (
     DIABETES_FEATURES,
@@ -49,7 +59,7 @@ from tfxfer.datasets.pretrained import (
     load_pretrained_word_vectors,
     make_digits_cnn,
 )
-from tfxfer.datasets.splits import split_frame, split_indices
+from tfxfer.datasets.splits import sample_per_class, split_frame, split_indices
 from tfxfer.datasets.text import (
     CORPUS_FILE,
     NEWS_CLASSES,
@@ -79,9 +89,12 @@ __all__ = [
     "SENTENCE_WORD2VEC_FILE",
     "WORD2VEC_FILE",
     "WORD_VECTOR_FILES",
+    "LabeledData",
     "TextCorpus",
     "data_dir",
     "data_file",
+    "encode_labels",
+    "find_look_alike_labels",
     "load_corpus",
     "load_diabetes",
     "load_digits",
@@ -91,6 +104,8 @@ __all__ = [
     "load_reviews",
     "load_sentences",
     "make_digits_cnn",
+    "read_labeled_csv",
+    "sample_per_class",
     "sha256_of",
     "split_frame",
     "split_indices",

@@ -129,3 +129,57 @@ def split_frame(
         )
     train, test = split_indices(labels, test_size=test_size, seed=seed)
     return frame.iloc[train], frame.iloc[test]
+
+
+def sample_per_class(
+    y: Sequence[Any] | np.ndarray, n: int, *, seed: int = 0
+) -> np.ndarray:
+    """Seeded row positions of `n` examples of every class ("n labels per class").
+
+    Within each distinct label (visited in sorted order), the rows are
+    shuffled with `numpy.random.default_rng(seed)` and the first `n` kept.
+    The same labels, `n` and `seed` always give the same rows; a larger `n`
+    with the same seed keeps the rows of a smaller one (nested subsets, so a
+    learning curve over `n` adds examples instead of drawing new ones).
+
+    Args:
+        y: One label per row (any sortable values): an array, list or
+            pandas Series.
+        n: Examples per class (a positive integer).
+        seed: Seed of the shuffle (a non-negative integer).
+
+    Returns:
+        A sorted int64 array of `n * number_of_classes` row positions.
+
+    Raises:
+        ValueError: If `n` or `seed` is not valid, `y` is empty or not 1-D,
+            or a class has fewer than `n` rows (the message names it).
+
+    Example:
+
+    >>> x, y = tfxfer.datasets.load_digits("5-9", "train")
+    >>> rows = tfxfer.datasets.sample_per_class(y, 10, seed=0)
+    >>> x_few, y_few = x[rows], y[rows]              # 10 labels of each digit
+    """
+    from tfxfer.utils.validation import check_positive_int
+
+    n = check_positive_int("n", n)
+    seed = _check_seed(seed)
+    labels = np.asarray(y)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(
+            "Argument `y` must be a non-empty 1-D sequence of labels. "
+            f"Received: y with shape {labels.shape}"
+        )
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        if len(rows) < n:
+            shown = label.item() if isinstance(label, np.generic) else label
+            raise ValueError(
+                f"Argument `n` must be at most the number of rows of every class. "
+                f"Received: n={n}, but class {shown!r} has {len(rows)} rows"
+            )
+        chosen.append(rows[rng.permutation(len(rows))[:n]])
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
