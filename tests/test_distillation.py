@@ -176,3 +176,22 @@ def test_distill_model_and_label_errors(teacher_student, tiny_tabular):
         tfxfer.distill(teacher, teacher, x)
     with pytest.raises(ValueError, match=r"`metrics` needs labels"):
         tfxfer.distill(teacher, student, x, metrics=["accuracy"])
+
+
+def test_distill_checks_class_counts_and_labels_before_training(tiny_tabular):
+    x, y = tiny_tabular
+    teacher = tfxfer.MLPClassifier(3, hidden_units=(4,), name="teacher")
+    student = tfxfer.MLPClassifier(5, hidden_units=(4,), name="student")
+    teacher(x), student(x)
+    with pytest.raises(
+        ValueError,
+        match=r"`teacher` and `student` must output the same number of classes.*"
+        r"\(3 classes\).*\(5 classes\)",
+    ):
+        tfxfer.distill(teacher, student, x, y, verbose=0)
+    small = tfxfer.MLPClassifier(2, hidden_units=(4,), name="small")
+    small(x)
+    with pytest.raises(ValueError, match=r"`y` must hold class ids in \[0, 2\)"):
+        tfxfer.distill(tfxfer.MLPClassifier(2, hidden_units=(3,)), small, x, y)
+    with pytest.raises(ValueError, match=r"`x` must have 8 features per sample"):
+        tfxfer.distill(teacher, tfxfer.MLPClassifier(3), x[:, :4], y, verbose=0)

@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -109,7 +110,8 @@ def test_build_embedding_matrix_random_oov_matches_the_vectors_spread():
     )
     vocab = {f"w{i}": i + 1 for i in range(1000)}
     vocab.update({f"new{i}": 1001 + i for i in range(3000)})
-    matrix, report = tfxfer.build_embedding_matrix(kv, vocab, seed=0)
+    # A quarter of the words have a vector: below the default min_coverage.
+    matrix, report = tfxfer.build_embedding_matrix(kv, vocab, seed=0, min_coverage=0.2)
     assert report.hits == 1000 and report.coverage_by_token is None
     noise = matrix[1001:]
     np.testing.assert_allclose(noise.std(axis=0), scale, rtol=0.1)
@@ -224,7 +226,14 @@ def test_embedding_report_prints_a_summary(kv, vocab):
     [
         ((), {"oov": "uniform"}, "`oov` must be one of"),
         (({"a": np.zeros(2)},), {}, "`vectors` must be gensim KeyedVectors"),
-        ((None, ["film"]), {}, "`vocabulary` must be a tfxfer.Vocabulary"),
+        # A list of words is a vocabulary now (TextVectorization's); a set
+        # has no row order.
+        ((None, {"film"}), {}, "`vocabulary` must be a tfxfer.Vocabulary"),
+        ((None, "film"), {}, "not a single string. Received: vocabulary='film'"),
+        ((None, ["film", 3]), {}, r"vocabulary\[1\]=3 of type int"),
+        ((None, {}), {}, "`vocabulary` must hold at least one word"),
+        ((None, ["", "[UNK]"]), {}, "`vocabulary` must hold at least one word"),
+        ((), {"min_coverage": 1.5}, r"`min_coverage` must be a number in \[0.0"),
         ((None, {"film": 0}), {}, r"rows >= 1 \(row 0 is padding\)"),
         ((None, {"film": "1"}), {}, "integer rows"),
         ((None, {7: 2}), {}, r"words \(strings\) to rows. Received: a key of type int"),
@@ -302,3 +311,153 @@ def test_text_classifier_on_built_matrix_trains_saves_and_reloads(
     np.testing.assert_array_equal(
         np.load(tmp_path / "got.npy"), np.load(tmp_path / "expected.npy")
     )
+
+
+def _vectors(words, values):
+    from gensim.models import KeyedVectors
+
+    values = np.asarray(values, dtype=np.float32)
+    vectors = KeyedVectors(values.shape[1])
+    vectors.add_vectors(list(words), values)
+    return vectors
+
+
+def test_build_embedding_matrix_treats_non_finite_vectors_as_missing(kv, vocab):
+    kv.vectors[kv.key_to_index["film"]] = np.nan
+    kv.vectors[kv.key_to_index["bad"], 2] = np.inf
+    with pytest.warns(UserWarning, match=r"^2 of the 8 words .*NaN or infinite") as got:
+        matrix, report = tfxfer.build_embedding_matrix(
+            kv, vocab, oov="mean", min_coverage=0.3
+        )
+    assert len(got) == 1 and "'bad', 'film'" in str(got[0].message)
+    assert np.isfinite(matrix).all()
+    assert (report.hits, report.non_finite, report.misses) == (3, 2, 5)
+    assert report.coverage_by_type == pytest.approx(3 / 8)
+    assert {"film", "bad"} <= set(report.missing_sample)
+    # Filled like missing words: the mean of the 3 finite vectors found.
+    found = np.array([kv[w] for w in ("the", "good", "plot")])
+    np.testing.assert_allclose(matrix[vocab.index("film")], found.mean(0), 1e-5)
+    assert "non-finite:        2" in str(report)
+
+
+def test_build_embedding_matrix_non_finite_row_shared_with_a_finite_word():
+    vectors = _vectors(["film", "movie"], [[1.0, 2.0], [np.nan, 0.0]])
+    with pytest.warns(UserWarning, match="1 of the 2 words"):
+        matrix, report = tfxfer.build_embedding_matrix(
+            vectors, {"film": 1, "movie": 1}, oov="zeros"
+        )
+    np.testing.assert_array_equal(matrix[1], [1.0, 2.0])
+    assert (report.hits, report.non_finite) == (1, 1)
+
+
+def test_build_embedding_matrix_random_oov_ignores_non_finite_table_rows():
+    # Fewer than 2 hits: the noise is estimated on the table, NaN rows aside.
+    table = np.random.default_rng(0).normal(size=(50, 3))
+    table[::2] = np.nan
+    vectors = _vectors([f"w{i}" for i in range(50)], table)
+    with pytest.warns(UserWarning, match="None of the 2 words"):
+        matrix, report = tfxfer.build_embedding_matrix(vectors, ["", "[UNK]", "a", "b"])
+    assert report.hits == 0 and np.isfinite(matrix).all()
+    assert np.ptp(matrix[2:], axis=0).min() > 0
+
+
+def test_build_embedding_matrix_warns_on_low_coverage(kv):
+    vocab = tfxfer.Vocabulary(["film", "nope1", "nope2", "nope3"])
+    with pytest.warns(UserWarning, match=r"Only 1 of the 4 words .*\(25.0%\)") as got:
+        _, report = tfxfer.build_embedding_matrix(kv, vocab)
+    assert len(got) == 1 and "min_coverage=0.5" in str(got[0].message)
+    assert report.coverage_by_type == 0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        tfxfer.build_embedding_matrix(kv, vocab, min_coverage=0.25)
+        tfxfer.build_embedding_matrix(kv, tfxfer.Vocabulary(["film", "nope"]))
+
+
+def test_build_embedding_matrix_warns_when_no_word_is_found(kv):
+    vocab = tfxfer.Vocabulary(["zorblax", "quux"])
+    for min_coverage in (0.5, 0.0):
+        with pytest.warns(UserWarning, match="None of the 2 words") as got:
+            matrix, report = tfxfer.build_embedding_matrix(
+                kv, vocab, oov="zeros", min_coverage=min_coverage
+            )
+        assert len(got) == 1 and "no pretrained information" in str(got[0].message)
+    assert report.hits == 0 and matrix.shape == (4, 4)
+
+
+def test_build_embedding_matrix_with_a_list_of_words(kv):
+    words = ["", "[UNK]", "film", "zorblax", "good"]
+    with pytest.warns(UserWarning, match="Only 2 of the 3 words"):
+        matrix, report = tfxfer.build_embedding_matrix(
+            kv, words, oov="mean", min_coverage=0.9
+        )
+    assert matrix.shape == (5, 4) and report.rows == 5
+    assert (report.vocabulary_size, report.hits) == (3, 2)
+    np.testing.assert_array_equal(matrix[0], 0.0)
+    np.testing.assert_array_equal(matrix[2], kv["film"])
+    np.testing.assert_array_equal(matrix[4], kv["good"])
+    mean = (kv["film"] + kv["good"]) / 2
+    np.testing.assert_allclose(matrix[[1, 3]], [mean, mean], rtol=1e-6)
+    again, _ = tfxfer.build_embedding_matrix(kv, tuple(words), min_coverage=0.5)
+    np.testing.assert_array_equal(again[2], kv["film"])
+
+
+def test_build_embedding_matrix_with_text_vectorization(kv):
+    texts = ["The film was good", "the plot was bad", "a good actor, the end"]
+    vectorizer = keras.layers.TextVectorization()
+    vectorizer.adapt(texts)
+    vocabulary = vectorizer.get_vocabulary()
+    assert vocabulary[:2] == ["", "[UNK]"]
+    matrix, report = tfxfer.build_embedding_matrix(kv, vectorizer, oov="zeros")
+    assert matrix.shape == (len(vocabulary), 4)
+    assert report.vocabulary_size == len(vocabulary) - 2
+    assert report.hits == sum(word in kv for word in vocabulary)
+    from_list, _ = tfxfer.build_embedding_matrix(kv, vocabulary, oov="zeros")
+    np.testing.assert_array_equal(matrix, from_list)
+
+    embedding = tfxfer.embedding_layer(matrix)
+    ids = vectorizer(["film good plot zorblax"])
+    vectors = keras.ops.convert_to_numpy(embedding(ids))[0]
+    np.testing.assert_array_equal(vectors[0], kv["film"])
+    np.testing.assert_array_equal(vectors[1], kv["good"])
+    np.testing.assert_array_equal(vectors[2], kv["plot"])
+    np.testing.assert_array_equal(vectors[3], 0.0)  # [UNK] with oov="zeros"
+    for i, word in enumerate(vocabulary):
+        if word in kv:
+            np.testing.assert_array_equal(matrix[i], kv[word])
+
+
+def test_build_embedding_matrix_with_string_lookup_and_bad_layers(kv):
+    lookup = keras.layers.StringLookup(vocabulary=["film", "good"], oov_token="?")
+    assert lookup.get_vocabulary() == ["?", "film", "good"]
+    matrix, report = tfxfer.build_embedding_matrix(kv, lookup, oov="zeros")
+    assert report.hits == 2 and matrix.shape == (3, 4)
+    np.testing.assert_array_equal(matrix[1], kv["film"])
+    with pytest.raises(ValueError, match="not adapted: call its `adapt\\(\\)` first"):
+        tfxfer.build_embedding_matrix(kv, keras.layers.TextVectorization())
+    multi_hot = keras.layers.TextVectorization(output_mode="multi_hot")
+    multi_hot.adapt(["good film"])
+    with pytest.raises(
+        ValueError,
+        match=r"output_mode='int'.*Received: a TextVectorization with "
+        r"output_mode='multi_hot'",
+    ):
+        tfxfer.build_embedding_matrix(kv, multi_hot)
+
+
+def test_build_embedding_matrix_coverage_warning_uses_token_counts(kv):
+    # Rare words without vectors: 1 of 4 words, 97% of the tokens.
+    texts = ["film " * 97 + "zorblax quux blorp"]
+    rare = tfxfer.Vocabulary.from_texts(texts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _, report = tfxfer.build_embedding_matrix(kv, rare)
+    assert report.coverage_by_type == 0.25
+    assert report.coverage_by_token == pytest.approx(0.97)
+    # A frequent word without a vector: 3 of 4 words, 3% of the tokens.
+    frequent = tfxfer.Vocabulary.from_texts(["zorblax " * 97 + "film good bad"])
+    with pytest.warns(
+        UserWarning,
+        match=r"Only 3.0% of the corpus' tokens \(of its "
+        r"words: 3 of 4, 75.0%\)",
+    ):
+        tfxfer.build_embedding_matrix(kv, frequent)

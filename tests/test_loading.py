@@ -262,3 +262,44 @@ def test_load_pretrained_saved_model_without_endpoint(tmp_path):
     tf.saved_model.save(module, path)
     with pytest.raises(ModelLoadError, match=r"bare.*neither a `serve` nor"):
         tfxfer.load_pretrained(path)
+
+
+def _zero_bomb(path, template, size):
+    """A `.keras` zip with the template's config and `size` zero bytes as
+    weights, deflated (about 1 KB on disk per MB)."""
+    import zipfile
+
+    with zipfile.ZipFile(template) as source:
+        config = source.read("config.json")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", config)
+        with archive.open("model.weights.h5", "w") as member:
+            for _ in range(size >> 20):
+                member.write(bytes(1 << 20))
+    return path
+
+
+def test_load_pretrained_refuses_zip_bombs_and_says_how_to_raise_limits(
+    tmp_path, monkeypatch
+):
+    template = tmp_path / "m.keras"
+    _tiny_functional().save(template)
+    bomb = _zero_bomb(tmp_path / "bomb.keras", template, 8 << 20)
+    assert bomb.stat().st_size < 50_000
+    with pytest.raises(
+        ModelLoadError,
+        match=r"bomb.keras.*member 'model.weights.h5' would decompress to 8.0 MiB"
+        r".*above the limit of 100:1 \(max_compression_ratio\).*"
+        r"max_compression_ratio=\d+.*TFXFER_MAX_COMPRESSION_RATIO=\d+.*"
+        r"--max-compression-ratio \d+",
+    ):
+        tfxfer.load_pretrained(bomb)
+    # Past our check, Keras reads the zeros and fails: not an HDF5 file.
+    monkeypatch.setenv("TFXFER_MAX_COMPRESSION_RATIO", "100000")
+    with pytest.raises(ModelLoadError, match=r"Cannot load .*bomb.keras"):
+        tfxfer.load_pretrained(bomb)
+    with pytest.raises(ModelLoadError, match=r"above the limit of 100:1"):
+        tfxfer.load_pretrained(bomb, max_compression_ratio=100)
+    with pytest.raises(ModelLoadError, match=r"max_uncompressed_bytes='9MiB'"):
+        tfxfer.load_pretrained(bomb, max_uncompressed_bytes="8MiB")
+    assert tfxfer.load_pretrained(template, max_uncompressed_bytes=1 << 20).built

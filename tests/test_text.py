@@ -153,3 +153,64 @@ def test_vocabulary_rejects_bad_tokens_and_inputs():
 def test_text_is_exported_at_top_level():
     assert tfxfer.tokenize is tokenize and tfxfer.Vocabulary is Vocabulary
     assert tfxfer.text.tokenize is tokenize
+
+
+def test_vocabulary_load_checks_the_file_and_names_it(tmp_path):
+    path = tmp_path / "vocab.json"
+    path.write_text('{"tokens": "abc"}')
+    with pytest.raises(
+        tfxfer.errors.InvalidDataError,
+        match=r"`tokens` in the vocabulary file '.*vocab.json' must be an array "
+        r"of strings.*Received: a string: 'abc'",
+    ):
+        Vocabulary.load(path)
+    path.write_text('{"tokens": ["a"], "tokenizer_config": {"pattern": "("}}')
+    with pytest.raises(ValueError, match=r"vocab.json.*`pattern`. Received: pattern"):
+        Vocabulary.load(path)
+    path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ValueError, match=r"vocab.json' must be UTF-8 JSON"):
+        Vocabulary.load(path)
+
+
+def test_vocabulary_from_json_and_from_config_check_their_input():
+    with pytest.raises(ValueError, match=r"Argument `text` must be JSON.*line 1"):
+        Vocabulary.from_json("tokens: [a]")
+    with pytest.raises(ValueError, match=r"Argument `text` must be a JSON string"):
+        Vocabulary.from_json({"tokens": []})
+    with pytest.raises(ValueError, match=r"Argument `config` must be a JSON object"):
+        Vocabulary.from_config(["a"])
+    with pytest.raises(ValueError, match=r"`counts` in argument `config` must map"):
+        Vocabulary.from_config({"tokens": ["a"], "counts": {"a": "3"}})
+
+
+def test_vocabulary_round_trip_keeps_a_custom_pattern_and_counts(tmp_path):
+    vocab = Vocabulary.from_texts(["x-1 y-2 x-1"], pattern=r"\S+", min_len=1)
+    vocab.save(tmp_path / "v.json")
+    again = Vocabulary.load(tmp_path / "v.json")
+    assert again.tokens == ["", "[UNK]", "x-1", "y-2"]
+    assert again.counts == {"x-1": 2, "y-2": 1}
+    np.testing.assert_array_equal(again.transform(["y-2 z-3"]), [[3, 1]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"tokens": "ab"}, r"`tokens` must be an iterable of words, not a single"),
+        ({"tokens": ["a"], "counts": [1]}, r"`counts` must be a mapping"),
+        ({"tokens": ["a"], "counts": {"a": -1}}, r"non-negative integers.*-1"),
+        (
+            {"tokens": ["a"], "tokenizer_config": {"pattern": 3}},
+            r"regular expression \(a string\) as `pattern`. Received: pattern=3",
+        ),
+        ({"tokens": ["a"], "tokenizer_config": {"min_len": -1}}, r"`min_len`"),
+        ({"tokens": ["a"], "tokenizer_config": {"max_len": 0}}, r"`max_len`"),
+    ],
+)
+def test_vocabulary_constructor_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Vocabulary(**kwargs)
+
+
+def test_tokenize_rejects_a_bad_pattern():
+    with pytest.raises(ValueError, match=r"`pattern` must be a valid regular"):
+        tokenize("a b", pattern="*")

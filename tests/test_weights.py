@@ -1,5 +1,7 @@
 """Tests of `tfxfer.transfer_weights` and `TransferReport`."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -152,3 +154,18 @@ def test_transfer_weights_errors():
         tfxfer.transfer_weights(source, unbuilt)
     with pytest.raises(ValueError, match=r"Argument `source` must be a Keras model"):
         tfxfer.transfer_weights("model.keras", target)
+
+
+def test_transfer_weights_warns_when_nothing_is_copied():
+    source = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="s1")])
+    target = _mlp([8], names=["t1"])
+    with pytest.warns(UserWarning, match=r"copied no weights") as got:
+        report = tfxfer.transfer_weights(source, target)
+    assert len(got) == 1 and report.num_copied == 0
+    message = str(got[0].message)
+    assert "t1 (source s1: [(6, 8), (8,)] vs target [(4, 8), (8,)])" in message
+    assert "source (None, 6), target (None, 4)" in message
+    assert "`strict=True`" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        tfxfer.transfer_weights(_mlp([8, 6, 3]), _mlp([8, 6, 5]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import json
+import numbers
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tfxfer.errors import InvalidDataError
 from tfxfer.utils.files import atomic_write_text
 from tfxfer.utils.validation import check_choice, check_positive_int
 
@@ -30,12 +32,28 @@ PAD_INDEX = 0
 OOV_INDEX = 1
 _RESERVED = (PAD_TOKEN, OOV_TOKEN)
 _PATTERNS: dict[str, re.Pattern] = {}
+#: The keyword arguments of `tokenize` a `tokenizer_config` may hold.
+_TOKENIZE_OPTIONS = ("lowercase", "min_len", "max_len", "pattern")
+#: The keys of `Vocabulary.get_config()` (and of a saved vocabulary file).
+_CONFIG_KEYS = ("tokens", "counts", "tokenizer_config", "custom_tokenizer")
 
 
 def _compiled(pattern: str) -> re.Pattern:
-    compiled = _PATTERNS.get(pattern)
+    compiled = _PATTERNS.get(pattern) if isinstance(pattern, str) else None
     if compiled is None:
-        compiled = _PATTERNS[pattern] = re.compile(pattern, re.UNICODE)
+        if not isinstance(pattern, str):
+            raise ValueError(
+                "Argument `pattern` must be a regular expression (a string). "
+                f"Received: pattern={pattern!r} of type {type(pattern).__name__}"
+            )
+        try:
+            compiled = re.compile(pattern, re.UNICODE)
+        except re.error as error:
+            raise ValueError(
+                "Argument `pattern` must be a valid regular expression. "
+                f"Received: pattern={pattern!r} ({error})"
+            ) from error
+        _PATTERNS[pattern] = compiled
     return compiled
 
 
@@ -66,7 +84,8 @@ def tokenize(
         The list of tokens.
 
     Raises:
-        ValueError: If `text` is not a string or bytes.
+        ValueError: If `text` is not a string or bytes, or `pattern` is not a
+            valid regular expression.
 
     Example:
 
@@ -103,6 +122,130 @@ def _is_token_list(document: Any) -> bool:
     return isinstance(document, Sequence) and not isinstance(document, str | bytes)
 
 
+def _describe(value: Any) -> str:
+    """`value` as an error message shows it: its (JSON) kind and a short repr."""
+    kinds = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
+    kind = kinds.get(type(value), f"a {type(value).__name__}")
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{kind}: {text}"
+
+
+def _token_index(
+    tokens: list, subject: str, error: type, first: int = 0
+) -> dict[str, int]:
+    """Returns the mapping token -> id (from 2) of a list of words, or raises
+    `error` with a message about `subject` (positions counted from `first`)."""
+    index: dict[str, int] = {}
+    for position, token in enumerate(tokens, start=first):
+        if not isinstance(token, str):
+            raise error(
+                f"{subject} must contain only strings. Received: item "
+                f"{position} of type {type(token).__name__}: {token!r}"
+            )
+        if token in _RESERVED:
+            raise error(
+                f"{subject} must not contain the reserved tokens {_RESERVED!r} "
+                f"(ids 0 and 1). Received: {token!r} at position {position}"
+            )
+        if token in index:
+            raise error(
+                f"{subject} must not repeat a token. Received: {token!r} twice "
+                f"(at positions {index[token] - 2 + first} and {position})"
+            )
+        index[token] = position - first + 2
+    return index
+
+
+def _check_counts(counts: Any, subject: str, error: type) -> dict[str, int] | None:
+    """Returns `counts` as a dict token -> non-negative int (None stays None)."""
+    if counts is None:
+        return None
+    if not isinstance(counts, Mapping):
+        raise error(
+            f"{subject} must be a mapping token -> number of occurrences, or "
+            f"None. Received: {_describe(counts)}"
+        )
+    checked = {}
+    for token, count in counts.items():
+        if (
+            not isinstance(token, str)
+            or isinstance(count, bool)
+            or not isinstance(count, numbers.Integral)
+            or count < 0
+        ):
+            raise error(
+                f"{subject} must map tokens (strings) to non-negative integers. "
+                f"Received: {token!r} -> {count!r}"
+            )
+        checked[token] = int(count)
+    return checked
+
+
+def _check_tokenizer_config(config: Any, subject: str, error: type) -> dict:
+    """Returns `config` as a dict of valid `tokenize` keyword arguments; the
+    pattern is compiled now, so a bad one fails here and not in `transform`."""
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise error(
+            f"{subject} must be a mapping of arguments of `tfxfer.text.tokenize` "
+            f"({', '.join(_TOKENIZE_OPTIONS)}). Received: {_describe(config)}"
+        )
+    unknown = sorted(set(config) - set(_TOKENIZE_OPTIONS), key=str)
+    if unknown:
+        raise error(
+            f"{subject} must only hold arguments of `tfxfer.text.tokenize` "
+            f"({', '.join(_TOKENIZE_OPTIONS)}). Received: unknown keys {unknown}"
+        )
+
+    def integer(value) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    lowercase = config.get("lowercase", True)
+    if not isinstance(lowercase, bool):
+        raise error(
+            f"{subject} must hold a bool as `lowercase`. "
+            f"Received: lowercase={lowercase!r}"
+        )
+    min_len = config.get("min_len", 2)
+    if not integer(min_len) or min_len < 0:
+        raise error(
+            f"{subject} must hold a non-negative integer as `min_len`. "
+            f"Received: min_len={min_len!r}"
+        )
+    max_len = config.get("max_len", 15)
+    if max_len is not None and (not integer(max_len) or max_len < max(min_len, 1)):
+        raise error(
+            f"{subject} must hold None or an integer >= min_len ({min_len}) and "
+            f">= 1 as `max_len`. Received: max_len={max_len!r}"
+        )
+    if "pattern" in config:
+        pattern = config["pattern"]
+        if not isinstance(pattern, str):
+            raise error(
+                f"{subject} must hold a regular expression (a string) as "
+                f"`pattern`. Received: pattern={pattern!r}"
+            )
+        try:
+            _compiled(pattern)
+        except ValueError as bad:
+            raise error(
+                f"{subject} must hold a valid regular expression as `pattern`. "
+                f"Received: pattern={pattern!r} ({bad.__cause__})"
+            ) from bad.__cause__
+    return dict(config)
+
+
 class Vocabulary:
     """Maps tokens to integer ids: 0 = padding, 1 = out-of-vocabulary.
 
@@ -115,13 +258,21 @@ class Vocabulary:
 
     Args:
         tokens: The words, most important first; they get ids 2, 3, ...
-        counts: Optional mapping token -> number of occurrences in the
-            corpus the vocabulary was built from.
+        counts: Optional mapping token -> number of occurrences (an integer
+            >= 0) in the corpus the vocabulary was built from; a token
+            without a count counts 0 (e.g. the words of word vectors with the
+            counts of a corpus).
         tokenizer: `None` for `tfxfer.text.tokenize` with `tokenizer_config`,
             or a callable text -> list of tokens (then the vocabulary can be
             saved, but `load`/`from_json` need the callable again).
         tokenizer_config: Keyword arguments of `tfxfer.text.tokenize`
-            (`lowercase`, `min_len`, `max_len`, `pattern`).
+            (`lowercase`, `min_len`, `max_len`, `pattern`), checked now: a
+            `pattern` that is not a valid regular expression fails here.
+
+    Raises:
+        ValueError: If `tokens` is a single string, holds a non-string, a
+            reserved token or a token twice, or another argument is not
+            valid.
 
     Example:
 
@@ -139,48 +290,27 @@ class Vocabulary:
         tokenizer: Callable[[str], list[str]] | None = None,
         tokenizer_config: Mapping[str, Any] | None = None,
     ):
+        if isinstance(tokens, str | bytes):
+            raise ValueError(
+                "Argument `tokens` must be an iterable of words, not a single "
+                f"string. Received: tokens={tokens[:50]!r}"
+            )
         tokens = list(tokens)
-        index = {}
-        for token in tokens:
-            if not isinstance(token, str):
-                raise ValueError(
-                    "Argument `tokens` must contain only strings. Received: "
-                    f"an item of type {type(token).__name__}: {token!r}"
-                )
-            if token in _RESERVED:
-                raise ValueError(
-                    f"Argument `tokens` must not contain the reserved tokens "
-                    f"{_RESERVED!r} (ids 0 and 1). Received: {token!r}"
-                )
-            if token in index:
-                raise ValueError(
-                    f"Argument `tokens` must not repeat a token. Received: "
-                    f"{token!r} twice"
-                )
-            index[token] = len(index) + 2
+        index = _token_index(tokens, "Argument `tokens`", ValueError)
+        counts = _check_counts(counts, "Argument `counts`", ValueError)
         if tokenizer is not None and not callable(tokenizer):
             raise ValueError(
                 "Argument `tokenizer` must be a callable or None. "
                 f"Received: tokenizer={tokenizer!r}"
             )
-        if tokenizer_config is not None:
-            unknown = set(tokenizer_config) - {
-                "lowercase",
-                "min_len",
-                "max_len",
-                "pattern",
-            }
-            if unknown:
-                raise ValueError(
-                    "Argument `tokenizer_config` must only hold arguments of "
-                    "`tfxfer.text.tokenize` (lowercase, min_len, max_len, "
-                    f"pattern). Received: unknown keys {sorted(unknown)}"
-                )
+        tokenizer_config = _check_tokenizer_config(
+            tokenizer_config, "Argument `tokenizer_config`", ValueError
+        )
         self._tokens = tokens
         self._index = index
-        self.counts = dict(counts) if counts is not None else None
+        self.counts = counts
         self.custom_tokenizer = tokenizer
-        self.tokenizer_config = dict(tokenizer_config or {})
+        self.tokenizer_config = tokenizer_config
         self._tokenize = tokenizer or _tokenizer_from_config(self.tokenizer_config)
 
     # Construction ---------------------------------------------------------
@@ -384,20 +514,68 @@ class Vocabulary:
         """Rebuilds a vocabulary from `get_config()`.
 
         Raises:
+            tfxfer.errors.InvalidDataError: If `config` is not the config of a
+                vocabulary (also a `ValueError`).
             ValueError: If the vocabulary was built with a custom tokenizer
                 and `tokenizer` is not given again.
         """
-        if config.get("custom_tokenizer") and tokenizer is None:
+        return cls._from_checked_config(
+            config, tokenizer=tokenizer, source="argument `config`"
+        )
+
+    @classmethod
+    def _from_checked_config(
+        cls, config: Any, *, tokenizer: Callable | None, source: str
+    ) -> Vocabulary:
+        """`from_config` with errors about `source` (a file or an argument)."""
+        error = InvalidDataError
+        where = source[0].upper() + source[1:]
+        if not isinstance(config, Mapping):
+            raise error(
+                f"{where} must be a JSON object with a `tokens` array (as "
+                f"`Vocabulary.save` writes). Received: {_describe(config)}"
+            )
+        unknown = sorted(set(config) - set(_CONFIG_KEYS), key=str)
+        if unknown:
+            raise error(
+                f"{where} must only hold the keys {', '.join(_CONFIG_KEYS)}. "
+                f"Received: unknown keys {unknown}"
+            )
+        if "tokens" not in config:
+            raise error(
+                f"{where} must hold a `tokens` array of words. Received: the "
+                f"keys {sorted(config, key=str)}"
+            )
+        tokens = config["tokens"]
+        if not isinstance(tokens, Sequence) or isinstance(tokens, str | bytes):
+            raise error(
+                f"`tokens` in {source} must be an array of strings (the words "
+                f"with ids 2, 3, ...). Received: {_describe(tokens)}"
+            )
+        tokens, first = list(tokens), 0
+        if tokens[:2] == list(_RESERVED):
+            # The reserved tokens where they belong (ids 0 and 1), as
+            # `keras.layers.TextVectorization.get_vocabulary()` lists them.
+            tokens, first = tokens[2:], 2
+        _token_index(tokens, f"`tokens` in {source}", error, first)
+        counts = _check_counts(config.get("counts"), f"`counts` in {source}", error)
+        tokenizer_config = _check_tokenizer_config(
+            config.get("tokenizer_config"), f"`tokenizer_config` in {source}", error
+        )
+        custom = config.get("custom_tokenizer", False)
+        if not isinstance(custom, bool):
+            raise error(
+                f"`custom_tokenizer` in {source} must be true or false. "
+                f"Received: {_describe(custom)}"
+            )
+        if custom and tokenizer is None:
             raise ValueError(
-                "This vocabulary was built with a custom tokenizer, which "
-                "cannot be saved: pass it again with `tokenizer=`. "
+                f"{where} holds a vocabulary built with a custom tokenizer, "
+                "which cannot be saved: pass it again with `tokenizer=`. "
                 "Received: tokenizer=None"
             )
         return cls(
-            config["tokens"],
-            config.get("counts"),
-            tokenizer=tokenizer,
-            tokenizer_config=config.get("tokenizer_config"),
+            tokens, counts, tokenizer=tokenizer, tokenizer_config=tokenizer_config
         )
 
     def to_json(self) -> str:
@@ -406,8 +584,22 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, text: str, *, tokenizer: Callable | None = None) -> Vocabulary:
-        """Rebuilds a vocabulary from `to_json()`."""
-        return cls.from_config(json.loads(text), tokenizer=tokenizer)
+        """Rebuilds a vocabulary from `to_json()`.
+
+        Raises:
+            tfxfer.errors.InvalidDataError: If `text` is not valid JSON or not
+                the JSON of a vocabulary (also a `ValueError`).
+        """
+        if not isinstance(text, str | bytes | bytearray):
+            raise ValueError(
+                "Argument `text` must be a JSON string (from `to_json`). "
+                f"Received: text of type {type(text).__name__}"
+            )
+        return cls._from_checked_config(
+            _parse_json(text, "argument `text`"),
+            tokenizer=tokenizer,
+            source="argument `text`",
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the vocabulary to a UTF-8 JSON file, atomically (a crash
@@ -418,6 +610,53 @@ class Vocabulary:
     def load(
         cls, path: str | os.PathLike, *, tokenizer: Callable | None = None
     ) -> Vocabulary:
-        """Reads a vocabulary written by `save`."""
-        with open(path, encoding="utf-8") as handle:
-            return cls.from_json(handle.read(), tokenizer=tokenizer)
+        """Reads a vocabulary written by `save`.
+
+        The file must be a UTF-8 JSON object with a `tokens` array of
+        distinct words (ids 2, 3, ...; it may start with the reserved tokens
+        `""` and `"[UNK]"`, ids 0 and 1), and optionally `counts` (an object
+        word -> integer >= 0), `tokenizer_config` (arguments of
+        `tfxfer.text.tokenize`, checked, the pattern compiled) and
+        `custom_tokenizer` (true or false). Every error names the file.
+
+        Raises:
+            OSError: If the file cannot be read (e.g. `FileNotFoundError`).
+            tfxfer.errors.InvalidDataError: If the file is not UTF-8, not
+                JSON, or not a valid vocabulary (also a `ValueError`).
+            ValueError: If the vocabulary was built with a custom tokenizer
+                and `tokenizer` is not given again.
+        """
+        name = os.fspath(path)
+        source = f"the vocabulary file {name!r}"
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InvalidDataError(
+                f"The vocabulary file {name!r} must be UTF-8 JSON (as "
+                "`Vocabulary.save` writes). Received: bytes that are not UTF-8 "
+                f"at byte {error.start} "
+                f"({raw[error.start : error.start + 4]!r})"
+            ) from error
+        return cls._from_checked_config(
+            _parse_json(text, source), tokenizer=tokenizer, source=source
+        )
+
+
+def _parse_json(text: str | bytes, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        where = source[0].upper() + source[1:]
+        raise InvalidDataError(
+            f"{where} must be JSON (as `Vocabulary.save` writes). Received: "
+            f"invalid JSON at line {error.lineno}, column {error.colno} "
+            f"({error.msg})"
+        ) from error
+    except UnicodeDecodeError as error:  # bytes given to `from_json`
+        where = source[0].upper() + source[1:]
+        raise InvalidDataError(
+            f"{where} must be UTF-8 JSON. Received: bytes that are not UTF-8 "
+            f"at byte {error.start}"
+        ) from error

@@ -147,9 +147,12 @@ def distill(
 
     Raises:
         ValueError: If an argument is out of range, the models are not
-            compatible (Keras' Distiller checks shapes), `metrics` is given
-            without `y`, or `from_logits=False` and an output is not a
-            probability distribution.
+            compatible (checked on the first batch of `x` before training:
+            the inputs must fit both models and the teacher and the student
+            must output the same number of classes), a label is not a class
+            of the student, `metrics` is given without `y`, or
+            `from_logits=False` and an output is not a probability
+            distribution.
 
     Example:
 
@@ -182,12 +185,28 @@ def distill(
         )
     optimizer = get_optimizer(optimizer, learning_rate)
 
+    # One batch through both models, before anything is built: the class
+    # counts must agree (else the KL op fails deep in the first step).
+    probe = _first_batch(x, batch_size)
+    if probe is not None:
+        outputs = {
+            name: keras.ops.convert_to_numpy(_call(name, model, probe))
+            for name, model in (("teacher", teacher), ("student", student))
+        }
+        _check_class_counts(outputs["teacher"], outputs["student"])
+        if y is not None:
+            _check_labels(y, outputs["student"].shape[-1])
     if not from_logits:
-        probe = x[:batch_size]
+        if probe is None:
+            probe = x[:batch_size]
+            outputs = {
+                "teacher": teacher(probe, training=False),
+                "student": student(probe, training=False),
+            }
         teacher_view = LogProbabilities(teacher, name=f"{teacher.name}_log_probs")
         student_view = LogProbabilities(student, name=f"{student.name}_log_probs")
-        for name, model in (("teacher", teacher), ("student", student)):
-            _check_probabilities(name, model(probe, training=False))
+        for name in ("teacher", "student"):
+            _check_probabilities(name, outputs[name])
     else:
         teacher_view, student_view = teacher, student
 
@@ -242,6 +261,75 @@ def distill(
             layer.trainable = flag
         for variable, flag in variable_flags:
             variable.trainable = flag
+
+
+def _first_batch(x, batch_size: int):
+    """The first `batch_size` rows of an array or tensor `x` (None for other
+    inputs, e.g. a dict of arrays)."""
+    if isinstance(x, np.ndarray) or keras.ops.is_tensor(x):
+        return x[:batch_size]
+    return None
+
+
+def _expected_features(model) -> int | None:
+    """The last dimension of the input a built model expects, if known."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        build_config = model.get_build_config() or {}
+        shape = build_config.get("input_shape")
+    if not isinstance(shape, tuple | list) or not shape:
+        return None
+    last = shape[-1]
+    return last if isinstance(last, int) else None
+
+
+def _call(name: str, model, probe):
+    """`model(probe)` in inference mode, or a ValueError naming `x` when
+    its feature count is not the model's."""
+    expected = _expected_features(model)
+    received = tuple(np.shape(probe))
+    if expected is not None and received and received[-1] != expected:
+        raise ValueError(
+            f"Argument `x` must have {expected} features per sample (the "
+            f"input size of the {name} {model.name!r}). Received: x with shape "
+            f"(..., {received[-1]}) (first batch: {received})"
+        )
+    return model(probe, training=False)
+
+
+def _check_class_counts(teacher_outputs, student_outputs) -> None:
+    t_shape, s_shape = teacher_outputs.shape, student_outputs.shape
+    if t_shape[1:] != s_shape[1:]:
+        raise ValueError(
+            "Arguments `teacher` and `student` must output the same number of "
+            "classes (the student imitates the teacher's distribution). "
+            f"Received: teacher outputs of shape {t_shape} ({t_shape[-1]} "
+            f"classes), student outputs of shape {s_shape} ({s_shape[-1]} "
+            "classes)"
+        )
+
+
+def _check_labels(y, num_classes: int) -> None:
+    """Integer labels must be classes of the student; one-hot rows must
+    have one column per class."""
+    labels = np.asarray(y)
+    shape = labels.shape
+    if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+        if labels.size and np.issubdtype(labels.dtype, np.number):
+            low, high = labels.min(), labels.max()
+            if low < 0 or high >= num_classes:
+                raise ValueError(
+                    f"Argument `y` must hold class ids in [0, {num_classes}) "
+                    f"(the student outputs {num_classes} classes). Received: "
+                    f"y with values from {low} to {high}"
+                )
+    elif shape[-1] != num_classes:
+        raise ValueError(
+            f"Argument `y` must be integer class ids or one-hot rows of "
+            f"{num_classes} columns (the student outputs {num_classes} "
+            f"classes). Received: y with shape {shape}"
+        )
 
 
 def _check_probabilities(name, outputs) -> None:

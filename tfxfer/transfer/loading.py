@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import re
 import warnings
@@ -12,6 +14,38 @@ from typing import Any
 import keras
 
 from tfxfer.errors import ModelLoadError, ModelNotFoundError, UnsafeModelError
+
+#: Largest total uncompressed size of a `.keras` archive's members (4 GiB:
+#: a model of a billion float32 weights; Keras Applications' largest, e.g.
+#: ConvNeXtXLarge, are about 1.4 GB).
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+#: Largest compression ratio of a member (or of the whole archive) over
+#: `_RATIO_FLOOR_BYTES`. Keras stores members uncompressed (1:1) and float
+#: weights barely compress when re-zipped; DEFLATE reaches about 1032:1 on
+#: zeros. 100:1 is also the ratio Keras' own (4 GiB floor) guard uses.
+DEFAULT_MAX_COMPRESSION_RATIO = 100.0
+#: Members (and archives) smaller than this are not checked for their ratio:
+#: a small `config.json` may compress well, and a few MiB cost nothing.
+_RATIO_FLOOR_BYTES = 4 * 1024**2
+MAX_UNCOMPRESSED_BYTES_ENV = "TFXFER_MAX_UNCOMPRESSED_BYTES"
+MAX_COMPRESSION_RATIO_ENV = "TFXFER_MAX_COMPRESSION_RATIO"
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _KERAS_SUFFIXES = (".keras",)
@@ -28,6 +62,8 @@ def load_pretrained(
     compile: bool = False,
     safe_mode: bool = True,
     custom_objects: Mapping[str, Any] | None = None,
+    max_uncompressed_bytes: int | str | None = None,
+    max_compression_ratio: float | None = None,
 ) -> keras.Model:
     """Loads a pretrained model saved by Keras or TensorFlow.
 
@@ -50,6 +86,14 @@ def load_pretrained(
     only, but those can read and write files, so load models from trusted
     sources only.
 
+    A `.keras` file is a zip archive, which Keras decompresses into memory
+    (or a temporary file): a 1 MB archive can expand to gigabytes (a "zip
+    bomb"). Before Keras reads it, its zip directory (not the data) is
+    checked: the members must not add up to more than
+    `max_uncompressed_bytes`, and no member over 4 MiB, nor the archive as a
+    whole, may expand more than `max_compression_ratio` times. Keras stores
+    members uncompressed, so real models are far from both limits.
+
     Args:
         path: Path to the file or SavedModel directory.
         compile: Whether to restore the training configuration (optimizer,
@@ -61,6 +105,14 @@ def load_pretrained(
         custom_objects: Optional dict mapping class names to the custom
             classes or functions the file uses that are not registered with
             `@keras.saving.register_keras_serializable`.
+        max_uncompressed_bytes: Largest total uncompressed size of a `.keras`
+            archive, in bytes (an int) or with a unit (`"8GiB"`, `"500MB"`).
+            `None` reads the environment variable
+            `TFXFER_MAX_UNCOMPRESSED_BYTES`, else uses 4 GiB.
+        max_compression_ratio: Largest ratio uncompressed / compressed size
+            of a `.keras` member over 4 MiB and of the whole archive. `None`
+            reads the environment variable `TFXFER_MAX_COMPRESSION_RATIO`,
+            else uses 100.
 
     Returns:
         A `keras.Model`.
@@ -69,11 +121,14 @@ def load_pretrained(
         tfxfer.errors.ModelNotFoundError: If `path` does not exist (also a
             `FileNotFoundError`).
         tfxfer.errors.ModelLoadError: If the format is unknown, the file is
-            corrupt or truncated, or it uses a custom class that is not
+            corrupt or truncated, it uses a custom class that is not
             registered (the message says to import its module or pass
-            `custom_objects`).
+            `custom_objects`), or a `.keras` archive exceeds a size or
+            compression limit (the message says how to raise it).
         tfxfer.errors.UnsafeModelError: If the file holds a Lambda layer and
             `safe_mode=True` (a `ModelLoadError` too).
+        ValueError: If an argument, or one of the environment variables, is
+            not valid.
 
     Example:
 
@@ -92,6 +147,20 @@ def load_pretrained(
             "Argument `custom_objects` must be a dict mapping names to classes "
             f"or functions. Received: custom_objects={custom_objects!r}"
         )
+    max_bytes = _limit(
+        "max_uncompressed_bytes",
+        max_uncompressed_bytes,
+        MAX_UNCOMPRESSED_BYTES_ENV,
+        DEFAULT_MAX_UNCOMPRESSED_BYTES,
+        size=True,
+    )
+    max_ratio = _limit(
+        "max_compression_ratio",
+        max_compression_ratio,
+        MAX_COMPRESSION_RATIO_ENV,
+        DEFAULT_MAX_COMPRESSION_RATIO,
+        size=False,
+    )
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelNotFoundError(
@@ -110,7 +179,7 @@ def load_pretrained(
 
     suffix = os.path.splitext(path)[1].lower()
     if suffix in _KERAS_SUFFIXES:
-        _check_keras_archive(path)
+        _check_keras_archive(path, max_bytes, max_ratio)
     elif suffix in _H5_SUFFIXES:
         _check_hdf5(path)
     else:
@@ -140,7 +209,7 @@ def load_pretrained(
                     f"{damaged} fails its integrity check). Save the model again "
                     "or download it again."
                 ) from error
-        raise _translate(error, path) from error
+        raise _translate(error, path, compile=compile) from error
 
 
 def _is_keras_archive(path: str) -> bool:
@@ -153,22 +222,152 @@ def _is_keras_archive(path: str) -> bool:
         return False
 
 
-def _check_keras_archive(path: str) -> None:
-    """Cheap check that `path` is a zip archive with a `config.json`."""
+def _check_keras_archive(path: str, max_bytes: int, max_ratio: float) -> None:
+    """Cheap check that `path` is a zip archive with a `config.json` that
+    stays within the size and compression limits (reads the zip directory
+    only)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            members = archive.infolist()
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise ModelLoadError(
             f"Cannot load {path!r}: the `.keras` file is corrupt or truncated "
             f"(not a readable zip archive: {error}). Save the model again or "
             "download it again."
         ) from error
-    if "config.json" not in names:
+    if "config.json" not in {member.filename for member in members}:
         raise ModelLoadError(
             f"Cannot load {path!r}: the `.keras` file is corrupt (it has no "
             "`config.json`). Save the model again or download it again."
         )
+    _check_archive_limits(path, members, max_bytes, max_ratio)
+
+
+def _check_archive_limits(path, members, max_bytes: int, max_ratio: float) -> None:
+    """Refuses an archive whose members would expand past the limits.
+
+    The sizes come from the zip's central directory; Python's `zipfile`
+    (which Keras reads the archive with) never returns more bytes than a
+    member's recorded size, so they bound what loading can decompress.
+    """
+    total = sum(member.file_size for member in members)
+    stored = sum(member.compress_size for member in members)
+    largest = max(members, key=lambda member: member.file_size)
+    if total > max_bytes:
+        raise ModelLoadError(
+            f"Refused to load {path!r}: its members would decompress to "
+            f"{_size(total)} in total (largest: {largest.filename!r}, "
+            f"{_size(largest.file_size)} from {_size(largest.compress_size)} "
+            f"stored), above the limit of {_size(max_bytes)} "
+            f"(max_uncompressed_bytes). If you trust this file and have the "
+            f"memory, raise the limit: `load_pretrained(..., "
+            f"max_uncompressed_bytes={_raised(total, quoted=True)})`, the "
+            f"environment variable {MAX_UNCOMPRESSED_BYTES_ENV}="
+            f"{_raised(total)}, or `tfxfer inspect --max-uncompressed-bytes "
+            f"{_raised(total)}`."
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > _RATIO_FLOOR_BYTES and ratio > max_ratio:
+            raise _ratio_error(
+                path,
+                f"its member {member.filename!r}",
+                member.file_size,
+                member.compress_size,
+                ratio,
+                max_ratio,
+            )
+    ratio = total / max(stored, 1)
+    if total > _RATIO_FLOOR_BYTES and ratio > max_ratio:
+        raise _ratio_error(
+            path, f"its {len(members)} members", total, stored, ratio, max_ratio
+        )
+
+
+def _ratio_error(path, what, size, stored, ratio, max_ratio) -> ModelLoadError:
+    raised = int(ratio) + 1
+    return ModelLoadError(
+        f"Refused to load {path!r}: {what} would decompress to {_size(size)} "
+        f"from {_size(stored)} stored, a compression ratio of {ratio:,.0f}:1, "
+        f"above the limit of {max_ratio:g}:1 (max_compression_ratio): it looks "
+        "like a zip bomb (Keras stores the members of a `.keras` file "
+        "uncompressed, 1:1). If you trust this file, raise the limit: "
+        f"`load_pretrained(..., max_compression_ratio={raised})`, the "
+        f"environment variable {MAX_COMPRESSION_RATIO_ENV}={raised}, or "
+        f"`tfxfer inspect --max-compression-ratio {raised}`."
+    )
+
+
+def _size(n: int) -> str:
+    """`n` bytes, readable: '50.0 MiB (52,428,800 bytes)'."""
+    value, unit = float(n), "bytes"
+    for name in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, name
+    if unit == "bytes":
+        return f"{n:,} bytes"
+    return f"{value:.1f} {unit} ({n:,} bytes)"
+
+
+def _raised(total: int, *, quoted: bool = False) -> str:
+    """A limit just above `total`, in whole GiB or MiB ('5GiB', or "'5GiB'"
+    as a Python argument), else in bytes."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2)):
+        if total >= factor:
+            text = f"{total // factor + 1}{unit}"
+            return repr(text) if quoted else text
+    return str(total + 1)
+
+
+def _parse_size(text: str) -> int:
+    """'4GiB', '500MB', '1048576' -> bytes (K, M, G, T alone are binary)."""
+    match = _SIZE.fullmatch(text)
+    factor = _SIZE_UNITS.get(match.group(2).lower()) if match else None
+    if factor is None:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group(1)) * factor)
+
+
+def _parse_limit(value: Any, size: bool) -> float | None:
+    """A positive finite limit from a number or a string, else None."""
+    if isinstance(value, str):
+        try:
+            value = (
+                _parse_size(value) if size else float(value.strip().removesuffix(":1"))
+            )
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if not 0 < value < math.inf:
+        return None
+    return int(value) if size else float(value)
+
+
+def _limit(name: str, value: Any, env: str, default: float, *, size: bool):
+    """A limit from its argument, else its environment variable, else its
+    default."""
+    kind = (
+        "size in bytes (e.g. 4294967296 or '4GiB')"
+        if size
+        else "number (e.g. 100 for 100:1)"
+    )
+    source, received = f"Argument `{name}`", f"{name}={value!r}"
+    if value is None:
+        text = os.environ.get(env, "").strip()
+        if not text:
+            return default
+        value = text
+        source, received = f"Environment variable `{env}`", f"{env}={text!r}"
+    limit = _parse_limit(value, size)
+    if limit is None:
+        raise ValueError(
+            f"{source} must be a positive {kind}; leave it None (or the "
+            f"environment variable `{env}` unset) for the default. "
+            f"Received: {received}"
+        )
+    return limit
 
 
 def _damaged_member(path: str) -> str | None:
@@ -201,7 +400,7 @@ _REGISTERED_NAME = re.compile(r"'registered_name': '([^']+)'")
 _UNKNOWN_LEGACY = re.compile(r"Unknown (?:layer|object|class)[^:]*: '?([\w.>]+)'?")
 
 
-def _translate(error: Exception, path: str) -> ModelLoadError:
+def _translate(error: Exception, path: str, *, compile: bool) -> ModelLoadError:
     """Maps an exception raised by Keras' loader to a tfxfer error."""
     message = str(error)
     if "Lambda" in message and "safe_mode" in message:
@@ -216,18 +415,30 @@ def _translate(error: Exception, path: str) -> ModelLoadError:
     match = _UNKNOWN_CLASS.search(message) or _UNKNOWN_LEGACY.search(message)
     if match:
         name = match.group(1)
+        kind = "function" if "Could not locate function" in message else "class"
         registered = _REGISTERED_NAME.search(message[match.end() :])
         # Keras looks custom objects up by their registered name
-        # ("package>Class") when the file records one.
+        # ("package>Class") when the file records one; a plain function is
+        # recorded as registered name "function" and looked up by its name.
         key = registered.group(1) if registered else name
+        if key == "function":
+            key = name
         name = name.rsplit(">", 1)[-1]  # legacy h5 messages give "package>Class"
         registered_note = f" (registered name {key!r})" if key != name else ""
+        compile_note = (
+            " If it is a loss or a metric of the saved training configuration, "
+            "`compile=False` (the default) skips it: compile the model again "
+            "for the new task."
+            if compile
+            else ""
+        )
         return ModelLoadError(
-            f"Cannot load {path!r}: it uses the custom class {name!r}"
+            f"Cannot load {path!r}: it uses the custom {kind} {name!r}"
             f"{registered_note}, which is not registered in this Python "
             "process. Import the module that defines it (its "
             "`@keras.saving.register_keras_serializable()` decorator registers "
             f"it) before loading, or pass `custom_objects={{{key!r}: {name}}}`."
+            f"{compile_note}"
         )
     if isinstance(error, OSError | zipfile.BadZipFile | EOFError) or any(
         word in message.lower() for word in ("truncated", "corrupt", "crc", "eof")

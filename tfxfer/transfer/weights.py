@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from collections.abc import Mapping
 
 import keras
@@ -153,7 +154,10 @@ def transfer_weights(
     reported. With `mapping`, exactly the given pairs are considered and every
     other target layer is left untouched.
 
-    Nothing is written when `strict=True` and a pair would be skipped.
+    Nothing is written when `strict=True` and a pair would be skipped. A
+    transfer that copies no layer at all gives a `UserWarning` naming the
+    layers skipped (and their shapes) or left without a counterpart (an
+    error with `strict=True`).
 
     Args:
         source: The built model to copy from (e.g. pretrained).
@@ -161,7 +165,8 @@ def transfer_weights(
         mapping: Optional dict `{target_layer: source_layer}` of layer names
             or paths (e.g. `{"dense_3": "dense"}`), used instead of automatic
             matching.
-        strict: If True, raise instead of skipping any pair.
+        strict: If True, raise instead of skipping any pair, or of copying
+            nothing.
 
     Returns:
         A `TransferReport` listing copied, skipped and untouched layers.
@@ -171,7 +176,7 @@ def transfer_weights(
             does not exist or carries no weights (the message lists the
             available names).
         tfxfer.errors.IncompatibleModelsError: If `strict=True` and a pair
-            does not fit (shapes differ).
+            does not fit (shapes differ) or no layer was copied.
 
     Example:
 
@@ -205,7 +210,8 @@ def transfer_weights(
         )
         raise IncompatibleModelsError(
             f"Could not transfer all paired layers from {source.name!r} to "
-            f"{target.name!r} (strict=True); weight shapes differ for: {details}"
+            f"{target.name!r} (strict=True); weight shapes differ for: "
+            f"{details}{_input_hint(source, target)}"
         )
     for s, t in copied:
         for s_var, t_var in zip(s.layer.weights, t.layer.weights):
@@ -214,12 +220,67 @@ def transfer_weights(
 
     paired_targets = {id(t.layer) for _, t in pairs}
     paired_sources = {id(s.layer) for s, _ in pairs}
-    return TransferReport(
+    report = TransferReport(
         copied=[(s.path, t.path) for s, t in copied],
         skipped=skipped,
         skipped_sources=skipped_sources,
         untouched=[t.path for t in targets if id(t.layer) not in paired_targets],
         unused=[s.path for s in sources if id(s.layer) not in paired_sources],
+    )
+    if not copied:
+        message = _nothing_copied(report, source, target)
+        if strict:
+            raise IncompatibleModelsError(f"{message} (strict=True)")
+        warnings.warn(
+            f"{message} Pass `strict=True` to get an error instead of this warning.",
+            stacklevel=2,
+        )
+    return report
+
+
+def _nothing_copied(report: TransferReport, source, target) -> str:
+    """The warning of a transfer that copied no weights."""
+    reasons = []
+    if report.skipped:
+        details = "; ".join(
+            f"{t} (source {src}: {_fmt_shapes(ss)} vs target {_fmt_shapes(ts)})"
+            for (t, ss, ts), src in zip(report.skipped, report.skipped_sources)
+        )
+        reasons.append(
+            f"{len(report.skipped)} paired layer(s) skipped because their "
+            f"weight shapes differ: {details}"
+        )
+    if report.untouched:
+        reasons.append(
+            f"{len(report.untouched)} target layer(s) without a counterpart in "
+            f"the source: {report.untouched}"
+        )
+    return (
+        f"transfer_weights copied no weights from {source.name!r} into "
+        f"{target.name!r}: {'; '.join(reasons)}. The target keeps its own "
+        f"(initial) weights.{_input_hint(source, target)} Check that the "
+        "models share layers of the same shapes, or pair layers with "
+        "`mapping={target_layer: source_layer}`."
+    )
+
+
+def _input_shape(model) -> tuple | None:
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    return tuple(shape) if isinstance(shape, tuple | list) else None
+
+
+def _input_hint(source, target) -> str:
+    """A sentence about different input shapes, the usual cause of a first
+    layer that does not fit ('' when they agree or are unknown)."""
+    s_shape, t_shape = _input_shape(source), _input_shape(target)
+    if s_shape is None or t_shape is None or s_shape == t_shape:
+        return ""
+    return (
+        f" The models take inputs of different shapes (source {s_shape}, "
+        f"target {t_shape}), so their first layers cannot share weights."
     )
 
 
