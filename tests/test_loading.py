@@ -303,3 +303,17 @@ def test_load_pretrained_refuses_zip_bombs_and_says_how_to_raise_limits(
     with pytest.raises(ModelLoadError, match=r"max_uncompressed_bytes='9MiB'"):
         tfxfer.load_pretrained(bomb, max_uncompressed_bytes="8MiB")
     assert tfxfer.load_pretrained(template, max_uncompressed_bytes=1 << 20).built
+
+
+@pytest.mark.parametrize("name", ["digits_cnn_0-4", "digits_cnn_0-4.keras"])
+def test_load_pretrained_points_to_the_bundled_model(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        tfxfer.errors.ModelNotFoundError, match=r"load_pretrained_digits_cnn\(\)"
+    ) as info:
+        tfxfer.load_pretrained(name)
+    assert 'data_file("pretrained/digits_cnn_0-4.keras")' in str(info.value)
+    # Any other missing name gets no such hint.
+    with pytest.raises(tfxfer.errors.ModelNotFoundError) as other:
+        tfxfer.load_pretrained("my_model.keras")
+    assert "bundled" not in str(other.value)

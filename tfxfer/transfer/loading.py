@@ -165,7 +165,7 @@ def load_pretrained(
     if not os.path.exists(path):
         raise ModelNotFoundError(
             f"No saved model at {path!r}: the path does not exist. Expected "
-            f"{_SUPPORTED}."
+            f"{_SUPPORTED}.{_bundled_hint(path)}"
         )
     if os.path.isdir(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
@@ -210,6 +210,26 @@ def load_pretrained(
                     "or download it again."
                 ) from error
         raise _translate(error, path, compile=compile) from error
+
+
+# Pretrained models bundled with tfxfer: file stem -> how to load it.
+_BUNDLED_MODELS = {
+    "digits_cnn_0-4": "tfxfer.datasets.load_pretrained_digits_cnn()",
+}
+
+
+def _bundled_hint(path: str) -> str:
+    """A hint when a missing path names a model that ships with tfxfer."""
+    stem = os.path.basename(path)
+    for suffix in (".keras", ".h5"):
+        stem = stem.removesuffix(suffix)
+    loader = _BUNDLED_MODELS.get(stem)
+    if loader is None:
+        return ""
+    return (
+        f" {stem!r} is a model bundled with tfxfer: load it with {loader}, or "
+        f'pass its path, tfxfer.datasets.data_file("pretrained/{stem}.keras").'
+    )
 
 
 def _is_keras_archive(path: str) -> bool:
