@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfxfer
-from tfxfer.embeddings import loading
+from tfxfer.embeddings import readers, vectors_cache
 from tfxfer.errors import UnsafeFileError, VectorsFormatError
 
 WORDS = ["the", "film", "was", "good", "café", "naïve", "日本", "bad", "end", "a-b"]
@@ -173,9 +173,10 @@ def test_load_word_vectors_ignores_half_written_cache(kv, tmp_path, cache_dir):
     # A truncated vectors file (size differs from the metadata) is not used.
     with open(entry / "vectors.npy", "r+b") as handle:
         handle.truncate(200)
-    loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    with pytest.warns(UserWarning, match=r"damaged \(vectors.npy has 200 bytes"):
+        loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
     np.testing.assert_array_equal(loaded.vectors, kv.vectors)
-    assert not [p for p in entry.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in entry.iterdir() if ".tmp" in p.name]
 
 
 def test_load_word_vectors_attaches_the_word_index_of_the_cache(
@@ -197,9 +198,32 @@ def test_load_word_vectors_attaches_the_word_index_of_the_cache(
         )
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "old_version"])
+def _open_entry(path, cache_dir):
+    """The cached vectors of `path` (default settings), or None."""
+    (entry,) = cache_dir.iterdir()
+    key = vectors_cache.CacheKey(
+        source=str(path.resolve()),
+        format="word2vec",
+        limit=None,
+        dtype="float32",
+        skip_bad_rows=False,
+        encoding="utf-8",
+    )
+    assert key.entry(cache_dir) == entry
+    with vectors_cache.SourceFile(path) as source:
+        return vectors_cache.open_entry(entry, key, source)
+
+
+@pytest.mark.parametrize(
+    "damage, warning",
+    [
+        ("missing", "index_rows.npy is missing"),
+        ("truncated", "index_offsets.npy has 152 bytes"),
+        ("old_hash", None),
+    ],
+)
 def test_load_word_vectors_rebuilds_a_cache_with_a_bad_index(
-    kv, tmp_path, cache_dir, damage
+    kv, tmp_path, cache_dir, damage, warning
 ):
     from tfxfer.embeddings import word_index
 
@@ -210,14 +234,20 @@ def test_load_word_vectors_rebuilds_a_cache_with_a_bad_index(
         (entry / "index_rows.npy").unlink()
     elif damage == "truncated":
         np.save(entry / "index_offsets.npy", np.zeros(3, np.int64))
-    else:  # A cache written before the index existed.
+    else:  # An index built with another hash function: rebuilt silently.
         meta = json.loads((entry / "meta.json").read_text())
-        del meta["index_hash"]
+        meta["index_hash"] = "an-older-hash"
         (entry / "meta.json").write_text(json.dumps(meta))
-    assert loading._read_cache(entry, path) is None
-    loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    if warning:
+        with pytest.warns(UserWarning, match=f"damaged \\({warning}"):
+            assert _open_entry(path, cache_dir) is None
+        with pytest.warns(UserWarning, match="rebuilt from"):
+            loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
+    else:
+        assert _open_entry(path, cache_dir) is None
+        loaded = tfxfer.load_word_vectors(path, cache_dir=cache_dir)
     assert word_index.attached(loaded).lookup(["film"])[0] == 1
-    assert loading._read_cache(entry, path) is not None
+    assert _open_entry(path, cache_dir) is not None
 
 
 def test_load_word_vectors_warns_when_cache_cannot_be_written(kv, tmp_path):
@@ -362,7 +392,7 @@ def test_load_word_vectors_truncated_binary(kv, tmp_path):
     path.write_bytes(data[:-10])
     with pytest.raises(VectorsFormatError, match=r"v.bin, record 10 \(byte offset"):
         tfxfer.load_word_vectors(path, cache=False)
-    with pytest.warns(UserWarning, match="Skipped 1 malformed row"):
+    with pytest.warns(UserWarning, match=r"header announces 10 .* holds 9 complete"):
         loaded = tfxfer.load_word_vectors(path, cache=False, skip_bad_rows=True)
     assert loaded.index_to_key == WORDS[:-1]
 
@@ -399,8 +429,8 @@ def test_load_word_vectors_tolerates_crlf_trailing_spaces_and_blank_lines(tmp_pa
 def test_load_word_vectors_large_file_uses_several_batches(tmp_path, monkeypatch):
     from gensim.models import KeyedVectors
 
-    monkeypatch.setattr(loading, "_TEXT_BATCH", 7)
-    monkeypatch.setattr(loading, "_BINARY_READ", 64)
+    monkeypatch.setattr(readers, "_TEXT_BATCH", 7)
+    monkeypatch.setattr(readers, "_BINARY_READ", 64)
     rng = np.random.default_rng(1)
     big = KeyedVectors(5)
     big.add_vectors([f"w{i}" for i in range(50)], rng.normal(size=(50, 5)))
