@@ -40,8 +40,13 @@ def build(seed: int, settings: Settings) -> Scenario:
 
     fit = settings.fit
     start = time.perf_counter()
-    source = digits_scratch(int(y_source.max()) + 1, name="clean_digits_cnn")
-    reached = pretrain(source, x_source, y_source, seed=seed, settings=fit)
+    source, reached = pretrain(
+        lambda: digits_scratch(int(y_source.max()) + 1, name="clean_digits_cnn"),
+        x_source,
+        y_source,
+        seed=seed,
+        settings=fit,
+    )
     pretrain_seconds = time.perf_counter() - start
     extractor = feature_extractor(source, "features")
     num_classes = int(y_target.max()) + 1

@@ -12,7 +12,7 @@ from tfxfer.comparison.strategies import fit_arguments, make_trainer
 
 
 def pretrain(
-    model: keras.Model,
+    build,
     x,
     y,
     *,
@@ -21,18 +21,23 @@ def pretrain(
     learning_rate: float = 1e-3,
     epochs_factor: int = 2,
 ) -> dict:
-    """Trains `model` on a source task, early stopping on 20 % held out.
+    """Builds a model with `build()` and trains it on a source task.
 
-    The split is stratified and seeded (`split_indices`); training runs up
-    to `epochs_factor` times the target runs' epoch budget.
+    Keras' seed is set to `seed` before `build()` runs, so the initial
+    weights, and with them the source model, are the same in every process
+    and run. Early stopping watches 20 % of the rows held out (a stratified,
+    seeded `split_indices`); training runs up to `epochs_factor` times the
+    target runs' epoch budget.
 
     Returns:
-        `{"epochs": ..., "val_accuracy": ...}` of the trained source model.
+        `(model, {"epochs": ..., "val_accuracy": ...})`: the trained source
+        model and what it reached.
     """
     from tfxfer.comparison import predict_eagerly
     from tfxfer.datasets import split_indices
 
     keras.utils.set_random_seed(seed)
+    model = build()
     y = np.asarray(y)
     fit_rows, val_rows = split_indices(y, test_size=0.2, seed=seed)
     subset = LabeledSubset(
@@ -44,7 +49,7 @@ def pretrain(
     trainer = make_trainer(model, learning_rate, longer)
     history = trainer.fit(epochs=longer.max_epochs, **fit_arguments(subset, longer))
     predicted = predict_eagerly(model, subset.x_val).argmax(axis=1)
-    return {
+    return model, {
         "epochs": len(history.epoch),
         "val_accuracy": float(np.mean(predicted == subset.y_val)),
     }

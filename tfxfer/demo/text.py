@@ -120,14 +120,14 @@ def build(seed: int, settings: Settings) -> Scenario:
         "sentences; every network trains with tfxfer.LazyAdam "
         "(Adam that updates only the embedding rows of the batch's words).",
         f"Vocabulary: {len(vocabulary)} ids (every word of CR's training split, "
-        f"MR and MPQA); {report.coverage_by_type:.1%} of them have a Word2Vec vector.",
+        f"MR and MPQA); {report.coverage_by_type:.1%} of them have a Word2Vec "
+        f"vector, {report.coverage_by_token:.1%} of their occurrences.",
     ]
     bodies = {}
     for name, title in SOURCES.items():
         source_data = load_sentences(name)
-        source = word2vec(True)(2)
-        reached = pretrain(
-            source,
+        source, reached = pretrain(
+            lambda: word2vec(True)(2),
             ids(source_data),
             source_data["label"].to_numpy(),
             seed=seed,
