@@ -176,8 +176,9 @@ def frozen_features_strategy(
     num_classes: int,
     settings: FitSettings,
     learning_rate: float = 1e-2,
+    make_head: Callable[[int, int], keras.Model] | None = None,
 ):
-    """Frozen pretrained features; only a new softmax head trains.
+    """Frozen pretrained features; only a new head trains.
 
     The extractor (e.g. from `tfxfer.feature_extractor`) runs once over the
     run's subset in inference mode and the head trains on the recorded
@@ -190,16 +191,19 @@ def frozen_features_strategy(
         extractor: The pretrained base, inputs to feature vectors.
         num_classes: Number of classes of the target task.
         settings: How each run trains.
-        learning_rate: Adam's learning rate for the head.
+        learning_rate: The optimizer's learning rate for the head.
+        make_head: Returns a new head for `(num_features, num_classes)`;
+            default `softmax_head` (one softmax Dense layer).
     """
+    make_head = softmax_head if make_head is None else make_head
     width = extractor.output_shape[-1]
-    trainer = make_trainer(softmax_head(width, num_classes), learning_rate, settings)
+    trainer = make_trainer(make_head(width, num_classes), learning_rate, settings)
     inputs = keras.Input(extractor.input_shape[1:], dtype=extractor.inputs[0].dtype)
     # training=False keeps BatchNormalization in inference mode.
     whole = keras.Model(inputs, trainer.model(extractor(inputs, training=False)))
 
     def strategy(subset: LabeledSubset):
-        trainer.reset(weights=softmax_head(width, subset.num_classes).get_weights())
+        trainer.reset(weights=make_head(width, subset.num_classes).get_weights())
         features = predict_eagerly(extractor, subset.x)
         x_val = predict_eagerly(extractor, subset.x_val)
         history = trainer.fit(

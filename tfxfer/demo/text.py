@@ -15,7 +15,7 @@ import numpy as np
 
 from tfxfer.demo.settings import BASELINE, Scenario, Settings
 
-MAX_LENGTH = 50  # tokens per sentence; 99 % of CR's sentences are shorter
+MAX_LENGTH = 40  # tokens kept per sentence: all but 2.2 % of CR, 0.7 % of MR
 HIDDEN_UNITS = (64,)
 # Batches of 128, and LazyAdam: with Keras' Adam a step's cost is mostly the
 # dense update of the whole embedding matrix (every row, every step);
@@ -31,7 +31,9 @@ DESCRIPTIONS = {
     BASELINE: "TextClassifier (mean-pooled embedding, Dense 64) from random "
     "weights, embedding trained, LazyAdam 1e-3",
     "word2vec frozen": "the same classifier on the bundled Word2Vec vectors "
-    "(self-supervised on unlabeled text), embedding frozen, LazyAdam 3e-3",
+    "(self-supervised on unlabeled text), embedding frozen: each text's "
+    "pooled vector is computed once per run and Dense 64 + head train on it, "
+    "LazyAdam 3e-3",
     "word2vec fine-tuned": "the same, starting from the Word2Vec vectors and "
     "training them too, LazyAdam 1e-3",
     "MR body, fine-tuned": "embedding + Dense 64 of a classifier trained on MR, "
@@ -69,9 +71,11 @@ def vocabulary_and_matrix():
 
 def build(seed: int, settings: Settings) -> Scenario:
     """MR and MPQA -> CR: scratch, Word2Vec, transferred bodies and TF-IDF."""
+    import tfxfer
     from tfxfer import TextClassifier
     from tfxfer.comparison import (
         fine_tune_strategy,
+        frozen_features_strategy,
         scratch_strategy,
         tfidf_strategy,
     )
@@ -153,7 +157,16 @@ def build(seed: int, settings: Settings) -> Scenario:
 
     strategies = {
         BASELINE: scratch_strategy(untrained, 2, fit),
-        "word2vec frozen": scratch_strategy(word2vec(False), 2, fit, 3e-3),
+        # Frozen vectors: the pooled vectors of a text never change, so they
+        # are computed once per run and only Dense 64 + head train on them
+        # (the same model as training it whole with the embedding frozen).
+        "word2vec frozen": frozen_features_strategy(
+            tfxfer.feature_extractor(word2vec(False)(2), "pooling"),
+            2,
+            fit,
+            3e-3,
+            make_head=dense_head,
+        ),
         "word2vec fine-tuned": scratch_strategy(word2vec(True), 2, fit),
     }
     for name in SOURCES:
@@ -173,6 +186,20 @@ def build(seed: int, settings: Settings) -> Scenario:
         pretrain_seconds=pretrain_seconds,
         notes=tuple(notes),
         no_transfer=("TF-IDF + logistic regression",),
+    )
+
+
+def dense_head(num_features: int, num_classes: int):
+    """`TextClassifier`'s layers after the pooling: Dense 64, then softmax."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((num_features,)),
+            *[keras.layers.Dense(u, activation="relu") for u in HIDDEN_UNITS],
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="dense_head",
     )
 
 
