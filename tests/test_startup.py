@@ -232,3 +232,31 @@ def test_deferred_package_lists_and_resolves_its_names():
         "tfxfer.training.train True",
         "module 'tfxfer' has no attribute 'no_such_name'",
     ]
+
+
+def test_finetune_command_starts_quietly(tmp_path):
+    # The finetune command imports library modules that import Keras; they
+    # must come after TensorFlow's quiet import, not before it.
+    (tmp_path / "d.csv").write_text("a,label\n1,x\n2,y\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [
+            _console_script(),
+            "finetune",
+            "d.csv",
+            "--model",
+            "missing.keras",
+            "--label-column",
+            "label",
+            "--out",
+            "o.keras",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "missing.keras" in result.stderr
+    assert "oneDNN" not in result.stderr and "absl" not in result.stderr

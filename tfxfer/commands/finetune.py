@@ -43,7 +43,11 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from tfxfer.errors import TfxferError
+    from tfxfer.utils.startup import import_tensorflow
 
+    # TensorFlow first, quietly: the library modules below import Keras
+    # directly, which would print TensorFlow's start-up lines.
+    import_tensorflow()
     try:
         return _run(args)
     except (TfxferError, ValueError, OSError) as error:
