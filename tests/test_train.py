@@ -405,6 +405,68 @@ def test_train_progress_bar_and_silence(tiny_tabular, capsys):
     assert "Epoch 2/2" in out and "loss:" in out
 
 
+def test_verbose_2_prints_one_line_per_epoch(tiny_tabular, capsys):
+    x, y = tiny_tabular
+    tfxfer.train(
+        small_model(),
+        x,
+        y,
+        epochs=3,
+        validation_split=0.25,
+        **fit_args(verbose=2, metrics=["accuracy"]),
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3, lines
+    for epoch, line in enumerate(lines, start=1):
+        # 24 training rows in batches of 8: 3 steps an epoch.
+        assert line.startswith(f"Epoch {epoch}/3 - 3/3 - "), line
+        for name in ("accuracy", "loss", "val_accuracy", "val_loss"):
+            assert f" - {name}: " in line, line
+
+
+class _FakeShell:
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+
+def _fake_ipython(monkeypatch, kernel):
+    import sys
+    import types
+
+    module = types.ModuleType("IPython")
+    module.get_ipython = lambda: _FakeShell(kernel)
+    monkeypatch.setitem(sys.modules, "IPython", module)
+
+
+def test_verbose_auto_is_one_line_per_epoch_in_a_notebook(
+    tiny_tabular, capsys, monkeypatch
+):
+    """In a Jupyter kernel a progress bar leaves an output entry per redraw."""
+    from tfxfer.training.progress import resolve_verbose
+
+    x, y = tiny_tabular
+    _fake_ipython(monkeypatch, kernel=object())
+    assert resolve_verbose("auto") == 2
+    assert [resolve_verbose(v) for v in (0, 1, 2)] == [0, 1, 2]
+    tfxfer.train(small_model(), x, y, epochs=2, **fit_args(verbose="auto"))
+    out = capsys.readouterr().out
+    assert "\x08" not in out and "\r" not in out
+    assert [line[:9] for line in out.splitlines()] == ["Epoch 1/2", "Epoch 2/2"]
+    # IPython's terminal shell has no kernel: the progress bar, as in Keras.
+    _fake_ipython(monkeypatch, kernel=None)
+    assert resolve_verbose("auto") == 1
+
+
+def test_no_retracing_warning_for_a_new_trainer_per_model(tiny_tabular, caplog):
+    """A loop that trains a fresh model per label count traces each step once;
+    TensorFlow would call that excessive retracing (it counts per function)."""
+    x, y = tiny_tabular
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for seed in range(7):
+            tfxfer.train(small_model(seed), x, y, epochs=1, **fit_args())
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
 # -- failures ----------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfxfer.training.step_functions import _all_finite
+from tfxfer.training.step_functions import _all_finite, compile_step
 
 
 def model_strategy(model: keras.Model):
@@ -160,7 +160,7 @@ class DistributedSteps:
     def function(self, training: bool):
         """The compiled step (traced once per input structure)."""
         if training not in self._fns:
-            self._fns[training] = tf.function(self._train if training else self._test)
+            self._fns[training] = compile_step(self._train if training else self._test)
         return self._fns[training]
 
     def clear(self) -> None:

@@ -40,6 +40,28 @@ from keras.src.losses.loss import (
 
 from tfxfer.training.data_adapters import unpack
 
+
+def compile_step(fn: Callable, **kwargs: Any) -> Callable:
+    """`tf.function(fn, **kwargs)`, without TensorFlow's retracing warning.
+
+    TensorFlow counts traces per Python function, across all its
+    `tf.function` wrappers, and warns ("N out of the last M calls ...
+    triggered tf.function retracing") when a function defined in a loop is
+    traced again and again. Every Trainer compiles its own steps, each traced
+    once per input signature, so a loop that builds one model per label count
+    (as a classroom exercise or the demo does) traces each new step once, which
+    is what it should do, and used to get that warning in the middle of its
+    output. The steps of one Trainer retrace only when the signature changes,
+    which `Trainer.steps.traces` counts and the tests bound.
+    """
+    function = tf.function(fn, **kwargs)
+    # The flag TensorFlow's own frequent-tracing detector reads
+    # (polymorphic_function.Function); setting it on another version is
+    # harmless.
+    function._omit_frequent_tracing_warning = True
+    return function
+
+
 # Upper bound of steps run by one compiled call with steps_per_execution="auto".
 MAX_STEPS_PER_EXECUTION = 128
 # steps_per_execution="auto" aims for compiled calls of about this duration, so
@@ -447,7 +469,7 @@ class StepFunctions:
             tf.cond(ok, apply_last, lambda: tf.constant(False))
             return ran, ok, tf.constant(False), losses, self.objective.results()
 
-        return tf.function(
+        return compile_step(
             run, input_signature=signature, jit_compile=True, autograph=False
         )
 
@@ -461,7 +483,7 @@ class StepFunctions:
         step = self._train_step if training else self._test_step
         loop_xla = xla and self.xla_scope == "loop"
         if xla and not loop_xla:
-            step = tf.function(step, jit_compile=True, autograph=False)
+            step = compile_step(step, jit_compile=True, autograph=False)
         buffer = self.buffer
 
         def run(data, blocks, start, n):
@@ -489,14 +511,14 @@ class StepFunctions:
             )
             return ran, ok, tf.constant(False), losses, self.objective.results()
 
-        return tf.function(
+        return compile_step(
             run, input_signature=signature, jit_compile=loop_xla, autograph=False
         )
 
     def _dataset_fn(self, training: bool, xla: bool):
         """Runs up to `n` steps on batches from `iterator`."""
         step = self._train_step if training else self._test_step
-        step = tf.function(
+        step = compile_step(
             step, jit_compile=xla, reduce_retracing=True, autograph=False
         )
         buffer = self.buffer
@@ -534,7 +556,7 @@ class StepFunctions:
             )
             return ran, ok, tf.logical_not(more), losses, self.objective.results()
 
-        return tf.function(run, autograph=False)
+        return compile_step(run, autograph=False)
 
     def _function(self, kind: str, training: bool, xla: bool, signature):
         key = (kind, training, xla, repr(signature))

@@ -32,6 +32,7 @@ from tfxfer.training.data_adapters import (
 from tfxfer.training.data_checks import check_targets, check_token_ids
 from tfxfer.training.distributed import DistributedSteps, model_strategy
 from tfxfer.training.epoch_iterator import EpochIterator
+from tfxfer.training.progress import EpochLogger, resolve_verbose
 from tfxfer.training.state import TrainState, draw_seed
 from tfxfer.training.step_functions import (
     CompiledObjective,
@@ -544,7 +545,8 @@ class Trainer:
             epochs: Index of the last epoch (the number of epochs when
                 `initial_epoch=0`).
             verbose: `"auto"`, 0 (silent), 1 (progress bar) or 2 (one line per
-                epoch).
+                epoch). `"auto"` is 1, except in a Jupyter notebook, where it
+                is 2: a progress bar there leaves an output entry per redraw.
             callbacks: `keras.callbacks.Callback` instances (EarlyStopping,
                 ModelCheckpoint, BackupAndRestore, TerminateOnNaN, ...).
             validation_split: Fraction of in-memory data, taken from the end
@@ -617,7 +619,7 @@ class Trainer:
                 "Argument `initial_epoch` must be smaller than `epochs`. "
                 f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
             )
-        check_choice("verbose", verbose, ("auto", 0, 1, 2))
+        verbose = resolve_verbose(check_choice("verbose", verbose, ("auto", 0, 1, 2)))
         callbacks = check_callbacks("callbacks", callbacks)
         validation_split = check_in_range(
             "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
@@ -719,9 +721,10 @@ class Trainer:
             )
 
         callback_list = keras.callbacks.CallbackList(
-            callbacks,
+            # verbose=2 prints one line per epoch (see EpochLogger).
+            [*callbacks, EpochLogger()] if verbose == 2 else callbacks,
             add_history=True,
-            add_progbar=verbose != 0,
+            add_progbar=verbose == 1,
             model=model,
             verbose=verbose,
             epochs=epochs,
@@ -940,7 +943,7 @@ class Trainer:
         Args:
             x, y, sample_weight: Data, as for `fit`.
             batch_size: Samples per step for in-memory data (default 32).
-            verbose: `"auto"`, 0 or 1.
+            verbose: `"auto"`, 0, 1 or 2; `"auto"` is as for `fit`.
             steps: Batches to evaluate (default: all).
             callbacks: `keras.callbacks.Callback` instances.
             return_dict: Return a dict of metric names to values; otherwise a
@@ -952,7 +955,7 @@ class Trainer:
         batch_size = (
             32 if batch_size is None else check_positive_int("batch_size", batch_size)
         )
-        check_choice("verbose", verbose, ("auto", 0, 1, 2))
+        verbose = resolve_verbose(check_choice("verbose", verbose, ("auto", 0, 1, 2)))
         if steps is not None:
             steps = check_positive_int("steps", steps)
         callbacks = check_callbacks("callbacks", callbacks)

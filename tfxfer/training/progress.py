@@ -1,0 +1,67 @@
+"""How much a training run prints: `verbose="auto"` and one line per epoch."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import keras
+from keras.src.utils import io_utils
+
+
+def resolve_verbose(verbose):
+    """The verbosity `"auto"` stands for: 2 in a Jupyter kernel, else 1.
+
+    A progress bar redraws itself with carriage returns and backspaces, which
+    a terminal overwrites in place but a notebook keeps as new output: 30
+    epochs of Keras' bar leave over a hundred output entries in a cell. In a
+    notebook `"auto"` therefore prints one line per epoch (`verbose=2`);
+    elsewhere it is Keras' progress bar. 0, 1 and 2 are kept as given.
+    """
+    if verbose != "auto":
+        return verbose
+    return 2 if _in_notebook() else 1
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter (ipykernel) kernel, not in IPython's terminal."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return getattr(shell, "kernel", None) is not None
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Prints one line per epoch: `Epoch 3/10 - 7/7 - 0s - 9ms/step - loss: ...`.
+
+    The line Keras prints with `verbose=2`, with the epoch in front instead of
+    on a line of its own, so a run of N epochs prints N lines (N output
+    entries in a notebook, not 2N). Values are formatted as Keras formats
+    them.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        parts = [f"Epoch {epoch + 1}/{self.params['epochs']}"]
+        steps = self.params.get("steps")
+        if steps:
+            per_step = seconds / steps
+            unit = f"{per_step * 1e3:.0f}ms" if per_step < 1 else f"{per_step:.0f}s"
+            parts += [f"{steps}/{steps}", f"{seconds:.0f}s", f"{unit}/step"]
+        else:
+            parts.append(f"{seconds:.0f}s")
+        parts += [f"{name}: {_format(value)}" for name, value in (logs or {}).items()]
+        io_utils.print_msg(" - ".join(parts))
+
+
+def _format(value) -> str:
+    """A metric value as Keras' progress bar shows it."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
