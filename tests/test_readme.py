@@ -28,3 +28,16 @@ def test_readme_python_examples_run(tmp_path, fresh_python):
         timeout=600,
     )
     assert "test accuracy" in out
+
+
+def test_classroom_exercise_is_at_most_15_lines_of_public_api():
+    """Issue 16: the exercise a teacher sets fits in 15 lines and draws its
+    learning curves with `plot_history` (it runs in the test above)."""
+    text = README.read_text()
+    section = text[text.index("## A classroom exercise") :]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    lines = [line for line in code.splitlines() if line.strip()]
+    assert len(lines) <= 15, lines
+    for name in ("sample_per_class", "fine_tune", "plot_history"):
+        assert name in code
+    assert "tfxfer._" not in code and "tfxfer.training" not in code
