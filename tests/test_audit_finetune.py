@@ -13,6 +13,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from conftest import REVIEWS
 
 import tfxfer
 from tfxfer import cli
@@ -26,32 +27,7 @@ from tfxfer.transfer import (
 )
 from tfxfer.transfer.saving import METADATA_MEMBER, remove_stale_temporaries
 
-WORDS = ["good", "great", "fine", "bad", "awful", "poor", "film", "the"]
-REVIEWS = [
-    ("the film was good", "pos"),
-    ("great film", "pos"),
-    ("a fine film", "pos"),
-    ("good and great", "pos"),
-    ("bad film", "neg"),
-    ("awful, the film was poor", "neg"),
-    ("poor and bad", "neg"),
-    ("the awful film", "neg"),
-]
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp_path(monkeypatch, tmp_path):
-    # The default --out (finetuned.keras) is relative: keep it in tmp_path.
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def model_path(tmp_path):
-    model = tfxfer.MLPClassifier(num_classes=2, hidden_units=(4,), name="tiny")
-    model.build((None, 3))
-    path = tmp_path / "model.keras"
-    model.save(path)
-    return path
+pytestmark = pytest.mark.usefixtures("in_tmp_path")
 
 
 def _numeric_csv(path, labels):
@@ -66,23 +42,6 @@ def _numeric_csv(path, labels):
 @pytest.fixture
 def numeric_csv(tmp_path):
     return _numeric_csv(tmp_path / "numeric.csv", ["a", "b", "c"] * 4)
-
-
-@pytest.fixture
-def vectors(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "vectors.txt"
-    rows = [f"{w} " + " ".join(f"{v:.3f}" for v in rng.normal(size=4)) for w in WORDS]
-    path.write_text(f"{len(WORDS)} 4\n" + "\n".join(rows) + "\n")
-    return path
-
-
-@pytest.fixture
-def reviews_csv(tmp_path):
-    path = tmp_path / "reviews.csv"
-    lines = [f'"{text}",{label}' for text, label in REVIEWS]
-    path.write_text("review,sentiment\n" + "\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture
@@ -149,11 +108,11 @@ def _bad_out(tmp_path):
     ],
 )
 def test_finetune_bad_out_is_refused_before_training(
-    capsys, tmp_path, model_path, numeric_csv, no_training, case
+    capsys, tmp_path, tiny_model_path, numeric_csv, no_training, case
 ):
     out, match = _bad_out(tmp_path)[case]
     code, _, err = _main(
-        capsys, "finetune", numeric_csv, "--model", model_path, "--out", out
+        capsys, "finetune", numeric_csv, "--model", tiny_model_path, "--out", out
     )
     assert code == 1
     assert err.startswith("tfxfer finetune: error: `--out` must")
@@ -162,12 +121,12 @@ def test_finetune_bad_out_is_refused_before_training(
 
 
 def test_finetune_existing_out_is_checked_before_the_csv(
-    capsys, tmp_path, model_path, no_training
+    capsys, tmp_path, tiny_model_path, no_training
 ):
     # Even a missing CSV comes second: --out is the first thing checked.
     code, _, err = _main(
-        capsys, "finetune", tmp_path / "none.csv", "--model", model_path,
-        "--out", model_path,
+        capsys, "finetune", tmp_path / "none.csv", "--model", tiny_model_path,
+        "--out", tiny_model_path,
     )  # fmt: skip
     assert code == 1
     assert "`--out` must not be an existing file" in err and "--overwrite" in err
@@ -195,23 +154,23 @@ def _gzip_cases(tmp_path):
     ],
 )
 def test_finetune_unreadable_csv_names_the_file(
-    capsys, tmp_path, model_path, no_training, name, content, match
+    capsys, tmp_path, tiny_model_path, no_training, name, content, match
 ):
     _gzip_cases(tmp_path)
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    code, _, err = _main(capsys, "finetune", path, "--model", model_path)
+    code, _, err = _main(capsys, "finetune", path, "--model", tiny_model_path)
     assert code == 1
     assert repr(str(path)) in err, err
     assert match in err, err
     assert "Traceback" not in err
 
 
-def test_finetune_csv_that_is_a_folder(capsys, tmp_path, model_path, no_training):
+def test_finetune_csv_that_is_a_folder(capsys, tmp_path, tiny_model_path, no_training):
     (tmp_path / "data.csv").mkdir()
     code, _, err = _main(
-        capsys, "finetune", tmp_path / "data.csv", "--model", model_path
+        capsys, "finetune", tmp_path / "data.csv", "--model", tiny_model_path
     )
     assert code == 1
     assert "must be a file; it is a folder" in err
@@ -227,20 +186,20 @@ def test_finetune_csv_that_is_a_folder(capsys, tmp_path, model_path, no_training
     ],
 )
 def test_finetune_refuses_look_alike_labels(
-    capsys, tmp_path, model_path, no_training, labels, groups
+    capsys, tmp_path, tiny_model_path, no_training, labels, groups
 ):
     path = _numeric_csv(tmp_path / "labels.csv", labels * 2)
-    code, _, err = _main(capsys, "finetune", path, "--model", model_path)
+    code, _, err = _main(capsys, "finetune", path, "--model", tiny_model_path)
     assert code == 1
     assert f"Column 'label' of {str(path)!r} holds labels that differ only" in err
     assert groups in err and "--labels-as-is" in err
 
 
-def test_finetune_labels_as_is_keeps_raw_strings(capsys, tmp_path, model_path):
+def test_finetune_labels_as_is_keeps_raw_strings(capsys, tmp_path, tiny_model_path):
     path = _numeric_csv(tmp_path / "labels.csv", ["1", "1.0", " pos", "pos"] * 3)
     out = tmp_path / "as_is.keras"
     code, stdout, err = _main(
-        capsys, "finetune", path, "--model", model_path, "--labels-as-is",
+        capsys, "finetune", path, "--model", tiny_model_path, "--labels-as-is",
         "--epochs", 1, "--out", out, "--quiet",
     )  # fmt: skip
     assert code == 0, err
@@ -250,11 +209,11 @@ def test_finetune_labels_as_is_keeps_raw_strings(capsys, tmp_path, model_path):
     assert metadata["labels_as_is"] is True
 
 
-def test_finetune_clean_integer_labels_are_class_ids(capsys, tmp_path, model_path):
+def test_finetune_clean_integer_labels_are_class_ids(capsys, tmp_path, tiny_model_path):
     path = _numeric_csv(tmp_path / "ids.csv", ["2", "0", "10"] * 4)
     out = tmp_path / "ids.keras"
     code, stdout, err = _main(
-        capsys, "finetune", path, "--model", model_path, "--epochs", 1,
+        capsys, "finetune", path, "--model", tiny_model_path, "--epochs", 1,
         "--out", out, "--quiet",
     )  # fmt: skip
     assert code == 0, err
@@ -276,9 +235,11 @@ def test_finetune_clean_integer_labels_are_class_ids(capsys, tmp_path, model_pat
     ],
 )
 def test_finetune_bad_text_columns(
-    capsys, tmp_path, reviews_csv, vectors, no_training, extra, match
+    capsys, tmp_path, reviews_csv, review_vectors, no_training, extra, match
 ):
-    code, _, err = _main(capsys, "finetune", reviews_csv, "--vectors", vectors, *extra)
+    code, _, err = _main(
+        capsys, "finetune", reviews_csv, "--vectors", review_vectors, *extra
+    )
     assert code == 1
     assert match in err, err
 
@@ -295,8 +256,12 @@ def test_finetune_missing_and_corrupt_model(capsys, tmp_path, numeric_csv, no_tr
     assert repr(str(broken)) in err and "corrupt" in err
 
 
-def test_finetune_numeric_model_for_text(capsys, model_path, reviews_csv, no_training):
-    code, _, err = _main(capsys, "finetune", reviews_csv, "--model", model_path, *TEXT)
+def test_finetune_numeric_model_for_text(
+    capsys, tiny_model_path, reviews_csv, no_training
+):
+    code, _, err = _main(
+        capsys, "finetune", reviews_csv, "--model", tiny_model_path, *TEXT
+    )
     assert code == 1
     assert "must be a tfxfer TextClassifier for a text CSV" in err
 
@@ -339,17 +304,17 @@ def test_finetune_vocabulary_larger_than_the_embedding(
 
 
 def test_finetune_vocabulary_without_text_model(
-    capsys, numeric_csv, model_path, no_training
+    capsys, numeric_csv, tiny_model_path, no_training
 ):
     code, _, err = _main(
-        capsys, "finetune", numeric_csv, "--model", model_path, "--vocabulary", "v"
+        capsys, "finetune", numeric_csv, "--model", tiny_model_path, "--vocabulary", "v"
     )
     assert code == 1
     assert "--vocabulary goes with --model and --text-column" in err
 
 
 def test_finetune_damaged_metadata_names_the_model(
-    capsys, tmp_path, model_path, reviews_csv, no_training
+    capsys, tmp_path, tiny_model_path, reviews_csv, no_training
 ):
     model = tfxfer.TextClassifier(20, 4, 2)
     model(np.zeros((1, 5), "int32"))
@@ -375,11 +340,18 @@ def test_finetune_damaged_metadata_names_the_model(
     ],
 )
 def test_finetune_bad_option_values_exit_2(
-    capsys, numeric_csv, model_path, option, value, match
+    capsys, numeric_csv, tiny_model_path, option, value, match
 ):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(
-            ["finetune", str(numeric_csv), "--model", str(model_path), option, value]
+            [
+                "finetune",
+                str(numeric_csv),
+                "--model",
+                str(tiny_model_path),
+                option,
+                value,
+            ]
         )
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
@@ -390,27 +362,28 @@ def test_finetune_bad_option_values_exit_2(
 
 
 def test_finetune_overwrite_in_place_replaces_and_clears_stale_sidecars(
-    capsys, tmp_path, model_path, numeric_csv
+    capsys, tmp_path, tiny_model_path, numeric_csv
 ):
     # Sidecars an earlier version wrote beside the model describe the old one.
-    model_path.with_suffix(".classes.json").write_text('["x", "y"]')
+    tiny_model_path.with_suffix(".classes.json").write_text('["x", "y"]')
     code, stdout, err = _main(
-        capsys, "finetune", numeric_csv, "--model", model_path, "--out", model_path,
+        capsys, "finetune", numeric_csv, "--model", tiny_model_path,
+        "--out", tiny_model_path,
         "--overwrite", "--epochs", 1, "--quiet",
     )  # fmt: skip
     assert code == 0, err
-    assert f"Replaced {model_path}" in stdout
+    assert f"Replaced {tiny_model_path}" in stdout
     assert "Removed the earlier model's" in stdout
-    assert not model_path.with_suffix(".classes.json").exists()
-    assert read_pretrained_metadata(model_path)["classes"] == ["a", "b", "c"]
-    assert tfxfer.load_pretrained(model_path).num_classes == 3
-    assert _temporaries(model_path) == []
+    assert not tiny_model_path.with_suffix(".classes.json").exists()
+    assert read_pretrained_metadata(tiny_model_path)["classes"] == ["a", "b", "c"]
+    assert tfxfer.load_pretrained(tiny_model_path).num_classes == 3
+    assert _temporaries(tiny_model_path) == []
 
 
 def test_finetune_failed_save_keeps_the_old_model_bit_identical(
-    capsys, monkeypatch, model_path, numeric_csv
+    capsys, monkeypatch, tiny_model_path, numeric_csv
 ):
-    original = model_path.read_bytes()
+    original = tiny_model_path.read_bytes()
 
     def broken_save(self, filepath, *args, **kwargs):
         with open(filepath, "wb") as handle:
@@ -419,31 +392,33 @@ def test_finetune_failed_save_keeps_the_old_model_bit_identical(
 
     monkeypatch.setattr(keras.Model, "save", broken_save)
     code, _, err = _main(
-        capsys, "finetune", numeric_csv, "--model", model_path, "--out", model_path,
+        capsys, "finetune", numeric_csv, "--model", tiny_model_path,
+        "--out", tiny_model_path,
         "--overwrite", "--epochs", 1, "--quiet",
     )  # fmt: skip
     assert code == 1
-    assert f"Could not save the model to --out {str(model_path)!r}" in err
+    assert f"Could not save the model to --out {str(tiny_model_path)!r}" in err
     assert "No space left on device" in err and "left as it was" in err
-    assert model_path.read_bytes() == original
-    assert _temporaries(model_path) == []
+    assert tiny_model_path.read_bytes() == original
+    assert _temporaries(tiny_model_path) == []
 
 
 def test_finetune_failed_training_keeps_the_old_model(
-    capsys, monkeypatch, model_path, numeric_csv
+    capsys, monkeypatch, tiny_model_path, numeric_csv
 ):
-    original = model_path.read_bytes()
+    original = tiny_model_path.read_bytes()
 
     def diverge(*args, **kwargs):
         raise tfxfer.errors.NonFiniteLossError("loss is nan; the step was not applied")
 
     monkeypatch.setattr(tfxfer, "fine_tune", diverge)
     code, _, err = _main(
-        capsys, "finetune", numeric_csv, "--model", model_path, "--out", model_path,
+        capsys, "finetune", numeric_csv, "--model", tiny_model_path,
+        "--out", tiny_model_path,
         "--overwrite",
     )  # fmt: skip
     assert code == 1 and "was not applied" in err
-    assert model_path.read_bytes() == original
+    assert tiny_model_path.read_bytes() == original
 
 
 def test_finetune_legacy_sidecar_older_than_model_warns(
@@ -516,30 +491,30 @@ _KILL_DURING_SAVE = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["while-keras-writes", "before-replace"])
 def test_finetune_sigkill_during_save_keeps_the_old_model(
-    capsys, tmp_path, model_path, numeric_csv, point
+    capsys, tmp_path, tiny_model_path, numeric_csv, point
 ):
-    original = model_path.read_bytes()
+    original = tiny_model_path.read_bytes()
     argv = [
-        "finetune", str(numeric_csv), "--model", str(model_path),
-        "--out", str(model_path), "--overwrite", "--epochs", "1", "--quiet",
+        "finetune", str(numeric_csv), "--model", str(tiny_model_path),
+        "--out", str(tiny_model_path), "--overwrite", "--epochs", "1", "--quiet",
     ]  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-c", _KILL_DURING_SAVE, point, str(model_path), *argv],
+        [sys.executable, "-c", _KILL_DURING_SAVE, point, str(tiny_model_path), *argv],
         capture_output=True,
         text=True,
         timeout=240,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
-    assert model_path.read_bytes() == original
-    assert tfxfer.load_pretrained(model_path).num_classes == 2
-    assert len(_temporaries(model_path)) == 1  # the kill came mid-save
+    assert tiny_model_path.read_bytes() == original
+    assert tfxfer.load_pretrained(tiny_model_path).num_classes == 2
+    assert len(_temporaries(tiny_model_path)) == 1  # the kill came mid-save
 
     # The next save to the same target removes what the killed one left.
     code, _, err = _main(capsys, *argv)
     assert code == 0, err
-    assert tfxfer.load_pretrained(model_path).num_classes == 3
-    assert _temporaries(model_path) == []
+    assert tfxfer.load_pretrained(tiny_model_path).num_classes == 3
+    assert _temporaries(tiny_model_path) == []
 
 
 # The library pieces ------------------------------------------------------
@@ -610,7 +585,7 @@ def test_replace_head_cases():
     with pytest.raises(ValueError, match="Argument `num_classes` must be a positive"):
         replace_head(mlp, 0)
     with pytest.raises(ValueError, match="Argument `model` must be a Keras model"):
-        replace_head("model.keras", 2)
+        replace_head("tiny.keras", 2)
 
 
 def test_save_pretrained_round_trip_and_refusals(tmp_path):

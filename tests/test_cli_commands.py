@@ -11,21 +11,7 @@ import tfxfer
 from tfxfer import cli
 from tfxfer.transfer import read_pretrained_metadata
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp_path(monkeypatch, tmp_path):
-    # `tfxfer finetune` checks its default --out (finetuned.keras, in the
-    # current folder) before anything else: keep it out of the repository.
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def tiny_model_path(tmp_path):
-    model = tfxfer.MLPClassifier(num_classes=2, hidden_units=(4,), name="tiny")
-    model.build((None, 3))
-    path = tmp_path / "tiny.keras"
-    model.save(path)
-    return path
+pytestmark = pytest.mark.usefixtures("in_tmp_path")
 
 
 @pytest.fixture
@@ -41,27 +27,8 @@ def numeric_csv(tmp_path, rng):
 
 
 @pytest.fixture
-def text_files(tmp_path):
-    words = ["good", "great", "fine", "bad", "awful", "poor", "film", "the"]
-    rng = np.random.default_rng(0)
-    vectors = tmp_path / "vectors.txt"
-    rows = [f"{w} " + " ".join(f"{v:.3f}" for v in rng.normal(size=4)) for w in words]
-    vectors.write_text(f"{len(words)} 4\n" + "\n".join(rows) + "\n")
-    texts = [
-        ("the film was good", "pos"),
-        ("great film", "pos"),
-        ("a fine film", "pos"),
-        ("good and great", "pos"),
-        ("bad film", "neg"),
-        ("awful, the film was poor", "neg"),
-        ("poor and bad", "neg"),
-        ("the awful film", "neg"),
-    ]
-    csv = tmp_path / "reviews.csv"
-    csv.write_text(
-        "review,sentiment\n" + "\n".join(f'"{t}",{s}' for t, s in texts) + "\n"
-    )
-    return vectors, csv
+def text_files(review_vectors, reviews_csv):
+    return review_vectors, reviews_csv
 
 
 def _main(capsys, *argv):
