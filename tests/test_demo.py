@@ -357,3 +357,11 @@ def test_source_pretraining_is_seeded_before_the_model_is_built():
         assert reached["epochs"] >= 1
     for first, second in zip(*weights):
         np.testing.assert_array_equal(first, second)
+
+
+def test_format_table_shows_spread_only_where_a_cell_has_several_runs(known):
+    # Several seeds at the small fraction, one run with all the labels.
+    mixed = known[(known["fraction"] < 1) | (known["seed"] == 0)]
+    table = demo.format_table(summarize_comparison(mixed))
+    assert "| scratch | 0.500 ± 0.010 (1.0 s) | 0.850 (2.0 s) |" in table
+    assert "± 0.000" not in table

@@ -9,8 +9,10 @@ def format_table(summary) -> str:
     """A Markdown table: strategies as rows, label fractions as columns.
 
     Each cell is the test accuracy and the mean training time per run in
-    seconds: `mean ± std` over seeds when there are several, the single
-    run's accuracy alone when there is one seed (no spread to show).
+    seconds: `mean ± std` over seeds where a cell has several runs, the
+    single run's accuracy alone where it has one (no spread to show, so no
+    "± 0.000"; a run may use several seeds at small fractions and one at the
+    full data).
 
     Args:
         summary: The DataFrame of `summarize_comparison`.
@@ -20,7 +22,6 @@ def format_table(summary) -> str:
     """
     fractions = sorted(set(summary["fraction"]))
     labels = summary.groupby("fraction")["n_labels"].max()
-    several = int(summary["runs"].max()) > 1
     header = ["strategy"] + [
         f"{percent(f)} ({int(labels[f])} labels)" for f in fractions
     ]
@@ -37,7 +38,7 @@ def format_table(summary) -> str:
                 continue
             row = by_fraction.loc[fraction]
             accuracy = f"{row['accuracy_mean']:.3f}"
-            if several:
+            if int(row["runs"]) > 1:
                 accuracy += f" ± {row['accuracy_std']:.3f}"
             cells.append(f"{accuracy} ({row['train_seconds']:.1f} s)")
         lines.append("| " + " | ".join(cells) + " |")
