@@ -16,6 +16,7 @@ from tfxfer import cli, demo
 from tfxfer.comparison import (
     COLUMNS,
     FitSettings,
+    LabeledSubset,
     fine_tune_strategy,
     first_match,
     frozen_features_strategy,
@@ -365,3 +366,34 @@ def test_format_table_shows_spread_only_where_a_cell_has_several_runs(known):
     table = demo.format_table(summarize_comparison(mixed))
     assert "| scratch | 0.500 ± 0.010 (1.0 s) | 0.850 (2.0 s) |" in table
     assert "± 0.000" not in table
+
+
+def test_fine_tune_strategy_l2sp_keeps_the_base_near_its_pretrained_weights():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 6), dtype=np.float32)
+    y = (x[:, 0] * 3).astype("int64").clip(0, 2)
+    subset = LabeledSubset(x[:48], y[:48], x[48:], y[48:], 1.0, 0, 3)
+    settings = FitSettings(
+        max_epochs=4, patience=4, min_epochs=4, batch_size=16, min_epoch_examples=32
+    )
+    keras.utils.set_random_seed(3)
+    pretrained = tfxfer.feature_extractor(_tiny_source(), "features")
+    start = [w.copy() for w in pretrained.get_weights()]
+
+    def with_new_head(num_classes):
+        inputs = keras.Input((6,))
+        body = keras.models.clone_model(pretrained)
+        body.set_weights(start)
+        body = keras.Model(body.inputs[0], body.outputs[0], name="base")
+        return keras.Model(inputs, softmax_head(4, num_classes)(body(inputs)))
+
+    moved = {}
+    for l2sp in (None, 100.0):
+        strategy = fine_tune_strategy(
+            with_new_head, "base", 3, settings, learning_rate=0.05, l2sp=l2sp
+        )
+        model, _ = strategy(subset)
+        weights = model.get_layer("base").get_weights()
+        moved[l2sp] = sum(float(np.sum((w - w0) ** 2)) for w, w0 in zip(weights, start))
+    assert moved[None] > 0
+    assert moved[100.0] < 0.5 * moved[None], moved

@@ -223,6 +223,7 @@ def fine_tune_strategy(
     learning_rate: float = 3e-3,
     lr_mult: float = 0.1,
     head_epochs: int | None = None,
+    l2sp: float | None = None,
 ):
     """A pretrained base and a new head, fine-tuned with `tfxfer.FineTuner`.
 
@@ -242,6 +243,8 @@ def fine_tune_strategy(
         lr_mult: Factor on `learning_rate` for the base in stage 2.
         head_epochs: Most epochs of stage 1 (default: half of
             `settings.max_epochs`; a head alone learns fast).
+        l2sp: Optional L2-SP strength: stage 2 pulls the base towards its
+            pretrained weights (as `tfxfer.fine_tune(l2sp=...)`).
     """
     from tfxfer.training import FineTuner
 
@@ -252,6 +255,7 @@ def fine_tune_strategy(
         optimizer=settings.make_optimizer(),
         learning_rate=learning_rate,
         lr_mult=lr_mult,
+        l2sp=l2sp,
         jit_compile=False,
         steps_per_execution=settings.steps_per_execution,
     )
