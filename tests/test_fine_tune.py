@@ -524,6 +524,12 @@ def test_plot_history_marks_stage_two_and_ticks_integer_epochs():
     ticks = loss_ax.get_xticks()
     assert all(float(t).is_integer() for t in ticks)
     assert accuracy_ax.get_ylabel() == "accuracy"
+    # Jupyter shows the figure as a PNG even before pyplot's inline backend
+    # exists (IPython calls _repr_png_), and it is not among pyplot's figures.
+    assert figure._repr_png_().startswith(b"\x89PNG")
+    import matplotlib.pyplot as plt
+
+    assert figure not in [plt.figure(n) for n in plt.get_fignums()]
     # A plain History: no stage marker.
     plain = tfxfer.plot_history(result.full)
     assert all("stage 2" not in line.get_label() for line in plain.axes[0].get_lines())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 from tfxfer.utils.validation import require
@@ -25,6 +26,25 @@ def _curves(history) -> tuple[dict[str, list[float]], int | None]:
     return dict(logs), None
 
 
+@functools.cache
+def _figure_class(base):
+    """A `Figure` subclass that Jupyter can show without pyplot's backend
+    (defined once, when matplotlib is first needed)."""
+
+    class HistoryFigure(base):
+        def _repr_png_(self) -> bytes:
+            # IPython calls this for the PNG of a cell's result when no
+            # formatter for Figures is registered (pyplot not imported yet);
+            # with matplotlib's inline backend active, its formatter is used.
+            import io
+
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return HistoryFigure
+
+
 def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
     """Plots training and validation curves, one panel per metric.
 
@@ -42,7 +62,10 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
             `("loss", "accuracy")`; a single name is accepted.
 
     Returns:
-        A matplotlib `Figure` (display it in Jupyter, or `savefig` it).
+        A matplotlib `Figure`, not registered with pyplot: the last line of a
+        Jupyter cell shows it once (it renders itself as a PNG even where
+        pyplot's inline backend was never started), `figure.savefig(path)`
+        writes it, and it never lingers among pyplot's open figures.
 
     Raises:
         ValueError: If `history` is not one of the above, or a metric was not
@@ -70,7 +93,9 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
             "Argument `metrics` must name logged metrics. Received: "
             f"metrics={list(metrics)}; the history logged {logged}"
         )
-    figure = Figure(figsize=(4.6 * len(metrics), 3.4), layout="constrained")
+    figure = _figure_class(Figure)(
+        figsize=(4.6 * len(metrics), 3.4), layout="constrained"
+    )
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     for ax, name in zip(axes, metrics):
         train = logs[name]
