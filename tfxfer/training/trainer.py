@@ -1006,8 +1006,10 @@ class Trainer:
                 to start from instead.
 
         Raises:
-            ValueError: If `weights` do not match the model's weights, or the
-                Trainer has not run yet and `weights` are given.
+            ValueError: If `weights` do not match the model's weights, or
+                `weights` are given for a model that is not built yet (build
+                it, or `fit` once, first). A built model may be reset to
+                `weights` before its first `fit`.
         """
         model = self.model
         if weights is not None:
