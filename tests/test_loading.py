@@ -81,7 +81,7 @@ def test_load_pretrained_saved_model_is_inference_only(tmp_path, x4, how):
     else:
         tf.saved_model.save(model, path)
     with pytest.warns(UserWarning, match=r"inference-only.*rebuild the model in Keras"):
-        loaded = tfxfer.load_pretrained(path)
+        loaded = tfxfer.load_pretrained(path, trust_saved_model=True)
     assert isinstance(loaded, keras.Model)
     assert loaded.trainable_weights == []
     np.testing.assert_allclose(
@@ -261,7 +261,7 @@ def test_load_pretrained_saved_model_without_endpoint(tmp_path):
     path = str(tmp_path / "bare")
     tf.saved_model.save(module, path)
     with pytest.raises(ModelLoadError, match=r"bare.*neither a `serve` nor"):
-        tfxfer.load_pretrained(path)
+        tfxfer.load_pretrained(path, trust_saved_model=True)
 
 
 def _zero_bomb(path, template, size):
@@ -317,3 +317,148 @@ def test_load_pretrained_points_to_the_bundled_model(name, tmp_path, monkeypatch
     with pytest.raises(tfxfer.errors.ModelNotFoundError) as other:
         tfxfer.load_pretrained("my_model.keras")
     assert "bundled" not in str(other.value)
+
+
+def _keras_with_config(path, config):
+    """A `.keras` archive holding only `config` (no weights): tiny on disk."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+    return path
+
+
+def _dense(name, units, input_dim):
+    return {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "config": {"name": name, "units": units},
+        "build_config": {"input_shape": [None, input_dim]},
+    }
+
+
+def test_load_pretrained_refuses_a_config_declaring_huge_layers(tmp_path, monkeypatch):
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [_dense("small", 4, 4), _dense("huge", 2**27, 16)],
+        },
+        "build_config": {"input_shape": [None, 4]},
+    }
+    path = _keras_with_config(tmp_path / "huge.keras", config)
+    assert path.stat().st_size < 2000
+    declared = 16 * 2**27 + 2**27 + 4 * 4 + 4
+    with pytest.raises(
+        ModelLoadError,
+        match=rf"declares {declared:,} parameters.*limit of 268,435,456 "
+        rf"\(max_parameters\); layer 'huge' \(Dense\) alone declares "
+        rf"{declared - 20:,}.*max_parameters={declared}",
+    ):
+        tfxfer.load_pretrained(path)
+    with pytest.raises(ModelLoadError, match=r"limit of 1,000 \(max_parameters\)"):
+        tfxfer.load_pretrained(path, max_parameters=1000)
+    monkeypatch.setenv("TFXFER_MAX_PARAMETERS", "1e3")
+    with pytest.raises(ModelLoadError, match=r"limit of 1,000 \(max_parameters\)"):
+        tfxfer.load_pretrained(path)
+    monkeypatch.setenv("TFXFER_MAX_PARAMETERS", "many")
+    with pytest.raises(ValueError, match=r"TFXFER_MAX_PARAMETERS='many'"):
+        tfxfer.load_pretrained(path)
+    with pytest.raises(ValueError, match=r"max_parameters=-1"):
+        tfxfer.load_pretrained(path, max_parameters=-1)
+
+
+def test_load_pretrained_counts_shapes_from_functional_inbound_nodes(tmp_path):
+    # Embedding needs no input shape; Dense gets its input from the recorded
+    # Keras tensor when there is no build_config; Conv2D from build_config.
+    layers = [
+        {
+            "class_name": "Embedding",
+            "config": {"name": "emb", "input_dim": 2**20, "output_dim": 300},
+        },
+        {
+            "class_name": "Dense",
+            "config": {"name": "wide", "units": 2**20},
+            "inbound_nodes": [
+                {
+                    "args": [
+                        {
+                            "class_name": "__keras_tensor__",
+                            "config": {"shape": [None, 300]},
+                        }
+                    ]
+                }
+            ],
+        },
+        {
+            "class_name": "Conv2D",
+            "config": {"name": "conv", "filters": 2**14, "kernel_size": [3, 3]},
+            "build_config": {"input_shape": [None, 8, 8, 2**10]},
+        },
+    ]
+    config = {"class_name": "Functional", "config": {"name": "f", "layers": layers}}
+    path = _keras_with_config(tmp_path / "f.keras", config)
+    with pytest.raises(
+        ModelLoadError, match=r"layer 'wide' \(Dense\) alone declares 315,621,376"
+    ):
+        tfxfer.load_pretrained(path)
+    # 2**20 * 300 + (300 * 2**20 + 2**20) + (3 * 3 * 2**10 * 2**14 + 2**14)
+    with pytest.raises(ModelLoadError, match=r"config declares 781,205,504 param"):
+        tfxfer.load_pretrained(path)
+
+
+def test_load_pretrained_refuses_h5_declaring_huge_layers_or_arrays(tmp_path):
+    import json
+
+    import h5py
+
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_shape": [None, 16]}},
+                {"class_name": "Dense", "config": {"name": "d1", "units": 8}},
+                {"class_name": "Dense", "config": {"name": "d2", "units": 2**26}},
+            ],
+        },
+    }
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as handle:
+        handle.attrs["model_config"] = json.dumps(config)
+    # d2's input (8) comes from d1's units.
+    with pytest.raises(
+        ModelLoadError, match=r"layer 'd2' \(Dense\) alone declares 603,979,776"
+    ):
+        tfxfer.load_pretrained(path)
+
+    arrays = tmp_path / "arrays.h5"
+    with h5py.File(arrays, "w") as handle:
+        handle.attrs["model_config"] = json.dumps(
+            {"class_name": "Sequential", "config": {"layers": []}}
+        )
+        # Declared, never stored: the file stays a few KB.
+        handle.create_dataset(
+            "model_weights/d/kernel", shape=(2**15, 2**14), dtype="f4"
+        )
+    assert arrays.stat().st_size < 10_000
+    with pytest.raises(
+        ModelLoadError,
+        match=r"weight arrays declare 536,870,912 values.*'model_weights/d/kernel'",
+    ):
+        tfxfer.load_pretrained(arrays)
+
+
+def test_load_pretrained_real_models_are_within_the_parameter_limit(tmp_path, x4):
+    model = _tiny_functional()
+    model.save(tmp_path / "m.keras")
+    loaded = tfxfer.load_pretrained(tmp_path / "m.keras", max_parameters=23)
+    np.testing.assert_array_equal(
+        loaded.predict(x4, verbose=0), model.predict(x4, verbose=0)
+    )
+    # 4*3+3 + 3*2+2 = 23 declared: one fewer is refused.
+    with pytest.raises(ModelLoadError, match=r"declares 23 parameters"):
+        tfxfer.load_pretrained(tmp_path / "m.keras", max_parameters=22)

@@ -47,6 +47,7 @@ __all__ = [
     "build_embedding_matrix",
     "compare_transfer",
     "datasets",
+    "describe_saved_model",
     "distill",
     "embedding_layer",
     "embeddings",

@@ -43,6 +43,7 @@ from tfxfer.transfer import (
     TransferReport,
     add_lora,
     average_weights,
+    describe_saved_model,
     feature_extractor,
     freeze,
     greedy_soup,

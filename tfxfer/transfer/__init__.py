@@ -8,6 +8,10 @@ from tfxfer.transfer.fusion import average_weights, greedy_soup, interpolate_wei
 from tfxfer.transfer.heads import replace_head
 from tfxfer.transfer.loading import load_pretrained
 from tfxfer.transfer.lora import add_lora
+from tfxfer.transfer.saved_model_info import (
+    SavedModelDescription,
+    describe_saved_model,
+)
 from tfxfer.transfer.saving import (
     check_save_path,
     read_pretrained_metadata,
@@ -17,11 +21,13 @@ from tfxfer.transfer.summary import TrainableSummary, trainable_summary
 from tfxfer.transfer.weights import TransferReport, transfer_weights
 
 __all__ = [
+    "SavedModelDescription",
     "TrainableSummary",
     "TransferReport",
     "add_lora",
     "average_weights",
     "check_save_path",
+    "describe_saved_model",
     "feature_extractor",
     "freeze",
     "greedy_soup",

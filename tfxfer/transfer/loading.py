@@ -29,6 +29,13 @@ DEFAULT_MAX_COMPRESSION_RATIO = 100.0
 _RATIO_FLOOR_BYTES = 4 * 1024**2
 MAX_UNCOMPRESSED_BYTES_ENV = "TFXFER_MAX_UNCOMPRESSED_BYTES"
 MAX_COMPRESSION_RATIO_ENV = "TFXFER_MAX_COMPRESSION_RATIO"
+#: Fewest parameters a `.keras`/`.h5` config may declare, whatever its file
+#: size (2**28: 1 GiB of float32 weights). The default limit is this or the
+#: file's size in bytes, whichever is larger: a file that really holds its
+#: weights stores at least one byte per parameter, so only a config that
+#: declares far more than its file holds is refused.
+DEFAULT_MIN_PARAMETERS_LIMIT = 2**28
+MAX_PARAMETERS_ENV = "TFXFER_MAX_PARAMETERS"
 _SIZE_UNITS = {
     "": 1,
     "b": 1,
@@ -64,6 +71,8 @@ def load_pretrained(
     custom_objects: Mapping[str, Any] | None = None,
     max_uncompressed_bytes: int | str | None = None,
     max_compression_ratio: float | None = None,
+    max_parameters: int | str | None = None,
+    trust_saved_model: bool = False,
 ) -> keras.Model:
     """Loads a pretrained model saved by Keras or TensorFlow.
 
@@ -82,9 +91,18 @@ def load_pretrained(
       it as a frozen feature extractor, or, to fine-tune, rebuild the model
       in Keras and load `.keras`/`.weights.h5` weights instead.
 
-    A SavedModel graph is not checked by `safe_mode`: it runs TensorFlow ops
-    only, but those can read and write files, so load models from trusted
-    sources only.
+    A SavedModel is refused unless `trust_saved_model=True`: loading it runs
+    its resource initializers and calling it runs its functions, TensorFlow
+    operations that `safe_mode` does not check and that can read and write
+    files. `tfxfer.describe_saved_model(path)` lists what it holds without
+    running anything.
+
+    Keras creates every variable a config declares before reading weights,
+    so the config of a `.keras` or `.h5` file is read first and the
+    parameters its layers declare (Dense, Embedding, convolutions, RNNs,
+    normalization, attention), and the shapes of the arrays its HDF5 weights
+    declare, are counted: more than `max_parameters` is refused before any
+    variable exists.
 
     A `.keras` file is a zip archive, which Keras decompresses into memory
     (or a temporary file): a 1 MB archive can expand to gigabytes (a "zip
@@ -113,6 +131,14 @@ def load_pretrained(
             of a `.keras` member over 4 MiB and of the whole archive. `None`
             reads the environment variable `TFXFER_MAX_COMPRESSION_RATIO`,
             else uses 100.
+        max_parameters: Largest number of parameters the config of a `.keras`
+            or `.h5` file may declare (and elements its weight arrays may
+            declare), an int or a string such as `"2e9"`. `None` reads the
+            environment variable `TFXFER_MAX_PARAMETERS`, else uses the
+            larger of 2**28 (1 GiB of float32) and the file's size in bytes.
+        trust_saved_model: Load a TensorFlow SavedModel directory, running
+            its TensorFlow operations. Pass True only for a SavedModel from a
+            source you trust.
 
     Returns:
         A `keras.Model`.
@@ -126,7 +152,8 @@ def load_pretrained(
             `custom_objects`), or a `.keras` archive exceeds a size or
             compression limit (the message says how to raise it).
         tfxfer.errors.UnsafeModelError: If the file holds a Lambda layer and
-            `safe_mode=True` (a `ModelLoadError` too).
+            `safe_mode=True`, or `path` is a SavedModel and
+            `trust_saved_model=False` (a `ModelLoadError` too).
         ValueError: If an argument, or one of the environment variables, is
             not valid.
 
@@ -161,6 +188,12 @@ def load_pretrained(
         DEFAULT_MAX_COMPRESSION_RATIO,
         size=False,
     )
+    if not isinstance(trust_saved_model, bool):
+        raise ValueError(
+            "Argument `trust_saved_model` must be True or False. Received: "
+            f"trust_saved_model={trust_saved_model!r}"
+        )
+    limit = _parameters_limit(max_parameters)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelNotFoundError(
@@ -171,6 +204,8 @@ def load_pretrained(
         if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
             os.path.join(path, "saved_model.pbtxt")
         ):
+            if not trust_saved_model:
+                raise _untrusted_saved_model(path)
             return _load_saved_model(path)
         raise ModelLoadError(
             f"Cannot load {path!r}: it is a directory but not a TensorFlow "
@@ -180,8 +215,10 @@ def load_pretrained(
     suffix = os.path.splitext(path)[1].lower()
     if suffix in _KERAS_SUFFIXES:
         _check_keras_archive(path, max_bytes, max_ratio)
+        _check_declared_keras(path, limit)
     elif suffix in _H5_SUFFIXES:
         _check_hdf5(path)
+        _check_declared_h5(path, limit)
     else:
         hint = ""
         if _is_keras_archive(path):
@@ -471,6 +508,179 @@ def _translate(error: Exception, path: str, *, compile: bool) -> ModelLoadError:
     return ModelLoadError(
         f"Cannot load {path!r}: Keras failed to load it "
         f"({type(error).__name__}: {message})"
+    )
+
+
+def _untrusted_saved_model(path: str) -> UnsafeModelError:
+    from tfxfer.transfer.saved_model_info import describe_saved_model
+
+    try:
+        found = describe_saved_model(path).file_ops
+    except ModelLoadError:
+        found = ()
+    uses = (
+        f" This one's graph uses {', '.join(found)}, which read or write files "
+        "or run code."
+        if found
+        else ""
+    )
+    return UnsafeModelError(
+        f"Refused to load the TensorFlow SavedModel {path!r}: a SavedModel can "
+        "run TensorFlow operations when it is loaded (resource initializers) "
+        "or called (its functions), and those can read and write files; "
+        f"`safe_mode` does not check them.{uses} If you trust its source, pass "
+        "`load_pretrained(..., trust_saved_model=True)` (`tfxfer inspect "
+        "--unsafe`). To see its signatures and variables without running it, "
+        "use `tfxfer.describe_saved_model(path)` (`tfxfer inspect` without "
+        "`--unsafe`)."
+    )
+
+
+def _parameters_limit(value: Any) -> int | None:
+    """`max_parameters` from its argument, else its environment variable;
+    None for the default (which depends on the file's size)."""
+    source, received = "Argument `max_parameters`", f"max_parameters={value!r}"
+    if value is None:
+        text = os.environ.get(MAX_PARAMETERS_ENV, "").strip()
+        if not text:
+            return None
+        value = text
+        source = f"Environment variable `{MAX_PARAMETERS_ENV}`"
+        received = f"{MAX_PARAMETERS_ENV}={text!r}"
+    limit = None
+    if isinstance(value, str):
+        try:
+            value = float(value.replace("_", "").replace(",", ""))
+        except ValueError:
+            value = None
+    if (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and 1 <= value < math.inf
+    ):
+        limit = int(value)
+    if limit is None:
+        raise ValueError(
+            f"{source} must be a positive number of parameters (e.g. 500000000 "
+            f"or '5e8'); leave it None (or `{MAX_PARAMETERS_ENV}` unset) for "
+            f"the default. Received: {received}"
+        )
+    return limit
+
+
+def _check_declared_keras(path: str, limit: int | None) -> None:
+    """Counts what a `.keras` archive's config and weights declare."""
+    import json
+
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        file_bytes = sum(member.file_size for member in members)
+        try:
+            raw = archive.read("config.json")
+        except Exception as error:  # a bad CRC, zlib.error, a short read
+            raise ModelLoadError(
+                f"Cannot load {path!r}: the `.keras` file is corrupt (member "
+                f"'config.json' fails its integrity check: {error}). Save the "
+                "model again or download it again."
+            ) from error
+        try:
+            config = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ModelLoadError(
+                f"Cannot load {path!r}: its `config.json` is not valid JSON "
+                f"({error}). Save the model again or download it again."
+            ) from error
+        limit = _check_declared(path, config, file_bytes, limit)
+        names = {member.filename for member in members}
+        if "model.weights.h5" in names:
+            import h5py
+
+            try:
+                with (
+                    archive.open("model.weights.h5") as member,
+                    h5py.File(member, "r") as weights,
+                ):
+                    _check_stored(path, weights, limit)
+            except (OSError, zipfile.BadZipFile):
+                pass  # unreadable weights: Keras' own error, translated, says so
+
+
+def _check_declared_h5(path: str, limit: int | None) -> None:
+    """Counts what a legacy `.h5` file's `model_config` and arrays declare."""
+    import json
+
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError:
+        return  # corrupt: Keras' own error, translated, says so
+    with handle:
+        raw = handle.attrs.get("model_config")
+        config = None
+        if raw is not None:
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf-8", errors="replace")
+            try:
+                config = json.loads(str(raw))
+            except ValueError:
+                config = None
+        limit = _check_declared(path, config, os.path.getsize(path), limit)
+        _check_stored(path, handle, limit)
+
+
+def _check_declared(path: str, config: Any, file_bytes: int, limit: int | None):
+    """Refuses a config that declares more parameters than `limit` (None:
+    the default for a file of `file_bytes`); returns the limit used."""
+    from tfxfer.transfer.declared_size import declared_parameters
+
+    explicit = limit is not None
+    if limit is None:
+        limit = max(DEFAULT_MIN_PARAMETERS_LIMIT, file_bytes)
+    layers = declared_parameters(config) if config is not None else []
+    total = sum(count for _, _, count in layers)
+    if total > limit:
+        name, class_name, count = max(layers, key=lambda layer: layer[2])
+        raise ModelLoadError(
+            f"Refused to load {path!r}: its config declares {total:,} "
+            f"parameters ({_size(4 * total)} as float32), above the limit of "
+            f"{limit:,} (max_parameters); layer {name!r} ({class_name}) alone "
+            f"declares {count:,}. Keras would create these variables before "
+            f"reading any weight{_default_note(explicit, file_bytes)}. If you "
+            f"trust this file and have the memory, raise the limit: "
+            f"`load_pretrained(..., max_parameters={total})`, the environment "
+            f"variable {MAX_PARAMETERS_ENV}={total}, or `tfxfer inspect "
+            f"--max-parameters {total}`."
+        )
+    return limit
+
+
+def _check_stored(path: str, weights, limit: int) -> None:
+    from tfxfer.transfer.declared_size import stored_elements
+
+    arrays = list(stored_elements(weights))
+    total = sum(count for _, count in arrays)
+    if total > limit:
+        name, count = max(arrays, key=lambda array: array[1])
+        raise ModelLoadError(
+            f"Refused to load {path!r}: its weight arrays declare {total:,} "
+            f"values, above the limit of {limit:,} (max_parameters); array "
+            f"{name!r} alone declares {count:,}. Reading them would take "
+            f"{_size(4 * total)} or more. If you trust this file and have the "
+            f"memory, raise the limit: `load_pretrained(..., "
+            f"max_parameters={total})` or the environment variable "
+            f"{MAX_PARAMETERS_ENV}={total}."
+        )
+
+
+def _default_note(explicit: bool, file_bytes: int) -> str:
+    if explicit:
+        return ""
+    return (
+        f"; the file is {_size(file_bytes)}, and a file that holds its weights "
+        "stores at least one byte per parameter (the default limit is the "
+        f"larger of {DEFAULT_MIN_PARAMETERS_LIMIT:,} and the file's size in "
+        "bytes)"
     )
 
 
