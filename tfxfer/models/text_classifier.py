@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
+from tfxfer.layers.text_vectorizer import TextVectorizer, _as_string_tensor
 from tfxfer.utils.validation import (
     check_choice,
     check_in_range,
@@ -18,7 +19,7 @@ POOLINGS = ("mean", "max")
 
 @keras.saving.register_keras_serializable(package="tfxfer")
 class TextClassifier(keras.Model):
-    """Classifies whole texts from padded token ids.
+    """Classifies whole texts from padded token ids, or from raw strings.
 
     Embedding -> pooling over the tokens (padding excluded through the mask)
     (a text without tokens pools to zeros, not NaN) -> Dense stack ->
@@ -31,6 +32,17 @@ class TextClassifier(keras.Model):
     model's weights, never in its config, so `config.json` stays small however
     large the vocabulary.
 
+    Give it the `tfxfer.Vocabulary` it reads (`from_embedding_matrix(...,
+    vocabulary=vocab, max_length=100)`, `with_vocabulary`, or a
+    `tfxfer.layers.TextVectorizer` as `vectorizer`) and it also takes raw
+    strings: `model.predict(["a text"])` tokenizes inside the model, exactly
+    as `vocab.transform(texts, max_length=100)` does, and the vocabulary is
+    saved in the `.keras` file (an asset, not config), so
+    `tfxfer.load_pretrained(path).predict(["a text"])` works in a fresh
+    process. Token ids (integer inputs) are still accepted as they are. A
+    text without tokens (an empty string, only digits or punctuation) gets
+    the model's answer to an all-padding row, as with `transform`.
+
     Args:
         vocab_size: Number of rows of the embedding (index 0 is padding).
         embedding_dim: Size of each word vector.
@@ -42,6 +54,9 @@ class TextClassifier(keras.Model):
             freezes pretrained vectors, as in the source).
         activation: Activation of the hidden layers.
         dropout: Dropout rate after pooling and after each hidden layer.
+        vectorizer: Optional `tfxfer.layers.TextVectorizer` (or its
+            serialized config, when Keras loads the model) that turns string
+            inputs into ids; its vocabulary must fit `vocab_size`.
         **kwargs: Passed to `keras.Model` (e.g. `name`).
 
     Attributes:
@@ -49,6 +64,7 @@ class TextClassifier(keras.Model):
         pooling_layer: The pooling layer.
         backbone: `keras.Sequential` of the hidden layers.
         head: The `Dense(num_classes, "softmax")` output layer.
+        vectorizer: The `TextVectorizer` of string inputs, or None.
 
     Example:
 
@@ -69,6 +85,7 @@ class TextClassifier(keras.Model):
         embedding_trainable: bool = False,
         activation="relu",
         dropout: float = 0.0,
+        vectorizer: TextVectorizer | dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,6 +122,22 @@ class TextClassifier(keras.Model):
                 layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
         self.backbone = keras.Sequential(layers, name="backbone")
         self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
+        if isinstance(vectorizer, dict):
+            vectorizer = keras.saving.deserialize_keras_object(vectorizer)
+        if vectorizer is not None:
+            if not isinstance(vectorizer, TextVectorizer):
+                raise ValueError(
+                    "Argument `vectorizer` must be a `tfxfer.layers."
+                    "TextVectorizer` or None. Received: vectorizer of type "
+                    f"{type(vectorizer).__name__}"
+                )
+            if vectorizer.vocabulary_size() > self.vocab_size:
+                raise ValueError(
+                    "Argument `vectorizer` must have a vocabulary that fits the "
+                    f"embedding ({self.vocab_size} rows). Received: a "
+                    f"vocabulary of {vectorizer.vocabulary_size()} ids"
+                )
+        self.vectorizer = vectorizer
         self.build((None, None))
 
     @property
@@ -113,7 +146,15 @@ class TextClassifier(keras.Model):
         return self.embedding.trainable
 
     @classmethod
-    def from_embedding_matrix(cls, matrix, num_classes: int, **kwargs):
+    def from_embedding_matrix(
+        cls,
+        matrix,
+        num_classes: int,
+        *,
+        vocabulary=None,
+        max_length: int | None = None,
+        **kwargs,
+    ):
         """Builds a classifier whose embedding starts from `matrix`.
 
         Args:
@@ -122,6 +163,12 @@ class TextClassifier(keras.Model):
                 (e.g. from `tfxfer.embedding_layer`) whose weights, `mask_zero`
                 and `trainable` setting are reused.
             num_classes: Number of classes.
+            vocabulary: Optional `tfxfer.Vocabulary` whose ids index the
+                matrix's rows (the one given to
+                `tfxfer.build_embedding_matrix`): the model then also takes
+                raw strings and saves the vocabulary.
+            max_length: With `vocabulary`, the length texts are padded or
+                cut to (as `Vocabulary.transform(max_length=...)`).
             **kwargs: Other constructor arguments (`hidden_units`, `pooling`,
                 `embedding_trainable`, ...).
 
@@ -129,7 +176,8 @@ class TextClassifier(keras.Model):
             A `TextClassifier` whose `embedding` holds a copy of the matrix.
 
         Raises:
-            ValueError: If `matrix` is not a 2-D array or an Embedding layer.
+            ValueError: If `matrix` is not a 2-D array or an Embedding layer,
+                or `vocabulary` has more ids than `matrix` has rows.
         """
         if isinstance(matrix, keras.layers.Embedding):
             layer = matrix
@@ -148,9 +196,74 @@ class TextClassifier(keras.Model):
                 "(vocab_size, embedding_dim). "
                 f"Received: matrix with shape {array.shape}"
             )
+        if vocabulary is not None:
+            if "vectorizer" in kwargs:
+                raise ValueError(
+                    "Pass either `vocabulary` or `vectorizer`, not both. "
+                    f"Received: vocabulary={vocabulary!r}, "
+                    f"vectorizer={kwargs['vectorizer']!r}"
+                )
+            kwargs["vectorizer"] = TextVectorizer(vocabulary, max_length=max_length)
         model = cls(array.shape[0], array.shape[1], num_classes, **kwargs)
         model.embedding.embeddings.assign(array.astype(model.embedding.dtype))
         return model
+
+    def with_vocabulary(
+        self, vocabulary, *, max_length: int | None = None
+    ) -> TextClassifier:
+        """Returns a copy of this model that also takes raw strings.
+
+        The copy has the same weights and trainable settings, and a
+        `TextVectorizer` of `vocabulary` (replacing any it had), so saving it
+        stores the vocabulary in the file. This model is left unchanged.
+
+        Args:
+            vocabulary: The `tfxfer.Vocabulary` the model was trained with.
+            max_length: The length texts are padded or cut to (as in
+                `Vocabulary.transform(max_length=...)`).
+
+        Returns:
+            A new `TextClassifier`.
+
+        Raises:
+            ValueError: If `vocabulary` is not a `Vocabulary` with tfxfer's
+                tokenizer, or has more ids than the embedding has rows.
+
+        Example:
+
+        >>> model = model.with_vocabulary(vocab, max_length=100)
+        >>> model.predict(["a great film"])
+        """
+        vectorizer = TextVectorizer(vocabulary, max_length=max_length)
+        config = self.get_config()
+        config["vectorizer"] = vectorizer
+        copy = type(self)(**config)
+        copy.set_weights(self.get_weights())
+        pairs = [(self.embedding, copy.embedding), (self.head, copy.head)]
+        pairs += zip(self.backbone.layers, copy.backbone.layers)
+        for source, target in pairs:
+            target.trainable = source.trainable
+        copy.trainable = self.trainable
+        return copy
+
+    def __call__(self, inputs, *args, **kwargs):
+        if self.vectorizer is not None:
+            inputs = _as_string_tensor(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`; with a vectorizer, `x` may be raw texts
+        (a list or NumPy array of strings)."""
+        if self.vectorizer is not None:
+            x = _as_string_tensor(x)
+        return super().predict(x, *args, **kwargs)
+
+    def _ids(self, inputs):
+        if self.vectorizer is not None and (
+            keras.backend.standardize_dtype(inputs.dtype) == "string"
+        ):
+            return self.vectorizer(inputs)
+        return inputs
 
     def build(self, input_shape):
         if not self.embedding.built:
@@ -162,6 +275,7 @@ class TextClassifier(keras.Model):
 
     def features(self, inputs, training=None):
         """Returns the text representation that feeds the head."""
+        inputs = self._ids(inputs)
         vectors = self.embedding(inputs)
         mask = self.embedding.compute_mask(inputs)
         pooled = self.pooling_layer(vectors, mask=mask)
@@ -185,6 +299,11 @@ class TextClassifier(keras.Model):
                 "embedding_trainable": self.embedding.trainable,
                 "activation": self.activation,
                 "dropout": self.dropout,
+                "vectorizer": (
+                    None
+                    if self.vectorizer is None
+                    else keras.saving.serialize_keras_object(self.vectorizer)
+                ),
             }
         )
         return config
