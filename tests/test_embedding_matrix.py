@@ -461,3 +461,30 @@ def test_build_embedding_matrix_coverage_warning_uses_token_counts(kv):
         r"words: 3 of 4, 75.0%\)",
     ):
         tfxfer.build_embedding_matrix(kv, frequent)
+
+
+def test_build_embedding_matrix_bounds_the_rows_of_a_sparse_dict(kv):
+    # {'b': 10**9} would allocate 10**9 rows; refused before any allocation.
+    with pytest.raises(
+        ValueError,
+        match=r"maps the word 'b' to row 1,000,000,000.*1,000,000,001 rows "
+        r"\(16,000,000,016 bytes.*limit of 1,028 rows.*max_rows=1000000001.*"
+        r"Received: vocabulary\['b'\]=1000000000",
+    ):
+        tfxfer.build_embedding_matrix(kv, {"a": 2, "b": 10**9})
+    with pytest.raises(ValueError, match=r"limit of 50 rows \(max_rows\)"):
+        tfxfer.build_embedding_matrix(kv, {"film": 1, "good": 99}, max_rows=50)
+    matrix, _ = tfxfer.build_embedding_matrix(
+        kv, {"film": 1, "good": 2000}, max_rows=2001, oov="zeros"
+    )
+    assert matrix.shape == (2001, 4)
+    np.testing.assert_array_equal(matrix[2000], kv["good"])
+    with pytest.raises(ValueError, match=r"max_rows=0"):
+        tfxfer.build_embedding_matrix(kv, {"film": 1}, max_rows=0)
+
+
+def test_build_embedding_matrix_refuses_a_word_listed_twice(kv):
+    with pytest.raises(
+        ValueError, match=r"each word once.*Received: 'film' at rows 2 and 4"
+    ):
+        tfxfer.build_embedding_matrix(kv, ["", "[UNK]", "film", "good", "film"])

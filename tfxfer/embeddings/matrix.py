@@ -16,7 +16,11 @@ import numpy as np
 
 from tfxfer.embeddings import word_index
 from tfxfer.text import OOV_TOKEN, PAD_INDEX, PAD_TOKEN, Vocabulary
-from tfxfer.utils.validation import check_choice, check_in_range
+from tfxfer.utils.validation import (
+    check_choice,
+    check_in_range,
+    check_positive_int,
+)
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -26,6 +30,9 @@ _MISSING_SAMPLE = 20
 _STATS_SAMPLE = 10_000
 _NOISE_BLOCK = 1024
 _WARNING_SAMPLE = 5
+#: Rows of padding allowed beyond twice the words of a dict vocabulary
+#: (`max_rows=None`): a dict numbered 1..n has n + 1 rows.
+SPARE_ROWS = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +181,7 @@ def _list_layout(tokens, pad_token: str | None, oov_token: str) -> _Layout:
     `oov` initialisation."""
     tokens = list(tokens)
     words, rows, pad_rows = [], [], []
+    first_row: dict[str, int] = {}
     for i, token in enumerate(tokens):
         if not isinstance(token, str):
             raise ValueError(
@@ -184,6 +192,14 @@ def _list_layout(tokens, pad_token: str | None, oov_token: str) -> _Layout:
         if token == pad_token:
             pad_rows.append(i)
         elif token != oov_token:
+            if token in first_row:
+                # Keras' TextVectorization refuses a repeated term too.
+                raise ValueError(
+                    "Argument `vocabulary` must list each word once (row `i` "
+                    "holds word `i`, and a tokenizer maps a word to one id). "
+                    f"Received: {str(token)!r} at rows {first_row[token]} and {i}"
+                )
+            first_row[token] = i
             words.append(str(token))  # NumPy strings from get_vocabulary()
             rows.append(i)
     return _Layout(
@@ -221,6 +237,29 @@ def _dict_layout(vocabulary: Mapping) -> _Layout:
         size=size,
         counts=None,
         pad_rows=np.array([PAD_INDEX], dtype=np.int64),
+    )
+
+
+def _check_rows(layout: _Layout, max_rows: int | None, width: int) -> None:
+    """Refuses a matrix of more rows than `max_rows` (None: twice the words
+    plus `SPARE_ROWS`) before allocating it."""
+    limit = max_rows if max_rows is not None else 2 * len(layout.words) + SPARE_ROWS
+    if layout.size <= limit:
+        return
+    largest = int(np.argmax(layout.rows))
+    word, index = layout.words[largest], int(layout.rows[largest])
+    default = (
+        f"the default, twice the {len(layout.words):,} words plus {SPARE_ROWS:,}"
+        if max_rows is None
+        else "max_rows"
+    )
+    raise ValueError(
+        f"Argument `vocabulary` maps the word {word!r} to row {index:,}, so the "
+        f"matrix would have {layout.size:,} rows ({layout.size * width * 4:,} "
+        f"bytes of float32), above the limit of {limit:,} rows ({default}) for "
+        f"a vocabulary of {len(layout.words):,} words. Number the words densely "
+        "(1..n), or, if the sparse numbering is meant, pass "
+        f"`max_rows={layout.size}`. Received: vocabulary[{word!r}]={index}"
     )
 
 
@@ -427,6 +466,7 @@ def build_embedding_matrix(
     lowercase_fallback: bool = True,
     seed: int | None = 0,
     min_coverage: float = 0.5,
+    max_rows: int | None = None,
 ) -> tuple[np.ndarray, EmbeddingReport]:
     """Builds the embedding matrix of a vocabulary from word vectors.
 
@@ -472,14 +512,21 @@ def build_embedding_matrix(
             `tfxfer.Vocabulary` built by `from_texts`), else the share of its
             words (`report.coverage_by_type`). 0 warns only when no word got
             a vector.
+        max_rows: Most rows the matrix may have. A dict vocabulary gets
+            `max index + 1` rows, so one stray index (`{"a": 2, "b": 10**9}`)
+            would allocate a billion rows: `None` allows twice the number of
+            words plus 1,024 (a vocabulary that is mostly dense); pass an int
+            to allow a sparser numbering.
 
     Returns:
         `(matrix, report)`: a float32 array of shape `(rows, vector_size)`
         and an `EmbeddingReport` (print it).
 
     Raises:
-        ValueError: If an argument is not valid, or `vocabulary` holds no
-            word.
+        ValueError: If an argument is not valid, `vocabulary` holds no
+            word, a list vocabulary repeats a word, or the matrix would have
+            more than `max_rows` rows (the message names the word with the
+            largest index).
 
     Example:
 
@@ -497,8 +544,11 @@ def build_embedding_matrix(
     """
     check_choice("oov", oov, OOV_STRATEGIES)
     min_coverage = check_in_range("min_coverage", min_coverage, 0.0, 1.0)
+    if max_rows is not None:
+        check_positive_int("max_rows", max_rows)
     table = _check_vectors(vectors)
     layout = _layout(vocabulary)
+    _check_rows(layout, max_rows, table.shape[1])
     words, rows = layout.words, layout.rows
     source, lowered = _lookup_with_fallback(vectors, words, lowercase_fallback)
 
