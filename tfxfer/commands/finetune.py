@@ -10,6 +10,11 @@ Two kinds of CSV (UTF-8, optionally compressed: `.csv.gz`, ...):
 - Numeric (no `--text-column`): every other column is an input feature, in
   CSV order; start from a saved model (`--model`) with that many inputs.
 
+For text, the share of the CSV's tokens that the vocabulary (of the vectors
+or of the model) knows is checked before training: none (every text all
+[UNK], a constant predictor) is an error, below `MIN_TOKEN_COVERAGE` (50%) a
+warning.
+
 Labels are class names or integer class ids. Labels that differ only in
 surrounding spaces or in how a number is written (" pos" and "pos"; "1",
 "1.0" and "01") are refused unless `--labels-as-is` keeps each raw string as
@@ -35,10 +40,40 @@ import pathlib
 import sys
 import warnings
 
+#: Share of the CSV's tokens the vocabulary must know before a warning.
+MIN_TOKEN_COVERAGE = 0.5
+
 
 def _fail(message: str) -> int:
     print(f"tfxfer finetune: error: {message}", file=sys.stderr)
     return 1
+
+
+def _token_coverage(x, args) -> str | None:
+    """An error if the vocabulary knows none of the texts' tokens (ids >= 2);
+    warns below `MIN_TOKEN_COVERAGE`."""
+    import numpy as np
+
+    tokens = int(np.count_nonzero(x >= 1))  # 0 pads, 1 is [UNK]
+    known = int(np.count_nonzero(x >= 2))
+    source = (
+        f"--vectors {args.vectors!r}" if args.vectors else f"--model {args.model!r}"
+    )
+    if tokens and not known:
+        return (
+            f"the vocabulary of {source} knows none of the {tokens:,} tokens of "
+            f"--text-column {args.text_column!r} in {args.csv!r}: every text "
+            "would be [UNK] only, and the model a constant predictor. Check the "
+            "language, case and tokenization of the vectors and the CSV"
+        )
+    if tokens and known / tokens < MIN_TOKEN_COVERAGE:
+        warnings.warn(
+            f"The vocabulary of {source} knows only {known / tokens:.1%} of the "
+            f"{tokens:,} tokens of --text-column {args.text_column!r} (expected "
+            f"at least {MIN_TOKEN_COVERAGE:.0%}): the rest are [UNK]",
+            stacklevel=2,
+        )
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -257,6 +292,8 @@ def _run(args: argparse.Namespace) -> int:
         if source is not None:
             inputs_read.add(source.resolve())
         x = vocabulary.transform(inputs, max_length=args.max_length)
+        if (problem := _token_coverage(x, args)) is not None:
+            return _fail(problem)
     else:
         x = np.asarray(inputs)
         model, head = _build_numeric_model(args, x.shape[1], len(classes))

@@ -1,0 +1,42 @@
+"""Real pretrained models and word vectors, offline and verified.
+
+- `registry`: the named assets (`ASSETS`), each an installed pip package
+  whose weight and vector files are checked against SHA-256 digests kept in
+  the code.
+- `verify`: find an asset's files, check them (`verify_asset`), report them
+  (`asset_status`, `tfxfer assets`).
+- `word_vectors`: GloVe by name, memory-mapped
+  (`tfxfer.datasets.load_pretrained_word_vectors("glove-6b-50d")`).
+- `text_encoders`: KerasHub encoders on raw strings (`tfxfer.text_encoder`,
+  `tfxfer.text_classifier`).
+"""
+
+from tfxfer.pretrained.registry import ASSETS, Asset, get_asset
+from tfxfer.pretrained.text_encoders import (
+    PretrainedTextClassifier,
+    TextEncoder,
+    text_classifier,
+    text_encoder,
+)
+from tfxfer.pretrained.verify import (
+    AssetStatus,
+    asset_folder,
+    asset_status,
+    verify_asset,
+)
+from tfxfer.pretrained.word_vectors import load_asset_word_vectors
+
+__all__ = [
+    "ASSETS",
+    "Asset",
+    "AssetStatus",
+    "PretrainedTextClassifier",
+    "TextEncoder",
+    "asset_folder",
+    "asset_status",
+    "get_asset",
+    "load_asset_word_vectors",
+    "text_classifier",
+    "text_encoder",
+    "verify_asset",
+]
