@@ -272,3 +272,31 @@ def test_finetune_bad_csv_exit_code_without_traceback(tmp_path, tiny_model_path)
     assert result.returncode == 1
     assert "non-integer numbers" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_finetune_refuses_vectors_that_cover_none_of_the_texts(
+    capsys, tmp_path, reviews_csv
+):
+    vectors = tmp_path / "other.txt"
+    vectors.write_text("2 4\nzorblax 1 0 0 0\nquux 0 1 0 0\n")
+    out = tmp_path / "never.keras"
+    argv = ["finetune", reviews_csv, "--vectors", vectors, "--text-column"]
+    argv += ["review", "--label-column", "sentiment", "--out", out, "--quiet"]
+    code, _, err = _main(capsys, *argv)
+    assert code == 1
+    assert re.search(r"knows none of the [\d,]+ tokens of --text-column 'review'", err)
+    assert "constant predictor" in err and not out.exists()
+
+
+def test_finetune_warns_when_vectors_cover_few_tokens(capsys, tmp_path, reviews_csv):
+    from conftest import REVIEWS
+
+    vectors = tmp_path / "few.txt"
+    word = REVIEWS[0][0].split()[0].lower()
+    vectors.write_text(f"1 4\n{word} 1 0 0 0\n")
+    out = tmp_path / "few.keras"
+    argv = ["finetune", reviews_csv, "--vectors", vectors, "--text-column"]
+    argv += ["review", "--label-column", "sentiment", "--epochs", 1]
+    with pytest.warns(UserWarning, match=r"knows only [\d.]+% .*at least 50%"):
+        code, _, err = _main(capsys, *argv, "--out", out, "--quiet")
+    assert code == 0, err
