@@ -9,6 +9,7 @@ from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxP
 from tfxfer.layers.text_vectorizer import TextVectorizer, _as_string_tensor
 from tfxfer.utils.validation import (
     check_choice,
+    check_finite_array,
     check_in_range,
     check_positive_int,
     check_units,
@@ -196,6 +197,7 @@ class TextClassifier(keras.Model):
                 "(vocab_size, embedding_dim). "
                 f"Received: matrix with shape {array.shape}"
             )
+        check_finite_array("matrix", array)
         if vocabulary is not None:
             if "vectorizer" in kwargs:
                 raise ValueError(

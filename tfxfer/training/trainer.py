@@ -33,7 +33,7 @@ from tfxfer.training.data_checks import check_targets, check_token_ids
 from tfxfer.training.distributed import DistributedSteps, model_strategy
 from tfxfer.training.epoch_iterator import EpochIterator
 from tfxfer.training.progress import EpochLogger, resolve_verbose
-from tfxfer.training.state import TrainState, draw_seed
+from tfxfer.training.state import TrainState, check_weight_arrays, draw_seed
 from tfxfer.training.step_functions import (
     CompiledObjective,
     StandaloneObjective,
@@ -1013,7 +1013,7 @@ class Trainer:
         """
         model = self.model
         if weights is not None:
-            weights = check_weights(model, weights)
+            weights = check_weights(model, check_weight_arrays(weights))
         if self._initial_variables is not None:
             for variable, value in zip(model.variables, self._initial_variables):
                 variable.assign(value)

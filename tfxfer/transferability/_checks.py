@@ -1,0 +1,188 @@
+"""Argument checks shared by the transferability scores.
+
+Every check names the argument, says what was expected and shows what was
+received (the shape and dtype of an array, never its whole content), and
+raises `tfxfer.errors.InvalidDataError`, a `ValueError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tfxfer.errors import InvalidDataError
+
+#: How far from 1 a row of source probabilities may sum (float32 softmax
+#: outputs over thousands of classes are off by about 1e-6).
+PROBABILITY_TOLERANCE = 1e-3
+
+
+def describe(value: Any) -> str:
+    """A short description of `value` for an error message."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"an array of shape {tuple(shape)} and dtype {dtype}"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return repr(value) if value is None else f"a {type(value).__name__}"
+
+
+def _numeric_array(name: str, value: Any, what: str) -> np.ndarray:
+    """`value` as a real numeric array, or an error saying `what` was expected."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}. Received: {name}={describe(value)} "
+            f"({error})"
+        ) from error
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}. Received: {name}={describe(value)}"
+        )
+    return array
+
+
+def _check_finite(name: str, array: np.ndarray) -> None:
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        raise InvalidDataError(
+            f"Argument `{name}` must hold finite numbers only. Received: {name} "
+            f"with {len(bad)} NaN or infinite value(s), the first at index "
+            f"{tuple(int(i) for i in bad[0])}"
+        )
+
+
+def features(name: str, value: Any) -> np.ndarray:
+    """Returns `value` as a 2-D float64 array (samples, features) of finite
+    numbers."""
+    what = "a 2-D array of numbers (samples, features)"
+    array = _numeric_array(name, value, what)
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}, with at least one sample and one "
+            f"feature. Received: {name}={describe(array)}"
+        )
+    array = array.astype(np.float64, copy=False)
+    _check_finite(name, array)
+    return array
+
+
+def targets(name: str, value: Any) -> np.ndarray:
+    """Returns regression targets as a 2-D float64 array (samples, targets)."""
+    what = "a 1-D or 2-D array of numbers (samples[, targets])"
+    array = _numeric_array(name, value, what)
+    if array.ndim not in (1, 2) or array.size == 0:
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}. Received: {name}={describe(array)}"
+        )
+    array = array.astype(np.float64, copy=False)
+    _check_finite(name, array)
+    return array.reshape(len(array), -1)
+
+
+def labels(name: str, value: Any, *, min_classes: int = 2) -> tuple[np.ndarray, int]:
+    """Returns (class index of each sample in 0..C-1, C) for integer labels.
+
+    The classes are the distinct labels present, in increasing order, so the
+    scores do not depend on which integers name the classes.
+    """
+    what = "a 1-D array of integer class labels"
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}. Received: {name}={describe(value)} "
+            f"({error})"
+        ) from error
+    if array.dtype == bool:
+        array = array.astype(np.int64)
+    if array.ndim != 1:
+        hint = (
+            " (for one-hot labels or probabilities, pass their argmax)"
+            if array.ndim == 2
+            else ""
+        )
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}{hint}. "
+            f"Received: {name}={describe(array)}"
+        )
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all() or (array != np.round(array)).any():
+            raise InvalidDataError(
+                f"Argument `{name}` must be {what}; it holds values that are not "
+                f"integers (classification scores need class labels, not "
+                f"continuous targets). Received: {name}={describe(array)}, e.g. "
+                f"{_first_non_integer(array)}"
+            )
+    elif not np.issubdtype(array.dtype, np.integer):
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}. Received: {name}={describe(array)}"
+        )
+    classes, codes = np.unique(array, return_inverse=True)
+    if len(classes) < min_classes:
+        raise InvalidDataError(
+            f"Argument `{name}` must hold at least {min_classes} distinct classes. "
+            f"Received: {name} with {len(classes)} class(es) "
+            f"{classes.tolist()[:5]} in {len(array)} sample(s)"
+        )
+    return codes.reshape(-1), len(classes)
+
+
+def _first_non_integer(array: np.ndarray) -> float:
+    bad = ~np.isfinite(array) | (array != np.round(array))
+    return float(array[np.argmax(bad)])
+
+
+def probabilities(name: str, value: Any) -> np.ndarray:
+    """Returns `value` as a 2-D float64 array whose rows are probability
+    distributions (non-negative, each summing to 1)."""
+    what = "a 2-D array of probabilities (samples, source classes)"
+    array = _numeric_array(name, value, what)
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        hint = (
+            " (source labels go to `nce`, probabilities here)"
+            if array.ndim == 1
+            else ""
+        )
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}{hint}. "
+            f"Received: {name}={describe(array)}"
+        )
+    array = array.astype(np.float64, copy=False)
+    _check_finite(name, array)
+    hint = "; pass the source model's softmax outputs, not its features or logits"
+    if (array < 0).any():
+        row = int(np.argmax((array < 0).any(axis=1)))
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}, all non-negative{hint}. Received: "
+            f"{name}={describe(array)} with negative values, e.g. "
+            f"{float(array.min()):.6g} (row {row})"
+        )
+    sums = array.sum(axis=1)
+    off = np.abs(sums - 1.0) > PROBABILITY_TOLERANCE
+    if off.any():
+        row = int(np.argmax(off))
+        raise InvalidDataError(
+            f"Argument `{name}` must be {what}, each row summing to 1 (within "
+            f"{PROBABILITY_TOLERANCE}){hint}. Received: {name}={describe(array)} "
+            f"with {int(off.sum())} row(s) that do not, e.g. row {row} sums to "
+            f"{float(sums[row]):.6g}"
+        )
+    return array
+
+
+def same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
+    """Raises unless `a` and `b` hold the same number of samples."""
+    if len(a) != len(b):
+        raise InvalidDataError(
+            f"Arguments `{name_a}` and `{name_b}` must hold the same number of "
+            f"samples. Received: {name_a} with {len(a)} and {name_b} with "
+            f"{len(b)}"
+        )
