@@ -7,7 +7,15 @@ imports it only when a sub-command runs (see `_tfxfer_cli`).
 
 # ruff: noqa: F401  (every name here is re-exported by tfxfer/__init__.py)
 
-from tfxfer import datasets, embeddings, errors, layers, models, text
+from tfxfer import (
+    datasets,
+    embeddings,
+    errors,
+    layers,
+    models,
+    text,
+    transferability,
+)
 from tfxfer.comparison import compare_transfer, plot_data_efficiency
 from tfxfer.embeddings import (
     EmbeddingReport,
@@ -53,4 +61,5 @@ from tfxfer.transfer import (
     transfer_weights,
     unfreeze,
 )
+from tfxfer.transferability import h_score, leep, logme, nce, score_sources
 from tfxfer.version import __version__
