@@ -488,3 +488,13 @@ def test_build_embedding_matrix_refuses_a_word_listed_twice(kv):
         ValueError, match=r"each word once.*Received: 'film' at rows 2 and 4"
     ):
         tfxfer.build_embedding_matrix(kv, ["", "[UNK]", "film", "good", "film"])
+
+
+def test_embedding_layer_and_classifier_refuse_a_matrix_with_nan():
+    matrix = np.ones((5, 3), np.float32)
+    matrix[2, 1] = np.nan
+    message = r"`matrix` must hold finite values.*first at index \(2, 1\)"
+    with pytest.raises(ValueError, match=message):
+        tfxfer.embedding_layer(matrix)
+    with pytest.raises(ValueError, match=message):
+        tfxfer.TextClassifier.from_embedding_matrix(matrix, num_classes=2)

@@ -18,6 +18,7 @@ from tfxfer.embeddings import word_index
 from tfxfer.text import OOV_TOKEN, PAD_INDEX, PAD_TOKEN, Vocabulary
 from tfxfer.utils.validation import (
     check_choice,
+    check_finite_array,
     check_in_range,
     check_positive_int,
 )
@@ -674,6 +675,7 @@ def embedding_layer(
             "Argument `matrix` must be a non-empty 2-D array of shape "
             f"(rows, embedding_dim). Received: matrix with shape {array.shape}"
         )
+    check_finite_array("matrix", array)
     layer = keras.layers.Embedding(
         array.shape[0],
         array.shape[1],

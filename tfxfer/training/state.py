@@ -67,3 +67,36 @@ def draw_seed() -> int:
     explicit seed repeat after it, as Keras `fit`'s shuffling does.
     """
     return int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 (the global state)
+
+
+def check_weight_arrays(weights: Any) -> list:
+    """Returns `weights` (arrays, as `model.get_weights()` gives them) as a
+    list, refusing a path and arrays holding NaN or infinite values.
+
+    Raises:
+        ValueError: If `weights` is a string or path (a file of weights is
+            loaded with `model.load_weights`), not a list, or an array is
+            not finite.
+    """
+    import os
+
+    from tfxfer.utils.validation import check_finite_array
+
+    if isinstance(weights, str | bytes | os.PathLike):
+        raise ValueError(
+            "Argument `weights` must be a list of arrays, as "
+            "`model.get_weights()` returns them; to start from a file, call "
+            "`model.load_weights(path)` first, then `reset(model.get_weights())`"
+            f". Received: weights={weights!r}"
+        )
+    try:
+        weights = list(weights)
+    except TypeError:
+        raise ValueError(
+            "Argument `weights` must be a list of arrays, as "
+            "`model.get_weights()` returns them. Received: weights of type "
+            f"{type(weights).__name__}"
+        ) from None
+    for i, array in enumerate(weights):
+        check_finite_array(f"weights[{i}]", array)
+    return weights

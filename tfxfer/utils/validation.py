@@ -241,3 +241,34 @@ def check_callbacks(name: str, callbacks: Any) -> list:
                 f"{type(callback).__name__}"
             )
     return callbacks
+
+
+def check_finite_array(name: str, array: Any) -> None:
+    """Raises if a floating-point array holds NaN or infinite values.
+
+    Args:
+        name: The argument's name, for the message (e.g. "matrix",
+            "weights[2]").
+        array: An array-like; arrays that are not floating-point pass.
+
+    Raises:
+        ValueError: Naming the first bad entry and how many there are.
+
+    Example:
+
+    >>> check_finite_array("matrix", np.ones((2, 3)))
+    """
+    import numpy as np
+
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.inexact):
+        return
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(
+        f"Argument `{name}` must hold finite values only. Received: "
+        f"{int(bad.sum()):,} NaN or infinite values of {array.size:,} (the "
+        f"first at index {first}: {array[first]})"
+    )
