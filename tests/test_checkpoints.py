@@ -1,5 +1,6 @@
 """Checkpoint and resume: a run interrupted anywhere ends bit-identical."""
 
+import errno
 import os
 import pathlib
 import subprocess
@@ -303,3 +304,319 @@ def test_runs_killed_with_sigkill_resume_bit_identical(tmp_path):
         assert len(got) == len(expected)
         assert all(np.array_equal(a, b) for a, b in zip(expected, got)), kill
         out.unlink()
+
+
+# --- a resume must be the same run -----------------------------------------
+
+SMALL = {
+    "loss": "sparse_categorical_crossentropy",
+    "epochs": 3,
+    "batch_size": 16,
+    "verbose": 0,
+    "seed": 3,
+}
+
+
+def _tiny(units=4, activation="relu"):
+    keras.utils.set_random_seed(1)
+    return keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(units, activation=activation),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(0)
+    return rng.random((48, 6), dtype=np.float32), rng.integers(0, 3, 48)
+
+
+def _crashed_run(folder, x, y, **kwargs):
+    """Two of three epochs checkpointed, then a crash."""
+    with pytest.raises(RuntimeError, match="crash"):
+        tfxfer.train(
+            _tiny(),
+            x,
+            y,
+            checkpoint_dir=folder,
+            callbacks=[CrashAt(2, 0)],
+            **{**SMALL, **kwargs},
+        )
+
+
+def _folder_state(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": _tiny(activation="tanh")}, r"activation: saved \"relu\", now"),
+        ({"optimizer": "sgd"}, 'optimizer: saved "Adam", now "SGD"'),
+        (
+            {"learning_rate": 0.05},
+            r"optimizer\.learning_rate: saved 0\.001.*, now 0\.05",
+        ),
+        ({"loss": "categorical_crossentropy_x"}, "loss: saved"),
+        ({"data": "other"}, r"data\.sha256: saved"),
+        ({"metrics": ["accuracy"]}, "metric variable count: saved 2, now 4"),
+    ],
+)
+def test_resume_refuses_a_different_run_and_changes_nothing(
+    small, tmp_path, change, message
+):
+    x, y = small
+    _crashed_run(tmp_path, x, y)
+    before = _folder_state(tmp_path)
+    model = change.pop("model", None) or _tiny()
+    initial = [v.numpy() for v in model.variables]
+    if change.pop("data", None):
+        x = x[::-1].copy()  # same size, other rows
+    if change.get("loss") == "categorical_crossentropy_x":
+        change["loss"] = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with pytest.raises(tfxfer.errors.RunMismatchError, match=message) as caught:
+        tfxfer.train(model, x, y, checkpoint_dir=tmp_path, **{**SMALL, **change})
+    assert 'resume="force"' in str(caught.value)
+    assert "another `checkpoint_dir`" in str(caught.value)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(initial, model.variables))
+    assert _folder_state(tmp_path) == before
+
+
+def test_a_model_with_other_weight_shapes_is_refused_even_when_forced(small, tmp_path):
+    x, y = small
+    _crashed_run(tmp_path, x, y)
+    model = _tiny(units=5)
+    initial = [v.numpy() for v in model.variables]
+    for resume in ("auto", "force"):
+        with pytest.raises(
+            tfxfer.errors.RunMismatchError,
+            match=r"model weight #0: saved 'sequential/dense/kernel' shape "
+            r"\(6, 4\) float32, now 'sequential/dense/kernel' shape \(6, 5\) "
+            r"float32.*cannot be restored into this model",
+        ):
+            tfxfer.train(model, x, y, checkpoint_dir=tmp_path, resume=resume, **SMALL)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(initial, model.variables))
+
+
+def test_forced_resume_applies_the_new_learning_rate(small, tmp_path):
+    x, y = small
+    _crashed_run(tmp_path, x, y)
+    model = _tiny()
+    history = tfxfer.train(
+        model,
+        x,
+        y,
+        checkpoint_dir=tmp_path,
+        resume="force",
+        **{**SMALL, "learning_rate": 0.05},
+    )
+    assert history.epoch == [0, 1, 2]
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.05)
+    assert int(model.optimizer.iterations.numpy()) == 9  # 6 restored + 3
+
+
+def test_forced_resume_with_another_optimizer_starts_it_fresh(small, tmp_path):
+    x, y = small
+    _crashed_run(tmp_path, x, y)
+    model = _tiny()
+    history = tfxfer.train(
+        model,
+        x,
+        y,
+        checkpoint_dir=tmp_path,
+        resume="force",
+        **{**SMALL, "optimizer": "sgd"},
+    )
+    assert history.epoch == [0, 1, 2]
+    assert type(model.optimizer).__name__ == "SGD"
+    assert int(model.optimizer.iterations.numpy()) == 3  # not Adam's 6
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+
+
+def test_forced_resume_on_other_data_restarts_the_saved_epoch(small, tmp_path):
+    x, y = small
+    _crashed_run(tmp_path, x, y)
+    history = tfxfer.train(
+        _tiny(), x[:40], y[:40], checkpoint_dir=tmp_path, resume="force", **SMALL
+    )
+    assert history.epoch == [0, 1, 2]
+
+
+def test_resume_argument_is_checked(small, tmp_path):
+    x, y = small
+    with pytest.raises(ValueError, match=r"`resume` must be 'auto', 'force' or"):
+        tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, resume="yes", **SMALL)
+    with pytest.raises(ValueError, match="`resume` needs a `checkpoint_dir`"):
+        tfxfer.train(_tiny(), x, y, resume="force", **SMALL)
+    with pytest.raises(ValueError, match=r"must name a checkpoint.*it holds none"):
+        tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, resume="ckpt-2", **SMALL)
+
+
+# --- a damaged checkpoint is reported, never replaced ------------------------
+
+
+def _damage_garbage_state(folder):
+    (folder / "checkpoint").write_bytes(b"\x00garbage {{ not a state")
+    return r"state file .*checkpoint is unreadable.*newest intact .* is 'ckpt-2'"
+
+
+def _damage_missing_state(folder):
+    (folder / "checkpoint").unlink()
+    return r"state file .*checkpoint \(which names.*\) is missing.*'ckpt-2'"
+
+
+def _damage_missing_index(folder):
+    (folder / "ckpt-2.index").unlink()
+    return r"ckpt-2\.index is missing.*newest intact checkpoint there is 'ckpt-1'"
+
+
+def _damage_truncated_data(folder):
+    data = folder / "ckpt-2.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:200])
+    return r"ckpt-2\.data-00000-of-00001 cannot be read.*'ckpt-1'"
+
+
+def _damage_checksum(folder):
+    data = folder / "ckpt-2.data-00000-of-00001"
+    flipped = bytearray(data.read_bytes())
+    flipped[10] ^= 0xFF
+    data.write_bytes(bytes(flipped))
+    return r"ckpt-2\.data-00000-of-00001 cannot be read.*Checksum.*'ckpt-1'"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _damage_garbage_state,
+        _damage_missing_state,
+        _damage_missing_index,
+        _damage_truncated_data,
+        _damage_checksum,
+    ],
+)
+def test_a_damaged_checkpoint_is_reported_and_an_intact_one_resumes(
+    small, tmp_path, damage
+):
+    x, y = small
+    reference = _tiny()
+    tfxfer.train(reference, x, y, **SMALL)
+    _crashed_run(tmp_path, x, y)  # ckpt-1 and ckpt-2
+    message = damage(tmp_path)
+    intact = "ckpt-2" if "'ckpt-2'" in message else "ckpt-1"
+    before = _folder_state(tmp_path)
+    model = _tiny()
+    initial = [v.numpy() for v in model.variables]
+    with pytest.raises(tfxfer.errors.DamagedCheckpointError, match=message) as caught:
+        tfxfer.train(model, x, y, checkpoint_dir=tmp_path, **SMALL)
+    assert f"resume='{intact}'" in str(caught.value)
+    assert _folder_state(tmp_path) == before  # nothing replaced
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(initial, model.variables))
+    # Resuming from the intact one ends as a run never interrupted, and
+    # writes new checkpoints under new numbers.
+    resumed = _tiny()
+    history = tfxfer.train(
+        resumed, x, y, checkpoint_dir=tmp_path, resume=intact, **SMALL
+    )
+    assert history.epoch == [0, 1, 2]
+    assert _same_weights(reference, resumed)
+    after = _folder_state(tmp_path)
+    assert all(
+        after[name] == data
+        for name, data in before.items()
+        if name in after and name.startswith("ckpt-")
+    )
+    assert (tmp_path / "ckpt-3.index").exists() or (tmp_path / "ckpt-4.index").exists()
+    # The folder now resumes on its own, as a finished run.
+    with pytest.warns(UserWarning, match="already finished"):
+        tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, **SMALL)
+
+
+def test_resume_from_a_damaged_named_checkpoint_is_refused(small, tmp_path):
+    x, y = small
+    _crashed_run(tmp_path, x, y)
+    _damage_truncated_data(tmp_path)
+    with pytest.raises(
+        tfxfer.errors.DamagedCheckpointError, match=r"ckpt-2\.data.*'ckpt-1'"
+    ):
+        tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, resume="ckpt-2", **SMALL)
+
+
+# --- a full disk while checkpointing -----------------------------------------
+
+
+def _disk_full(monkeypatch, where, at):
+    """Makes the `at`-th checkpoint write fail as a full disk does."""
+    import tensorflow as tf
+    from tensorflow.python.checkpoint import checkpoint_management
+    from tensorflow.python.ops import gen_io_ops
+
+    count = [0]
+    if where == "data":
+        # The shard is in ckpt-N_temp/; merging it into ckpt-N.* fails.
+        original = gen_io_ops.merge_v2_checkpoints
+
+        def merge(*args, **kwargs):
+            count[0] += 1
+            if count[0] == at:
+                raise tf.errors.ResourceExhaustedError(
+                    None, None, "ckpt-2.data-00000-of-00001; No space left on device"
+                )
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(gen_io_ops, "merge_v2_checkpoints", merge)
+    else:
+        # ckpt-N.* are complete; the state file naming it cannot be written.
+        original = checkpoint_management.update_checkpoint_state_internal
+
+        def update(save_dir, *args, **kwargs):
+            count[0] += 1
+            if count[0] == at:
+                with open(os.path.join(save_dir, "checkpoint.tmp" + "a" * 32), "w"):
+                    pass
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return original(save_dir, *args, **kwargs)
+
+        monkeypatch.setattr(
+            checkpoint_management, "update_checkpoint_state_internal", update
+        )
+
+
+@pytest.mark.parametrize("where", ["data", "state"])
+def test_a_full_disk_while_checkpointing_is_reported_and_cleaned_up(
+    small, tmp_path, monkeypatch, where
+):
+    x, y = small
+    reference = _tiny()
+    tfxfer.train(reference, x, y, **SMALL)
+    # The state file is written twice per save: the 2nd save's first write.
+    _disk_full(monkeypatch, where, at=2 if where == "data" else 3)
+    with pytest.raises(
+        tfxfer.errors.CheckpointWriteError,
+        match=r"checkpoint .*ckpt-2 in `checkpoint_dir`: the disk is full.*"
+        r"still 'ckpt-1'",
+    ) as caught:
+        tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, **SMALL)
+    assert caught.value.errno == errno.ENOSPC
+    assert isinstance(caught.value, OSError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint",
+        "ckpt-1.data-00000-of-00001",
+        "ckpt-1.index",
+    ]
+    monkeypatch.undo()
+    resumed = _tiny()
+    history = tfxfer.train(resumed, x, y, checkpoint_dir=tmp_path, **SMALL)
+    assert history.epoch == [0, 1, 2]
+    assert _same_weights(reference, resumed)
+
+
+def test_temporaries_of_a_killed_write_are_removed(small, tmp_path):
+    x, y = small
+    (tmp_path / "ckpt-1_temp").mkdir()
+    (tmp_path / "ckpt-1_temp" / "part-00000-of-00001.index").write_bytes(b"x")
+    (tmp_path / ("checkpoint.tmp" + "b" * 32)).write_bytes(b"")
+    tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, **SMALL)
+    assert not any("tmp" in p.name or "temp" in p.name for p in tmp_path.iterdir())

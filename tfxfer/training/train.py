@@ -171,6 +171,7 @@ def train(
     checkpoint_dir=None,
     checkpoint_freq: str | int = "epoch",
     max_checkpoints: int = 3,
+    resume: str = "auto",
 ) -> keras.callbacks.History:
     """Trains `model` with a compiled GradientTape loop; `fit` without `compile`.
 
@@ -237,6 +238,12 @@ def train(
             (see `Trainer.fit`).
         checkpoint_freq: `"epoch"`, or every N steps too (an int).
         max_checkpoints: Checkpoints kept in `checkpoint_dir`.
+        resume: `"auto"`: resume from the newest checkpoint of the same run
+            (a different model, optimizer, learning rate, loss or data
+            raises `tfxfer.errors.RunMismatchError` naming the
+            differences); `"force"`: continue it with this call's settings
+            (the new learning rate applies); `"ckpt-N"`: resume from that
+            checkpoint, e.g. when the newest is damaged. See `Trainer.fit`.
 
     Returns:
         The `keras.callbacks.History` of the run (also `model.history`).
@@ -290,4 +297,5 @@ def train(
         checkpoint_dir=checkpoint_dir,
         checkpoint_freq=checkpoint_freq,
         max_checkpoints=max_checkpoints,
+        resume=resume,
     )

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from tfxfer.errors import NonFiniteLossError
-from tfxfer.training.checkpoints import RunCheckpoint
+from tfxfer.training.checkpoints import RunCheckpoint, check_resume
 from tfxfer.training.data_adapters import (
     check_class_weight,
     get_adapter,
@@ -529,6 +529,7 @@ class Trainer:
         checkpoint_dir: str | os.PathLike | None = None,
         checkpoint_freq: str | int = "epoch",
         max_checkpoints: int = 3,
+        resume: str = "auto",
     ) -> keras.callbacks.History:
         """Trains the model, as `Model.fit` does (same arguments, same History).
 
@@ -575,7 +576,12 @@ class Trainer:
                 epoch) or an int N: also every N training steps (in-memory
                 data only).
             max_checkpoints: Checkpoints kept in `checkpoint_dir`; older ones
-                are deleted.
+                are deleted once a newer one is complete.
+            resume: How a call with `checkpoint_dir` resumes (see
+                "Checkpoints" below): `"auto"` (from the newest checkpoint,
+                if any, of the same run), `"force"` (from the newest one,
+                even of a different run) or a checkpoint's name such as
+                `"ckpt-3"` (from that one, e.g. when a newer one is damaged).
 
         Checkpoints:
             Each holds the model's variables (weights, normalization
@@ -585,11 +591,32 @@ class Trainer:
             it, Keras' global seed state and the History so far, written
             with `tf.train.CheckpointManager` (a crash while writing leaves
             the previous checkpoint in force). A call with `checkpoint_dir`
-            first restores the newest checkpoint there, if any; it must be a
-            run on data of the same size with the same `batch_size`,
-            `shuffle` and `steps_per_epoch` (a `ValueError` says what
-            differs), and may ask for more `epochs` (it then continues the
-            run). A run that finished its `epochs`, or was stopped early
+            first restores the newest checkpoint there, if any, and may ask
+            for more `epochs` (it then continues the run). It must be the
+            same run (`tfxfer.training.run_identity`): the same model
+            architecture (config, weight names and shapes), optimizer class
+            and hyperparameters (learning rate included), loss and metrics,
+            data (its size and a hash of sampled rows; datasets and
+            generators: their element spec and batches), `batch_size`,
+            `shuffle` and `steps_per_epoch`; otherwise
+            `tfxfer.errors.RunMismatchError` names each difference with both
+            values, and nothing is restored. `resume="force"` continues the
+            saved run with this call's settings: the new hyperparameters
+            apply (a changed learning rate included), an optimizer whose
+            variables differ (another class) starts fresh, and with other
+            data, batching or metrics the saved epoch restarts from its
+            first batch; a model whose variables differ is refused even
+            then. To start afresh instead, pass another `checkpoint_dir` or
+            delete this one. The checkpoint is read whole before anything
+            is restored: a missing, truncated or corrupt file (or state
+            file) raises `tfxfer.errors.DamagedCheckpointError` naming it
+            and the newest intact checkpoint, which `resume="ckpt-N"` then
+            resumes from; nothing in the folder is deleted or overwritten
+            until a newer checkpoint is complete. A checkpoint that cannot
+            be written (a full disk) raises
+            `tfxfer.errors.CheckpointWriteError` naming it, after removing
+            its partial files: the same call, run again, resumes from the
+            previous one. A run that finished its `epochs`, or was stopped early
             (EarlyStopping), resumes as finished: the call warns and returns
             its History. Callbacks' own state (EarlyStopping's patience,
             ReduceLROnPlateau's) is not checkpointed, as with Keras'
@@ -607,6 +634,12 @@ class Trainer:
                 the loss or the model (checked before the first step).
             tfxfer.errors.NonFiniteLossError: If a step's loss or gradients are
                 not finite (unless a `TerminateOnNaN` callback is passed).
+            tfxfer.errors.RunMismatchError: If `checkpoint_dir` holds a
+                checkpoint of a different run (see "Checkpoints").
+            tfxfer.errors.DamagedCheckpointError: If the checkpoint to resume
+                from is missing, truncated or corrupt.
+            tfxfer.errors.CheckpointWriteError: If a checkpoint cannot be
+                written (a full disk).
         """
         model = self.model
         batch_size = (
@@ -637,6 +670,7 @@ class Trainer:
         if checkpoint_freq != "epoch":
             checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
         max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
+        resume = check_resume(resume, checkpoint_dir)
         if (
             checkpoint_dir is not None
             and self.strategy is not None
@@ -698,6 +732,7 @@ class Trainer:
                 batch_size=batch_size,
                 shuffle=shuffle,
                 steps_per_epoch=steps_per_epoch,
+                resume=resume,
             )
         start = 0
         if resumed_run is not None:
@@ -820,6 +855,7 @@ class Trainer:
         batch_size,
         shuffle,
         steps_per_epoch,
+        resume="auto",
     ):
         """Opens `directory` for this run; restores its newest checkpoint.
 
@@ -847,6 +883,9 @@ class Trainer:
             max_to_keep=max_to_keep,
             description=description,
             strategy=self.strategy,
+            loss=self.steps.objective.loss_spec,
+            adapter=adapter,
+            resume=resume,
         )
         step_before = int(self.state.step.numpy())
         restored = saver.restore()
