@@ -92,19 +92,3 @@ class DamagedCheckpointError(TfxferError, ValueError):
 class CheckpointWriteError(TfxferError, OSError):
     """A checkpoint could not be written (a full disk); its partial files
     were removed and the previous checkpoint stays in force."""
-
-
-class RunMismatchError(TfxferError, ValueError):
-    """A checkpoint belongs to a different training run than the call
-    resuming from it; the message names each difference and both values."""
-
-
-class DamagedCheckpointError(TfxferError, ValueError):
-    """A checkpoint (or the state file naming it) is missing, truncated or
-    fails its checksums; the message names the file and the newest intact
-    checkpoint."""
-
-
-class CheckpointWriteError(TfxferError, OSError):
-    """A checkpoint could not be written (a full disk); its partial files
-    were removed and the previous checkpoint stays in force."""
