@@ -524,12 +524,16 @@ def test_train_falls_back_from_xla_with_one_warning(tiny_tabular, monkeypatch):
         tfxfer.train(model, x, y, **fit_args(jit_compile=True))
 
 
-def test_train_rejects_a_fully_frozen_model(tiny_tabular):
+def test_train_runs_a_fully_frozen_model_as_fit_does(tiny_tabular):
     x, y = tiny_tabular
     model = small_model()
     model.trainable = False
-    with pytest.raises(ValueError, match="must have trainable weights"):
-        tfxfer.train(model, x, y, **fit_args())
+    before = model.get_weights()
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        history = tfxfer.train(model, x, y, **fit_args())
+    assert len(history.history["loss"]) == len(history.epoch)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize(

@@ -92,8 +92,13 @@ def test_trainer_evaluate_without_training_and_on_a_frozen_model(data):
     trainer = tfxfer.Trainer(model, loss=SPARSE, metrics=["accuracy"])
     logs = trainer.evaluate(x, y, verbose=0, return_dict=True)
     assert set(logs) == {"loss", "accuracy"}
-    with pytest.raises(ValueError, match="must have trainable weights"):
-        trainer.fit(x, y, verbose=0)
+    before = model.get_weights()
+    # As `fit`: a model without trainable weights runs its steps, with a warning.
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        history = trainer.fit(x, y, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_trainer_runs_a_distiller_with_its_own_compute_loss(data):

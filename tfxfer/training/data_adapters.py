@@ -309,7 +309,8 @@ def _model_input_rank(model) -> int | None:
         leaves = []
     if leaves and getattr(leaves[0], "shape", None) is not None:
         return len(leaves[0].shape)
-    shapes = getattr(model, "_build_shapes_dict", None)
+    config = model.get_build_config() if getattr(model, "built", False) else None
+    shapes = (config or {}).get("shapes_dict") or (config or {})
     if shapes:
         first = next(iter(shapes.values()))
         if isinstance(first, tuple | list) and all(
@@ -429,7 +430,7 @@ def get_adapter(
     names=("x", "y", "sample_weight"),
 ):
     """Returns the adapter for `x` (and `y`, `sample_weight`)."""
-    from keras.src.trainers.data_adapters import get_data_adapter
+    from tfxfer._keras_internals import get_data_adapter
 
     name = names[0]
     if isinstance(x, tf.data.Dataset) or _is_iterator_input(x):

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxfer import _keras_internals as internals
 from tfxfer.errors import InvalidDataError
 
 _SPARSE_NAMES = {"sparsecategoricalcrossentropy"}
@@ -241,14 +242,14 @@ def embedding_inputs(model) -> list[tuple[int, keras.layers.Embedding]]:
             return embedding_inputs(first)
         return []
     inputs = getattr(model, "inputs", None)
-    functional = isinstance(model, keras.Model) and hasattr(model, "_operations")
+    functional = internals.has_layer_graph(model)
     if functional and inputs:
         ids = {id(t): i for i, t in enumerate(keras.tree.flatten(inputs))}
         found = []
         for layer in model.layers:
             if not isinstance(layer, keras.layers.Embedding):
                 continue
-            for node in getattr(layer, "_inbound_nodes", []):
+            for node in internals.inbound_nodes(layer):
                 for tensor in keras.tree.flatten(getattr(node, "input_tensors", [])):
                     if id(tensor) in ids:
                         found.append((ids[id(tensor)], layer))
@@ -277,9 +278,9 @@ def check_token_ids(model, x, *, name: str = "x") -> None:
         return
     leaves = keras.tree.flatten(x)
     pairs = embedding_inputs(model)
-    subclassed = not isinstance(model, keras.Sequential) and not hasattr(
-        model, "_operations"
-    )
+    subclassed = not isinstance(
+        model, keras.Sequential
+    ) and not internals.has_layer_graph(model)
     if subclassed and len(leaves) != 1:
         return
     for index, layer in pairs:

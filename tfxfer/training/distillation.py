@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfxfer import _keras_internals as internals
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import get_optimizer
 from tfxfer.utils.validation import (
@@ -222,7 +223,7 @@ def distill(
         )
         student_loss_weight = alpha
 
-    teacher_layers = teacher._flatten_layers(include_self=True)
+    teacher_layers = internals.flatten_layers(teacher)
     layer_flags = [layer.trainable for layer in teacher_layers]
     variable_flags = [(v, v.trainable) for v in teacher.weights]
     try:

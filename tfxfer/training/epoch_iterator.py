@@ -27,9 +27,21 @@ _RAN_OUT = (
 )
 
 
-def logs_to_python(logs: Mapping[str, Any]) -> dict[str, float]:
-    """Converts a dict of scalar tensors to Python floats."""
-    return {key: float(np.asarray(value)) for key, value in logs.items()}
+def logs_to_python(logs: Mapping[str, Any]) -> dict[str, Any]:
+    """Converts logs (tensors) to Python floats, as Keras' callbacks get them.
+
+    As in `fit`: a scalar becomes a float, a result that is not a scalar
+    (such as `keras.metrics.F1Score()`'s per-class scores) stays a numpy
+    array, and a metric returning a dict adds its entries to the logs.
+    """
+    result = {}
+    for key, value in logs.items():
+        if isinstance(value, Mapping):
+            result.update(logs_to_python(value))
+            continue
+        value = np.asarray(value)
+        result[key] = float(value) if value.ndim == 0 else value
+    return result
 
 
 @dataclasses.dataclass

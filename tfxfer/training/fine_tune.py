@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxfer import _keras_internals as internals
 from tfxfer.training.distributed import model_strategy
 from tfxfer.training.trainer import Trainer, check_weights
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
@@ -315,7 +316,7 @@ class FineTuner:
         self._base_batch_norms = [
             sub
             for layer in base_layers
-            for sub in layer._flatten_layers(include_self=True)
+            for sub in internals.flatten_layers(layer)
             if isinstance(sub, keras.layers.BatchNormalization)
         ]
         # L2-SP reference weights: non-trainable variables (not graph

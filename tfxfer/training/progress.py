@@ -6,7 +6,7 @@ import sys
 import time
 
 import keras
-from keras.src.utils import io_utils
+from absl import logging as absl_logging
 
 
 def resolve_verbose(verbose):
@@ -55,7 +55,17 @@ class EpochLogger(keras.callbacks.Callback):
         else:
             parts.append(f"{seconds:.0f}s")
         parts += [f"{name}: {_format(value)}" for name, value in (logs or {}).items()]
-        io_utils.print_msg(" - ".join(parts))
+        _print_msg(" - ".join(parts))
+
+
+def _print_msg(message: str) -> None:
+    """Prints where Keras' progress bar prints: stdout, or the absl log when
+    `keras.config.disable_interactive_logging()` is in force."""
+    if keras.config.is_interactive_logging_enabled():
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
+    else:
+        absl_logging.info(message)
 
 
 def _format(value) -> str:

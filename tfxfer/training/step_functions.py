@@ -31,14 +31,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfxfer import _keras_internals as internals
+from tfxfer.training.data_adapters import unpack
+
 # Keras' own rule for losses under tf.distribute (divide by the replicas in
 # the step, multiply back for logging); identities without a strategy.
-from keras.src.losses.loss import (
-    scale_loss_for_distribution,
-    unscale_loss_for_distribution,
-)
-
-from tfxfer.training.data_adapters import unpack
+scale_loss_for_distribution = internals.scale_loss_for_distribution
+unscale_loss_for_distribution = internals.unscale_loss_for_distribution
 
 
 def compile_step(fn: Callable, **kwargs: Any) -> Callable:
@@ -54,12 +53,7 @@ def compile_step(fn: Callable, **kwargs: Any) -> Callable:
     output. The steps of one Trainer retrace only when the signature changes,
     which `Trainer.steps.traces` counts and the tests bound.
     """
-    function = tf.function(fn, **kwargs)
-    # The flag TensorFlow's own frequent-tracing detector reads
-    # (polymorphic_function.Function); setting it on another version is
-    # harmless.
-    function._omit_frequent_tracing_warning = True
-    return function
+    return internals.omit_retracing_warning(tf.function(fn, **kwargs))
 
 
 # Upper bound of steps run by one compiled call with steps_per_execution="auto".
@@ -102,7 +96,7 @@ def auto_xla_policy(model: keras.Model) -> tuple[str, int] | None:
     convolutions XLA's CPU backend runs slowly inside a while loop) and only
     after `XLA_MIN_STEPS_CONV_ON_CPU` steps.
     """
-    layers = list(model._flatten_layers(include_self=True))
+    layers = internals.flatten_layers(model)
     if not all(getattr(layer, "supports_jit", True) for layer in layers):
         return None
     cpu_only = not tf.config.list_logical_devices("GPU")
@@ -125,7 +119,7 @@ class CompiledObjective:
 
     @property
     def needs_targets(self) -> bool:
-        return getattr(self.model, "_compile_loss", None) is not None
+        return getattr(self.model, "loss", None) is not None
 
     @property
     def loss_spec(self):
@@ -138,7 +132,7 @@ class CompiledObjective:
         )
 
     def track(self, loss, batch_size):
-        tracker = self.model._loss_tracker
+        tracker = internals.loss_tracker(self.model)
         if tracker is not None:
             tracker.update_state(loss, sample_weight=batch_size)
 
@@ -165,19 +159,17 @@ class StandaloneObjective:
     """
 
     def __init__(self, model: keras.Model, loss, loss_weights=None):
-        from keras.src.trainers.compile_utils import CompileLoss
-
         self.model = model
         self.loss_spec = loss
-        self._compile_loss = CompileLoss(
-            loss, loss_weights, output_names=getattr(model, "output_names", None)
+        self._loss_fn = internals.compile_loss(
+            loss, loss_weights, getattr(model, "output_names", None)
         )
         self._tracker = keras.metrics.Mean(name="loss")
 
     needs_targets = True
 
     def loss(self, x, y, y_pred, sample_weight, training: bool):
-        total = self._compile_loss(y, y_pred, sample_weight)
+        total = self._loss_fn(y, y_pred, sample_weight)
         for extra in self.model.losses:
             extra = tf.cast(tf.reduce_sum(extra), total.dtype)
             total = total + scale_loss_for_distribution(extra)
@@ -320,7 +312,7 @@ class StepFunctions:
             self.distributed.clear()
         self.trainable_variables = list(trainable_variables)
         frozen = set()
-        for layer in self.model._flatten_layers(include_self=True):
+        for layer in internals.flatten_layers(self.model):
             if not layer.trainable:
                 frozen.update(id(v) for v in layer.weights)
         self.state_variables = [

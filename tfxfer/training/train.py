@@ -84,8 +84,8 @@ def trainer_for(
     learning_rate=None,
     metrics=None,
     loss_weights=None,
-    jit_compile="auto",
-    steps_per_execution="auto",
+    jit_compile=None,
+    steps_per_execution=None,
 ) -> Trainer:
     """The cached Trainer of `model` for these settings, or a new one.
 
@@ -163,8 +163,8 @@ def train(
     callbacks=None,
     shuffle: bool = True,
     steps_per_epoch: int | None = None,
-    jit_compile: bool | str = "auto",
-    steps_per_execution: int | str = "auto",
+    jit_compile: bool | str | None = None,
+    steps_per_execution: int | str | None = None,
     initial_epoch: int = 0,
     verbose: int | str = "auto",
     seed: int | None = None,
@@ -185,9 +185,12 @@ def train(
     `unfreeze` between calls take effect.
 
     What is not passed comes from the model's `compile`, as in `fit`: a
-    model compiled with SGD and accuracy trains with them. Like `fit` after
-    `compile`, `train` leaves the model compiled with the loss, metrics and
-    optimizer used (`model.optimizer`).
+    model compiled with SGD and accuracy trains with them, and so do
+    compile's `steps_per_execution` when more than 1 and its `jit_compile`
+    when it differs from what compile's `"auto"` resolves to; otherwise
+    tfxfer's `"auto"` applies (see `tfxfer.training.trainer.compile_settings`).
+    Like `fit` after `compile`, `train` leaves the model compiled with the
+    loss, metrics and optimizer used (`model.optimizer`).
 
     Optimizer state between calls: an optimizer given by name starts fresh at
     every call; an optimizer instance, or the compiled optimizer
@@ -227,7 +230,9 @@ def train(
         shuffle: Reshuffle in-memory data every epoch.
         steps_per_epoch: Batches per epoch (needed for infinite datasets).
         jit_compile: `"auto"`, `True` or `False`; see `tfxfer.Trainer`.
-        steps_per_execution: Steps per compiled call, or `"auto"`.
+            None: compile's `False`, else `"auto"`.
+        steps_per_execution: Steps per compiled call, or `"auto"`. None:
+            compile's value when more than 1, else `"auto"`.
         initial_epoch: Epoch to start from (to continue an earlier run).
         verbose: `"auto"`, 0, 1 or 2, as in `fit`.
         seed: Seed of the shuffling order: the same seed gives the same order
@@ -249,8 +254,7 @@ def train(
         The `keras.callbacks.History` of the run (also `model.history`).
 
     Raises:
-        ValueError: If an argument is invalid (the message names it), or the
-            model has no trainable weights.
+        ValueError: If an argument is invalid (the message names it).
         tfxfer.errors.InvalidDataError: If targets or token ids do not fit the
             loss or the model.
         tfxfer.errors.NonFiniteLossError: If a step's loss or gradients become

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfxfer import _keras_internals as internals
 from tfxfer.errors import NonFiniteLossError
 from tfxfer.training.checkpoints import RunCheckpoint, check_resume
 from tfxfer.training.data_adapters import (
@@ -65,23 +66,60 @@ def _default_compute_loss(model) -> bool:
     return type(model).compute_loss is keras.Model.compute_loss
 
 
-# What Keras' `Model.compile` sets on the model (Keras 3), so that a Trainer can
-# put its own compile back (`Trainer._restore_compile`).
-_COMPILE_ATTRIBUTES = (
-    "optimizer",
-    "loss",
-    "_compile_loss",
-    "_compile_metrics",
-    "_loss_tracker",
-    "_compile_config",
-    "_compiled_trainable_state",
-    "_jit_compile",
-    "_run_eagerly",
-    "steps_per_execution",
-    "compiled",
-)
-# Keras' own compiled functions, which `compile` drops.
-_KERAS_FUNCTIONS = ("train_function", "test_function", "predict_function")
+def compile_settings(model: keras.Model, jit_compile, steps_per_execution) -> tuple:
+    """`(jit_compile, steps_per_execution)`: what is given, else the model's
+    `compile`'s, else `"auto"`.
+
+    Compile's `steps_per_execution` is used when it is more than 1 (1 is
+    compile's default, so it cannot tell a choice from no choice; tfxfer's
+    `"auto"` then applies). Compile resolves its default `jit_compile="auto"`
+    to True or False (False on machines without a GPU, under a strategy, or
+    when a layer does not support XLA); compile's value is used when it
+    differs from that resolution (an explicit choice), and a True is not
+    used under a strategy (tfxfer runs distributed steps without XLA).
+    Otherwise tfxfer's `"auto"` applies: XLA once the run is long enough to
+    repay it, where every layer supports it.
+
+    Example:
+
+    >>> model.compile(optimizer="adam", loss="mse", steps_per_execution=8)
+    >>> compile_settings(model, None, None)
+    ('auto', 8)
+    """
+    config = (
+        internals.compile_arguments(model) if getattr(model, "compiled", False) else {}
+    )
+    if steps_per_execution is None:
+        compiled = config.get("steps_per_execution", 1)
+        usable = isinstance(compiled, numbers.Integral) and not isinstance(
+            compiled, bool
+        )
+        steps_per_execution = int(compiled) if usable and compiled > 1 else "auto"
+    if jit_compile is None:
+        compiled = config.get("jit_compile", "auto")
+        explicit = isinstance(compiled, bool) and (
+            compiled != internals.resolved_auto_jit_compile(model)
+        )
+        distributed = compiled is True and model_strategy(model) is not None
+        jit_compile = compiled if explicit and not distributed else "auto"
+    return jit_compile, steps_per_execution
+
+
+def _flatten_logs(model: keras.Model, logs: dict):
+    """`evaluate`'s list of results, in the order `Model.evaluate` gives."""
+    names = []
+    for metric in model.metrics:
+        # Compile's metrics container lists the metrics it holds.
+        inner = getattr(metric, "metrics", None)
+        if isinstance(inner, list | tuple) and not isinstance(
+            metric, keras.metrics.Mean
+        ):
+            names += [m.name for m in inner]
+        else:
+            names.append(metric.name)
+    values = [logs[name] for name in names if name in logs]
+    values += [logs[key] for key in sorted(logs) if key not in names]
+    return values[0] if len(values) == 1 else values
 
 
 def _in_strategy_scope(method):
@@ -148,7 +186,9 @@ class Trainer:
         metrics: Metrics as in `compile`; default: the compiled ones.
         loss_weights: Per-output loss weights as in `compile`; default: the
             compiled ones.
-        jit_compile: `"auto"` compiles with XLA, where every layer supports
+        jit_compile: None (the default) takes the model's compile's
+            explicit choice, else `"auto"` (see `compile_settings`).
+            `"auto"` compiles with XLA, where every layer supports
             it, once the training on this Trainer is long enough to repay the
             compilation: 1,000 steps run or planned (5,000, and each step
             compiled alone, for convolutional models on machines without a
@@ -157,7 +197,9 @@ class Trainer:
             it falls back to a plain `tf.function` with one warning. `True`
             always uses XLA; `False` never does.
         steps_per_execution: Steps per compiled call: an int, or `"auto"` to
-            adapt it so that one call takes about 0.1 s (at most 128).
+            adapt it so that one call takes about 0.1 s (at most 128). None
+            (the default) takes the model's compile's value when it is more
+            than 1, else `"auto"`.
         seed: Seed of the shuffling order; `None` draws one per `fit` from
             NumPy's global generator (so `keras.utils.set_random_seed` makes
             runs repeat).
@@ -190,13 +232,16 @@ class Trainer:
         learning_rate: float | None = None,
         metrics=None,
         loss_weights=None,
-        jit_compile: bool | str = "auto",
-        steps_per_execution: int | str = "auto",
+        jit_compile: bool | str | None = None,
+        steps_per_execution: int | str | None = None,
         seed: int | None = None,
         extra_loss=None,
         _compile_model: bool = True,
     ):
         self.model = check_model("model", model)
+        jit_compile, steps_per_execution = compile_settings(
+            model, jit_compile, steps_per_execution
+        )
         check_choice("jit_compile", jit_compile, ("auto", True, False))
         if steps_per_execution != "auto":
             steps_per_execution = check_positive_int(
@@ -241,8 +286,9 @@ class Trainer:
                 )
                 objective = StandaloneObjective(model, loss, loss_weights)
             self._compile_model = _compile_model
-            owner = getattr(optimizer, "_distribution_strategy", None)
-            if self.strategy is not None and owner not in (None, self.strategy):
+            if self.strategy is not None and not _created_in_scope(
+                self.strategy, optimizer
+            ):
                 raise ValueError(
                     "Argument `optimizer` must be created inside the strategy's "
                     f"scope, as the model was ({type(self.strategy).__name__}); "
@@ -281,6 +327,7 @@ class Trainer:
         )
         self._steps_run = 0
         self._built = False
+        self._warned_untrainable = False
         self._objective_built = False
         self._outputs = None  # the model's outputs on a sample batch (shapes)
         self._initial_variables = None
@@ -296,9 +343,7 @@ class Trainer:
         ):
             self._optimizer_origin = "compiled"
             return model.optimizer
-        config = {}
-        if compiled and getattr(model, "_compile_config", None) is not None:
-            config = dict(model._compile_config.config)
+        config = internals.compile_arguments(model) if compiled else {}
         if optimizer is None and compiled and model.optimizer is not None:
             self._optimizer_origin = "compiled"
             resolved = model.optimizer
@@ -327,16 +372,14 @@ class Trainer:
                 loss_weights if loss_weights is not None else config.get("loss_weights")
             ),
             weighted_metrics=_as_metrics(config.get("weighted_metrics")),
+            # Kept from the model's own compile, so `fit` still uses them.
+            steps_per_execution=config.get("steps_per_execution", 1),
+            jit_compile=config.get("jit_compile", "auto"),
         )
         return model.optimizer  # wrapped in a LossScaleOptimizer under mixed_float16
 
     def _compile_objects(self) -> tuple:
-        model = self.model
-        return (
-            getattr(model, "_compile_loss", None),
-            getattr(model, "_compile_metrics", None),
-            getattr(model, "optimizer", None),
-        )
+        return internals.compiled_objects(self.model)
 
     @property
     def optimizer(self) -> keras.optimizers.Optimizer:
@@ -363,11 +406,8 @@ class Trainer:
     def _remember_compile(self) -> None:
         """Records the model's compile as this Trainer's own."""
         self._compiled_objects = self._compile_objects()
-        attributes = self.model.__dict__
         self._compile_state = (
-            {n: attributes[n] for n in _COMPILE_ATTRIBUTES if n in attributes}
-            if self._compile_model
-            else None
+            internals.snapshot_compile(self.model) if self._compile_model else None
         )
 
     def _restore_compile(self) -> None:
@@ -380,25 +420,8 @@ class Trainer:
         model is then as right after this Trainer compiled it (Keras' own
         `train_function` and friends are dropped, as `compile` does).
         """
-        if self._compile_state is None:
-            return
-        from keras.src.utils.tracking import DotNotTrackScope
-
-        model = self.model
-        attributes, state = model.__dict__, self._compile_state
-        if all(
-            attributes.get(n, self) is state.get(n, self) for n in _COMPILE_ATTRIBUTES
-        ):
-            return
-        with DotNotTrackScope():  # as in `compile`: no new tracked dependencies
-            for name in _COMPILE_ATTRIBUTES:
-                if name in state:
-                    setattr(model, name, state[name])
-                elif name in attributes:  # set by a later compile only
-                    delattr(model, name)
-            for name in _KERAS_FUNCTIONS:
-                if getattr(model, name, None) is not None:
-                    setattr(model, name, None)
+        if self._compile_state is not None:
+            internals.restore_compile(self.model, self._compile_state)
 
     # -- build --------------------------------------------------------------
 
@@ -406,8 +429,12 @@ class Trainer:
         """Builds model, loss, metrics and optimizer once; checks the data.
 
         Variables must exist before the step is traced (none may be created
-        inside a compiled loop); the trainable variables are read now, so
-        `tfxfer.freeze`/`unfreeze` between calls take effect.
+        inside a compiled loop). As `fit` does, the model, its loss and its
+        metrics are built symbolically (a scratch graph on a sample batch):
+        no state changes, so a stateful layer sees no extra call and the
+        model's `compute_loss` runs eagerly only in the training step. The
+        trainable variables are read now, so `tfxfer.freeze`/`unfreeze`
+        between calls take effect.
         """
         self._follow_compile()
         model = self.model
@@ -415,26 +442,32 @@ class Trainer:
         all_x, all_y = self._data_to_check(adapter)
         self._check_targets_given(y)
         check_token_ids(model, all_x)
-        if not self._built:
-            self._outputs = model(x, training=False)
+        if not self._built or self._outputs is None:
+            self._outputs = internals.compute_output_spec(model, x, training=False)
         self._check_targets(all_y)
         if not self._objective_built:
             objective = self.steps.objective
-            objective.loss(x, y, self._outputs, sample_weight, training=False)
-            objective.update_metrics(x, y, self._outputs, sample_weight)
-            objective.reset()
+            internals.compute_output_spec(
+                objective.loss, x, y, self._outputs, sample_weight, training=False
+            )
+            internals.compute_output_spec(
+                objective.update_metrics, x, y, self._outputs, sample_weight
+            )
             self._objective_built = True
         trainable = list(model.trainable_variables)
         if not trainable and not training:
             if not self._built:
                 self._snapshot_initial_state()
             return
-        if not trainable:
-            raise ValueError(
-                f"Argument `model` must have trainable weights. Received: model "
-                f"{model.name!r} with every layer frozen; unfreeze some layers "
-                "(e.g. `tfxfer.unfreeze(model, ...)`)"
+        if trainable:
+            self._warned_untrainable = False
+        elif not self._warned_untrainable:
+            # As `fit` does: the steps run (callbacks, metrics, the state of
+            # layers such as BatchNormalization); the optimizer moves nothing.
+            warnings.warn(
+                "The model does not have any trainable weights.", stacklevel=4
             )
+            self._warned_untrainable = True
         bound = [id(v) for v in self.steps.trainable_variables]
         if not self._built or bound != [id(v) for v in trainable]:
             self._bind(trainable)
@@ -450,7 +483,7 @@ class Trainer:
     def _bind(self, trainable) -> None:
         optimizer = self.optimizer
         if optimizer.built:
-            built_for = getattr(optimizer, "_trainable_variables", None)
+            built_for = internals.optimizer_built_for(optimizer)
             if built_for is None or {id(v) for v in built_for} != {
                 id(v) for v in trainable
             }:
@@ -755,10 +788,17 @@ class Trainer:
                 steps_per_epoch=validation_steps,
             )
 
+        # The History `fit` returns: one passed in callbacks, else a new one,
+        # placed last as Keras' CallbackList places it.
+        history = next(
+            (c for c in callbacks if isinstance(c, keras.callbacks.History)), None
+        )
+        added = [] if history is not None else [keras.callbacks.History()]
+        history = history or added[0]
         callback_list = keras.callbacks.CallbackList(
             # verbose=2 prints one line per epoch (see EpochLogger).
-            [*callbacks, EpochLogger()] if verbose == 2 else callbacks,
-            add_history=True,
+            [*callbacks, *([EpochLogger()] if verbose == 2 else []), *added],
+            add_history=False,
             add_progbar=verbose == 1,
             model=model,
             verbose=verbose,
@@ -769,14 +809,12 @@ class Trainer:
             isinstance(c, keras.callbacks.TerminateOnNaN) for c in callbacks
         )
         model.stop_training = False
-        model._initial_epoch = None
+        internals.clear_resume_epoch(model)
         callback_list.on_train_begin()
         # BackupAndRestore sets the epoch to resume from in on_train_begin.
-        resumed = model._initial_epoch
-        model._initial_epoch = None
+        resumed = internals.pop_resume_epoch(model)
         if resumed:
             initial_epoch = int(resumed)
-        history = callback_list._history
         if resumed_run is not None:
             history.epoch = list(resumed_run["epochs_done"])
             history.history = {k: list(v) for k, v in resumed_run["history"].items()}
@@ -1022,11 +1060,7 @@ class Trainer:
         logs = self._evaluate_epoch(iterator, callback_list)
         if return_dict:
             return logs
-        flatten = getattr(self.model, "_flatten_metrics_in_order", None)
-        if flatten is not None:
-            return flatten(logs)
-        values = [logs[k] for k in sorted(logs)]
-        return values[0] if len(values) == 1 else values
+        return _flatten_logs(self.model, logs)
 
     # -- reuse --------------------------------------------------------------
 
@@ -1174,6 +1208,16 @@ def _should_eval(epoch: int, validation_freq) -> bool:
     if isinstance(validation_freq, int):
         return epoch % validation_freq == 0
     return epoch in validation_freq
+
+
+def _created_in_scope(strategy, optimizer) -> bool:
+    """Whether `optimizer`'s variables belong to `strategy` (or it has none)."""
+    iterations = getattr(optimizer, "iterations", None)
+    if iterations is None:
+        return True
+    return strategy.extended.variable_created_in_scope(
+        getattr(iterations, "value", iterations)
+    )
 
 
 def _learning_rate(optimizer) -> str:

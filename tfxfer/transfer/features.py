@@ -6,8 +6,8 @@ import inspect
 import warnings
 
 import keras
-from keras.src.ops.function import make_node_key
 
+from tfxfer import _keras_internals as internals
 from tfxfer.transfer.freezing import LayerEntry, available_names, walk_layers
 from tfxfer.utils.validation import check_model
 
@@ -117,15 +117,13 @@ def _tail(name: str) -> str:
 
 
 def _is_graph_model(model) -> bool:
-    from keras.src.models.functional import Functional
-
-    return isinstance(model, Functional | keras.Sequential)
+    return internals.is_functional(model) or isinstance(model, keras.Sequential)
 
 
 def _graph_of(model):
     """The Functional graph behind a Functional or a built Sequential model."""
     if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
+        graph = internals.sequential_graph(model)
         if graph is None:
             raise ValueError(
                 f"Sequential model {model.name!r} has no input shape; build it "
@@ -138,11 +136,7 @@ def _graph_of(model):
 def _node_in(model, layer):
     """The call of `layer` that belongs to the graph of `model`."""
     graph = _graph_of(model)
-    nodes = [
-        node
-        for index, node in enumerate(layer._inbound_nodes)
-        if make_node_key(layer, index) in graph._nodes
-    ]
+    nodes = internals.nodes_in_graph(layer, graph)
     if len(nodes) != 1:
         raise ValueError(
             f"Layer {layer.name!r} is called {len(nodes)} times in model "

@@ -25,6 +25,7 @@ from typing import Any
 
 import keras
 
+from tfxfer import _keras_internals as internals
 from tfxfer.utils.optimizers import fresh_optimizer
 from tfxfer.utils.validation import check_model
 
@@ -51,7 +52,7 @@ def child_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     if isinstance(layer, keras.Model):
         children = layer.layers
     else:
-        children = list(getattr(layer, "_layers", []))
+        children = internals.sublayers(layer)
     return [c for c in children if not isinstance(c, keras.layers.InputLayer)]
 
 
@@ -325,7 +326,7 @@ def _preorder(layer) -> list[keras.layers.Layer]:
     order, seen = [], set()
 
     def visit(node):
-        for child in getattr(node, "_layers", []):
+        for child in internals.sublayers(node):
             if id(child) not in seen:
                 seen.add(id(child))
                 order.append(child)
@@ -354,8 +355,8 @@ def _recompile(model: keras.Model) -> None:
     """Compiles a compiled model again so a `trainable` change takes effect."""
     if not getattr(model, "compiled", False):
         return
-    compile_config = getattr(model, "_compile_config", None)
-    if type(model).compile is not keras.Model.compile or compile_config is None:
+    config = internals.compile_arguments(model)
+    if type(model).compile is not keras.Model.compile or not config:
         warnings.warn(
             f"Model {model.name!r} has a custom `compile()`; tfxfer did not "
             "recompile it. Call `model.compile(...)` again before training so "
@@ -363,7 +364,6 @@ def _recompile(model: keras.Model) -> None:
             stacklevel=3,
         )
         return
-    config = dict(compile_config.config)
     optimizer = model.optimizer
     if optimizer is not None:
         config["optimizer"] = fresh_optimizer(optimizer)

@@ -21,8 +21,8 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras.src.models.functional import Functional
 
+from tfxfer import _keras_internals as internals
 from tfxfer.errors import IncompatibleModelsError
 from tfxfer.utils.validation import (
     check_in_range,
@@ -263,7 +263,7 @@ def _mix(models, coefficients) -> list[np.ndarray]:
 
 def _clone(model: keras.Model) -> keras.Model:
     """Returns a model with the same config and fresh, unshared variables."""
-    if isinstance(model, keras.Sequential | Functional):
+    if isinstance(model, keras.Sequential) or internals.is_functional(model):
         # recursive=True: nested Functional/Sequential models are cloned, not
         # shared (sharing would let the fused weights leak into the input).
         return keras.models.clone_model(model, recursive=True)

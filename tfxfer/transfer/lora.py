@@ -14,6 +14,7 @@ import re
 
 import keras
 
+from tfxfer import _keras_internals as internals
 from tfxfer.utils.validation import (
     check_model,
     check_positive_int,
@@ -156,7 +157,7 @@ def _walk(layer) -> list[keras.layers.Layer]:
             return
         seen.add(id(current))
         found.append(current)
-        for sub in current._layers:
+        for sub in internals.sublayers(current):
             visit(sub)
 
     visit(layer)
