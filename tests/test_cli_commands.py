@@ -187,7 +187,7 @@ def test_finetune_text_model_without_vocabulary(capsys, tmp_path, text_files):
         ("f1,f2,f3,label\n", "has a header but no rows"),
         ("f1,f2,f3,target\n1,2,3,a\n", "has no column 'label' \\(--label-column\\)"),
         ("f1,f2,f3,label\n1,2,3,0.5\n1,2,3,1.5\n", "non-integer numbers"),
-        ("f1,f2,f3,label\n1,2,3,a\n1,2,3,\n", "missing labels \\(data rows \\[2\\]\\)"),
+        ("f1,f2,f3,label\n1,2,3,a\n1,2,3,\n", "line 3: missing labels"),
         ("f1,f2,f3,label\n1,2,x,a\n1,2,3,b\n", "must be numeric; \\['f3'\\]"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3,a\n", "at least two classes"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3, a\n", "' a' and 'a'"),

@@ -28,7 +28,9 @@ replaced only with `--overwrite`) atomically: a failure or crash while
 saving leaves the old file as it was, so `--model m.keras --out m.keras
 --overwrite` is safe. The class names and, for text, the vocabulary are
 stored inside the `.keras` file (`tfxfer.transfer.read_pretrained_metadata`
-reads them), so they always match the model.
+reads them), so they always match the model; a text model also holds its
+tokenizer as a layer, so `tfxfer.load_pretrained(out).predict(["a text"])`
+and `tfxfer predict out --text "a text"` take raw strings.
 """
 
 from __future__ import annotations
@@ -128,9 +130,13 @@ def _saved_vocabulary(args: argparse.Namespace, model):
     from tfxfer.errors import InvalidDataError
     from tfxfer.transfer import read_pretrained_metadata
 
+    inside = getattr(model, "vectorizer", None)
     if args.vocabulary:
         path = pathlib.Path(args.vocabulary)
         vocabulary, source = _load_vocabulary(path, "--vocabulary"), path
+    elif inside is not None and inside.vocabulary is not None:
+        # A model that takes raw strings: its vocabulary is a layer's asset.
+        vocabulary, source = inside.vocabulary, None
     else:
         metadata = read_pretrained_metadata(args.model) or {}
         if "vocabulary" in metadata:
@@ -283,6 +289,7 @@ def _run(args: argparse.Namespace) -> int:
         args.label_column,
         args.text_column,
         labels_as_is=args.labels_as_is,
+        encoding=args.encoding,
     )
     keras.utils.set_random_seed(args.seed)
 
@@ -294,6 +301,8 @@ def _run(args: argparse.Namespace) -> int:
         x = vocabulary.transform(inputs, max_length=args.max_length)
         if (problem := _token_coverage(x, args)) is not None:
             return _fail(problem)
+        # Tokenization inside the model: the saved file takes raw strings.
+        model = model.with_vocabulary(vocabulary, max_length=args.max_length)
     else:
         x = np.asarray(inputs)
         model, head = _build_numeric_model(args, x.shape[1], len(classes))
@@ -439,6 +448,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--text-column", help="column of the texts (a text CSV); omit for numeric"
+    )
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of the CSV, e.g. latin-1 (default: %(default)s)",
     )
     parser.add_argument(
         "--labels-as-is",

@@ -163,19 +163,248 @@ def _check_two_classes(classes: Sequence, name: str) -> None:
         )
 
 
+#: How many problems one error lists.
+MAX_PROBLEMS = 20
+#: Labels that read as a missing value (compared case-insensitively).
+_MISSING_MARKERS = ("nan", "none", "null", "na", "n/a", "<na>", "nat")
+_DEFAULT_NA = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+    "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+    "nan", "null",
+)  # fmt: skip
+
+
+def _open_raw(path: str) -> bytes:
+    """The bytes of a CSV file, decompressed as its name says."""
+    import bz2
+    import gzip
+
+    name = path.lower()
+    if name.endswith(".gz"):
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    if name.endswith(".bz2"):
+        with bz2.open(path, "rb") as handle:
+            return handle.read()
+    if name.endswith(".xz"):
+        with lzma.open(path, "rb") as handle:
+            return handle.read()
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("/")]
+            if len(members) != 1:
+                raise zipfile.BadZipFile(
+                    f"expected one file in the archive, found {len(members)}"
+                )
+            return archive.read(members[0])
+    if name.endswith(".zst"):
+        import pandas as pd
+
+        with pd.io.common.get_handle(
+            path, "rb", compression="zstd", is_text=False
+        ) as handles:
+            return handles.handle.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _undecodable(raw: bytes, encoding: str) -> list[str]:
+    """Every undecodable byte sequence, as 'line L, column C: bytes'."""
+    problems = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        position = 0
+        while position <= len(line):
+            try:
+                line[position:].decode(encoding)
+                break
+            except UnicodeDecodeError as error:
+                start = position + error.start
+                column = len(line[:start].decode(encoding, errors="replace")) + 1
+                bad = line[start : position + max(error.end, error.start + 1)]
+                problems.append(
+                    f"line {number}, column {column}: bytes {bad!r} are not "
+                    f"{encoding} ({error.reason})"
+                )
+                position = position + max(error.end, error.start + 1)
+    return problems
+
+
+def _record_lines(text: str) -> list[int]:
+    """The line (1 = header) on which each data record starts, blank lines
+    skipped as pandas skips them."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text))
+    lines, previous = [], 0
+    for index, row in enumerate(reader):
+        start = previous + 1
+        previous = reader.line_num
+        if index == 0 or not row:
+            continue
+        lines.append(start)
+    return lines
+
+
+class _Problems:
+    """Collects a CSV file's problems, to report them all at once."""
+
+    def __init__(self, shown: str):
+        self.shown = shown
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        count = len(self.items)
+        listed = "\n".join(f"  - {item}" for item in self.items[:MAX_PROBLEMS])
+        more = (
+            f"\n  ... and {count - MAX_PROBLEMS} more" if count > MAX_PROBLEMS else ""
+        )
+        if count == 1:
+            raise InvalidDataError(f"CSV file {self.shown}: {self.items[0]}")
+        raise InvalidDataError(
+            f"CSV file {self.shown} has {count} problems (line 1 is the "
+            f"header):\n{listed}{more}"
+        )
+
+
+def _where(lines: Sequence[int], rows: Iterable[int], limit: int = 5) -> str:
+    rows = list(rows)
+    shown = ", ".join(str(lines[r]) for r in rows[:limit])
+    extra = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ("line " if len(rows) == 1 else "lines ") + shown + extra
+
+
+def read_csv_frame(
+    path: str | os.PathLike,
+    *,
+    encoding: str = "utf-8",
+    strings: Sequence[str] = (),
+):
+    """Reads a CSV file into a DataFrame, with errors that give line numbers.
+
+    Undecodable bytes (every one, up to 20, with its line and column) and
+    duplicate column names are reported at once. The columns in `strings`
+    are read as raw strings (an empty cell is `""`, "NaN" stays "NaN");
+    the others as pandas infers them. The DataFrame's `attrs["lines"]`
+    holds the file line (1 = header) of each row.
+
+    Args:
+        path: The CSV file (compression inferred from the name).
+        encoding: The file's text encoding (a Python codec name).
+        strings: Columns to read as raw strings.
+
+    Returns:
+        A `pandas.DataFrame`.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        tfxfer.errors.InvalidDataError: If it cannot be read, decoded or
+            parsed, is empty, or repeats a column name.
+
+    Example:
+
+    >>> frame = tfxfer.datasets.labeled_csv.read_csv_frame(
+    ...     "reviews.csv", encoding="latin-1")
+    """
+    import codecs
+    import csv
+    import io
+
+    import pandas as pd
+
+    shown = repr(os.fspath(path))
+    if os.path.isdir(path):
+        raise InvalidDataError(f"CSV file {shown} must be a file; it is a folder")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"CSV file not found: {shown}")
+    try:
+        encoding = codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise InvalidDataError(
+            "`encoding` (--encoding) must be a text encoding Python knows, "
+            f"such as utf-8 or latin-1. Received: encoding={encoding!r}"
+        ) from None
+    try:
+        raw = _open_raw(os.fspath(path))
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as error:
+        raise InvalidDataError(
+            f"CSV file {shown} could not be read: its compressed data is "
+            f"damaged or not in the format its name says "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    problems = _Problems(shown)
+    name = "UTF-8" if encoding == "utf-8" else encoding
+    for item in _undecodable(raw, encoding):
+        problems.add(item.replace(f"not {encoding}", f"not {name}"))
+    if problems.items:
+        problems.add(
+            f"the file must be {name} text: save it as {name}, or pass its "
+            "encoding (--encoding latin-1, cp1252, ...)"
+        )
+    problems.raise_if_any()
+    text = raw.decode(encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise InvalidDataError(
+            f"CSV file {shown} is empty: expected a header row and one row per example"
+        )
+    header = next(csv.reader(io.StringIO(text)), [])
+    seen: dict[str, int] = {}
+    for position, column in enumerate(header, start=1):
+        if column in seen:
+            problems.add(
+                f"line 1: the column {column!r} appears twice (columns "
+                f"{seen[column]} and {position}); keep one"
+            )
+        seen.setdefault(column, position)
+    problems.raise_if_any()
+    others = [c for c in header if c not in strings]
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype={c: "str" for c in strings if c in seen},
+            keep_default_na=False,
+            na_values={c: list(_DEFAULT_NA) for c in others},
+        )
+    except pd.errors.EmptyDataError:
+        raise InvalidDataError(
+            f"CSV file {shown} is empty: expected a header row and one row per example"
+        ) from None
+    except (pd.errors.ParserError, ValueError) as error:
+        raise InvalidDataError(
+            f"CSV file {shown} could not be parsed: {error}"
+        ) from None
+    lines = _record_lines(text)
+    if len(lines) != len(frame):
+        lines = list(range(2, len(frame) + 2))
+    frame.attrs["lines"] = lines
+    return frame
+
+
 def read_labeled_csv(
     path: str | os.PathLike,
     label_column: str = "label",
     text_column: str | None = None,
     *,
     labels_as_is: bool = False,
+    encoding: str = "utf-8",
 ) -> LabeledData:
-    """Reads a CSV of labeled examples and checks it.
+    """Reads a CSV of labeled examples and checks it, reporting every problem.
 
-    The file is UTF-8 text with a header row, optionally compressed (the
-    compression is inferred from the name: `.gz`, `.bz2`, `.zip`, `.xz`,
-    `.zst`). Labels are read as strings and turned into class ids by
-    `encode_labels`.
+    The file is text with a header row (UTF-8 unless `encoding` says
+    otherwise), optionally compressed (the compression is inferred from the
+    name: `.gz`, `.bz2`, `.zip`, `.xz`, `.zst`). Labels are read as strings
+    and turned into class ids by `encode_labels`. Every problem found is
+    reported at once (up to 20, each with its line; line 1 is the header):
+    undecodable bytes (line and column), a repeated column name, missing,
+    blank or "NaN"/"None" labels, labels that look alike (with their lines),
+    non-integer numeric labels, empty texts, non-numeric or missing features.
 
     Args:
         path: The CSV file.
@@ -183,19 +412,18 @@ def read_labeled_csv(
         text_column: Column of the texts; `None` for a numeric CSV whose
             other columns are all features.
         labels_as_is: Keep every distinct raw label as a class of its own,
-            even labels that differ only in spaces or number format (see
-            `encode_labels`).
+            even labels that differ only in spaces or number format, or read
+            as missing values ("NaN", "None"; see `encode_labels`).
+        encoding: The file's text encoding (e.g. `"latin-1"`).
 
     Returns:
         A `LabeledData` `(inputs, labels, classes)`.
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        tfxfer.errors.InvalidDataError: If the file cannot be read or parsed
-            (not UTF-8, a damaged compressed file), is empty, a column is
-            missing, a label or text is missing, labels look alike or are not
-            class names or integers, a feature is not numeric, or there are
-            fewer than two classes. The message names the file.
+        tfxfer.errors.InvalidDataError: If the file cannot be read or parsed,
+            is empty, a column is missing, or has any of the problems above,
+            or fewer than two classes. The message names the file.
 
     Example:
 
@@ -205,45 +433,14 @@ def read_labeled_csv(
     import pandas as pd
 
     shown = repr(os.fspath(path))
-    if os.path.isdir(path):
-        raise InvalidDataError(f"CSV file {shown} must be a file; it is a folder")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"CSV file not found: {shown}")
     if text_column is not None and text_column == label_column:
         raise InvalidDataError(
             "The text column and the label column must differ. Received: "
             f"text_column={text_column!r}, label_column={label_column!r}"
         )
-    as_strings = {label_column: "str"}
-    if text_column is not None:
-        as_strings[text_column] = "str"
-    try:
-        frame = pd.read_csv(path, dtype=as_strings)
-    except pd.errors.EmptyDataError:
-        raise InvalidDataError(
-            f"CSV file {shown} is empty: expected a header row and one row per example"
-        ) from None
-    except UnicodeDecodeError as error:
-        raise InvalidDataError(
-            f"CSV file {shown} must be UTF-8 text; it is not ({error}). Save "
-            "it as UTF-8"
-        ) from None
-    except (
-        OSError,
-        EOFError,
-        zlib.error,
-        lzma.LZMAError,
-        zipfile.BadZipFile,
-    ) as error:
-        raise InvalidDataError(
-            f"CSV file {shown} could not be read: its compressed data is "
-            f"damaged or not in the format its name says "
-            f"({type(error).__name__}: {error})"
-        ) from None
-    except (pd.errors.ParserError, ValueError) as error:
-        raise InvalidDataError(
-            f"CSV file {shown} could not be parsed: {error}"
-        ) from None
+    strings = [label_column] + ([text_column] if text_column is not None else [])
+    frame = read_csv_frame(path, encoding=encoding, strings=strings)
+    lines = frame.attrs["lines"]
     columns = [str(column) for column in frame.columns]
     for option, column in (
         ("--label-column", label_column),
@@ -256,39 +453,98 @@ def read_labeled_csv(
             )
     if frame.empty:
         raise InvalidDataError(f"CSV file {shown} has a header but no rows of data")
+    problems = _Problems(shown)
     column_name = f"Column {label_column!r} of {shown}"
-    raw = frame[label_column]
-    missing = np.flatnonzero(raw.isna().to_numpy())
-    if missing.size:
-        raise InvalidDataError(
-            f"{column_name} has missing labels (data rows {(missing + 1).tolist()[:5]})"
+    raw = [str(label) for label in frame[label_column].tolist()]
+    empty = [i for i, label in enumerate(raw) if not label]
+    if empty:
+        problems.add(f"{_where(lines, empty)}: missing labels (no {label_column!r})")
+    blank = [i for i, label in enumerate(raw) if label and not label.strip()]
+    if blank:
+        problems.add(f"{_where(lines, blank)}: labels hold only spaces")
+    markers: dict[str, list[int]] = {}
+    if not labels_as_is:
+        for i, label in enumerate(raw):
+            if label.strip().lower() in _MISSING_MARKERS:
+                markers.setdefault(label, []).append(i)
+    for label, rows in sorted(markers.items()):
+        problems.add(
+            f"{_where(lines, rows)}: the label {label!r} reads as a missing "
+            "value; fill it in or drop the row (or --labels-as-is to keep it "
+            "as a class)"
         )
-    classes, labels = encode_labels(raw.tolist(), as_is=labels_as_is, name=column_name)
-    if text_column is not None:
-        texts = frame[text_column]
-        bad = np.flatnonzero([not isinstance(text, str) for text in texts.tolist()])
-        if bad.size:
-            raise InvalidDataError(
-                f"Column {text_column!r} of {shown} must hold a text in every "
-                f"row; data rows {(bad + 1).tolist()[:5]} have none"
+    valid = [i for i, label in enumerate(raw) if label.strip()]
+    valid = [i for i in valid if raw[i] not in markers]
+    if not labels_as_is:
+        rows_of: dict[str, list[int]] = {}
+        for i in valid:
+            rows_of.setdefault(raw[i], []).append(i)
+        groups = find_look_alike_labels(rows_of)
+        if groups:
+            described = "; ".join(
+                " and ".join(f"{label!r} ({_where(lines, rows_of[label], 3)})"
+                             for label in group)
+                for group in groups
+            )  # fmt: skip
+            problems.add(
+                f"{column_name} holds labels that differ only in surrounding "
+                "spaces or in how a number is written, which would become "
+                f"separate classes: {_describe_groups(groups)}: {described}. "
+                "Write each class one way, or keep the raw strings as "
+                "separate classes with `tfxfer finetune --labels-as-is`"
             )
-        return LabeledData(texts.tolist(), labels, classes)
-    features = frame.drop(columns=[label_column])
-    if features.shape[1] == 0:
-        raise InvalidDataError(
-            f"CSV file {shown} has no feature columns besides {label_column!r}. "
-            "For a text CSV, pass --text-column"
-        )
-    non_numeric = [
-        str(c)
-        for c in features.columns
-        if not pd.api.types.is_numeric_dtype(features[c])
-    ]
-    if non_numeric:
-        raise InvalidDataError(
-            f"Feature columns of {shown} must be numeric; {non_numeric} are not. "
-            "For a text CSV, pass --text-column"
-        )
-    if features.isna().to_numpy().any():
-        raise InvalidDataError(f"Feature columns of {shown} have missing values")
-    return LabeledData(features.to_numpy(dtype="float32"), labels, classes)
+        keys = {label: _label_key(label) for label in rows_of}
+        if keys and all(key[0] == "number" for key in keys.values()):
+            fractional = [
+                i for i in valid if keys[raw[i]][1] != keys[raw[i]][1].to_integral()
+            ]
+            if fractional:
+                problems.add(
+                    f"{_where(lines, fractional)}: {column_name} must hold class "
+                    "names or integer class ids; it holds non-integer numbers "
+                    f"(e.g. {raw[fractional[0]]!r}). For regression targets, "
+                    "this command does not apply"
+                )
+    inputs = None
+    if text_column is not None:
+        texts = [str(t) for t in frame[text_column].tolist()]
+        missing = [i for i, t in enumerate(texts) if not t.strip()]
+        if missing:
+            problems.add(
+                f"{_where(lines, missing)}: Column {text_column!r} must hold a "
+                f"text in every row; data rows {[i + 1 for i in missing[:5]]} "
+                "have none"
+            )
+        inputs = texts
+    else:
+        features = frame.drop(columns=[label_column])
+        if features.shape[1] == 0:
+            problems.add(
+                f"no feature columns besides {label_column!r}. For a text CSV, "
+                "pass --text-column"
+            )
+        for column in features.columns:
+            values = features[column]
+            if not pd.api.types.is_numeric_dtype(values):
+                parsed = pd.to_numeric(values, errors="coerce")
+                bad = np.flatnonzero(
+                    parsed.isna().to_numpy() & values.notna().to_numpy()
+                )
+                problems.add(
+                    f"{_where(lines, bad.tolist())}: Feature columns must be "
+                    f"numeric; [{str(column)!r}] is not (e.g. "
+                    f"{values.iloc[bad[0]]!r})"
+                    if bad.size
+                    else f"Feature columns must be numeric; [{str(column)!r}] is not"
+                )
+            missing = np.flatnonzero(values.isna().to_numpy())
+            if missing.size:
+                problems.add(
+                    f"{_where(lines, missing.tolist())}: Feature columns have "
+                    f"missing values (column {str(column)!r})"
+                )
+        if not problems.items:
+            inputs = features.to_numpy(dtype="float32")
+    problems.raise_if_any()
+    classes, labels = encode_labels(raw, as_is=labels_as_is, name=column_name)
+    return LabeledData(inputs, labels, classes)
