@@ -116,20 +116,20 @@ def _read_csv(args, metadata: dict, text_model: bool):
         )
     label = metadata.get("label_column", "label")
     features = frame.drop(columns=[c for c in frame.columns if c == label])
-    bad = [
-        str(c)
+    problems = [
+        f"['{c}'] are not numeric"
         for c in features.columns
         if not pd.api.types.is_numeric_dtype(features[c])
     ]
-    if bad:
+    rows, cols = features.isna().to_numpy().nonzero()
+    problems += [
+        f"{lines[r]} ({features.columns[c]}) is missing" for r, c in zip(rows, cols)
+    ]
+    if problems:
         raise InvalidDataError(
-            f"Feature columns of {shown} must be numeric; {bad} are not"
-        )
-    rows, cols = (features.isna().to_numpy()).nonzero()
-    if rows.size:
-        where = [f"line {r + 2} ({features.columns[c]})" for r, c in zip(rows, cols)]
-        raise InvalidDataError(
-            f"Feature columns of {shown} have missing values: " + ", ".join(where[:20])
+            f"Feature columns of {shown} must be numeric and complete: "
+            + "; ".join(problems[:20])
+            + (f"; and {len(problems) - 20} more" if len(problems) > 20 else "")
         )
     return features.to_numpy("float32"), lines, lines
 
