@@ -49,13 +49,17 @@ Writes. Each file is written to `.<name>.tmp-<host>-<pid>-<random>` beside
 its final name, flushed and renamed into place, `meta.json` last and after
 removing the old one, so a killed write never leaves an entry that is used.
 Every write removes the temporary files of earlier writes whose process is
-gone (same host), or that are older than `STALE_TEMPORARY_SECONDS`.
+gone (same host), or that are older than `STALE_TEMPORARY_SECONDS`. A write
+that fails (a full disk) removes the members it had renamed into place, so
+no partial entry is left to hold the space that the next load's write needs;
+a full disk raises an `OSError` (errno `ENOSPC`) naming the member.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import hashlib
 import io
@@ -695,33 +699,69 @@ def write_entry(
     """Writes a cache entry and returns its memory-mapped vectors (None if
     another process replaced a member meanwhile).
 
+    A failed write removes the members it wrote (not those another process
+    wrote meanwhile): no partial entry is left.
+
     Raises:
-        OSError: If the entry cannot be written.
+        OSError: If the entry cannot be written; on a full disk, with errno
+            `ENOSPC` and a message naming the member being written.
     """
     entry.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(entry.parent)
     # Invalidate first: without meta.json the entry is never used.
     with contextlib.suppress(FileNotFoundError):
         os.unlink(entry / _META)
-    members = {
-        _VECTORS: _write_member(
-            entry, _VECTORS, lambda h: _save_array(h, np.ascontiguousarray(vectors))
-        ),
-        _VOCAB: _write_member(entry, _VOCAB, lambda h: h.write(_json_bytes(words))),
-    }
-    for name, array in word_index.WordIndex.build(words).arrays().items():
-        members[_index_member(name)] = _write_member(
-            entry, _index_member(name), lambda h, a=array: _save_array(h, a)
-        )
-    meta = {
-        "version": CACHE_VERSION,
-        "key": key.identity(),
-        "source": key.source,
-        "source_fingerprint": fingerprint.to_json(),
-        "shape": list(vectors.shape),
-        "index_hash": word_index.HASH_NAME,
-        "members": members,
-    }
-    _write_file(entry / _META, lambda h: h.write(_json_bytes(meta)))
+    written: list[tuple[pathlib.Path, int]] = []
+    current = [entry / _VECTORS]
+
+    def member(name: str, write: Callable) -> dict:
+        current[0] = entry / name
+        record = _write_member(entry, name, write)
+        written.append((entry / name, os.stat(entry / name).st_ino))
+        return record
+
+    try:
+        members = {
+            _VECTORS: member(
+                _VECTORS, lambda h: _save_array(h, np.ascontiguousarray(vectors))
+            ),
+            _VOCAB: member(_VOCAB, lambda h: h.write(_json_bytes(words))),
+        }
+        for name, array in word_index.WordIndex.build(words).arrays().items():
+            members[_index_member(name)] = member(
+                _index_member(name), lambda h, a=array: _save_array(h, a)
+            )
+        meta = {
+            "version": CACHE_VERSION,
+            "key": key.identity(),
+            "source": key.source,
+            "source_fingerprint": fingerprint.to_json(),
+            "shape": list(vectors.shape),
+            "index_hash": word_index.HASH_NAME,
+            "members": members,
+        }
+        current[0] = entry / _META
+        _write_file(entry / _META, lambda h: h.write(_json_bytes(meta)))
+    except OSError as error:
+        _remove_written(entry, written)
+        if error.errno == errno.ENOSPC:
+            raise OSError(
+                errno.ENOSPC,
+                "The disk is full (No space left on device) while writing the "
+                "word-vectors cache; the partial entry was removed",
+                str(current[0]),
+            ) from error
+        raise
     opened = _open_members(entry, meta, key, key.source)
     return None if opened is None else opened[0]
+
+
+def _remove_written(entry: pathlib.Path, written: list[tuple[pathlib.Path, int]]):
+    """Removes the members a failed write renamed into place (only those
+    still the same files: another process may have replaced them)."""
+    for path, inode in written:
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+    with contextlib.suppress(OSError):
+        entry.rmdir()  # only if nothing else is left in it
