@@ -351,11 +351,12 @@ def test_labels_that_are_not_integers_are_refused(labels, detail):
         nce(labels, [0, 1, 0, 1])
 
 
-def test_integral_float_and_bool_labels_are_accepted():
+def test_integral_float_bool_and_column_labels_are_accepted():
     features, labels = _classification_case(0, 30, 3, 2, 1.0)
     score = logme(features, labels)
     assert logme(features, labels.astype(np.float32)) == score
     assert logme(features, labels.astype(bool)) == score
+    assert logme(features, labels[:, None]) == score  # a column, as Keras takes
 
 
 def test_leep_refuses_what_are_not_probabilities():

@@ -103,6 +103,8 @@ def labels(name: str, value: Any, *, min_classes: int = 2) -> tuple[np.ndarray, 
         ) from error
     if array.dtype == bool:
         array = array.astype(np.int64)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]  # a column of labels, as Keras' sparse labels
     if array.ndim != 1:
         hint = (
             " (for one-hot labels or probabilities, pass their argmax)"
