@@ -115,6 +115,21 @@ def test_fine_tune_lr_mult_zero_keeps_base_and_trains_head(tiny_tabular):
     assert changed(recorder.stages[0]["head"], layer_weights(model, "head"))
 
 
+def test_fine_tune_epochs_zero_trains_the_head_alone(tiny_tabular):
+    x, y = tiny_tabular
+    model = pretrained_model()
+    before = {n: layer_weights(model, n) for n in ("base_dense", "base_bn", "head")}
+    history = tfxfer.fine_tune(
+        model, x, y, base=["base_dense", "base_bn"], head_epochs=2, epochs=0, **args()
+    )
+    assert history.full is None and history.epoch == [0, 1]
+    assert len(history.history["loss"]) == 2
+    assert_same(before["base_dense"], layer_weights(model, "base_dense"))
+    assert_same(before["base_bn"], layer_weights(model, "base_bn"))
+    assert changed(before["head"], layer_weights(model, "head"))
+    assert model.get_layer("base_dense").trainable  # the base is not left frozen
+
+
 def test_fine_tune_lower_lr_mult_moves_base_less(tiny_tabular):
     x, y = tiny_tabular
     distances = []
@@ -184,8 +199,12 @@ def test_fine_tune_rejects_bad_arguments(tiny_tabular):
         tfxfer.fine_tune(model, x, y, base=other, epochs=1, **args())
     with pytest.raises(ValueError, match="`base` must leave a trainable head"):
         tfxfer.fine_tune(model, x, y, base=".*", epochs=1, **args())
-    with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
-        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=0, **args())
+    with pytest.raises(ValueError, match="`epochs` must be a non-negative integer"):
+        tfxfer.fine_tune(model, x, y, base="base_dense", epochs=-1, **args())
+    with pytest.raises(ValueError, match="must not both be 0"):
+        tfxfer.fine_tune(
+            model, x, y, base="base_dense", epochs=0, head_epochs=0, **args()
+        )
     with pytest.raises(ValueError, match="`head_epochs` must be a non-negative"):
         tfxfer.fine_tune(
             model, x, y, base="base_dense", epochs=1, head_epochs=-1, **args()

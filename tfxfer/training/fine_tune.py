@@ -50,11 +50,12 @@ class FineTuneHistory:
         head: `keras.callbacks.History` of stage 1 (frozen base, head only),
             or `None` when `head_epochs=0`.
         full: `keras.callbacks.History` of stage 2 (everything, discriminative
-            learning rates). Its epochs continue the numbering of stage 1.
+            learning rates), or `None` when `epochs=0` (the head alone).
+            Its epochs continue the numbering of stage 1.
     """
 
     head: keras.callbacks.History | None
-    full: keras.callbacks.History
+    full: keras.callbacks.History | None
 
     def __repr__(self) -> str:
         def stage(history):
@@ -81,7 +82,8 @@ class FineTuneHistory:
     def epoch(self) -> list[int]:
         """Epoch indices of both stages, in order."""
         first = self.head.epoch if self.head is not None else []
-        return list(first) + list(self.full.epoch)
+        second = self.full.epoch if self.full is not None else []
+        return list(first) + list(second)
 
     @property
     def history(self) -> dict[str, list[float]]:
@@ -368,7 +370,8 @@ class FineTuner:
         Args:
             x: Training inputs, as for `tfxfer.train` (arrays or a dataset).
             y: Training targets (`None` when `x` is a dataset).
-            epochs: Epochs of stage 2 (everything trains).
+            epochs: Epochs of stage 2 (everything trains); 0 trains the
+                head alone (stage 1, `head_epochs` > 0), the base unchanged.
             head_epochs: Epochs of stage 1 (head only); 0 skips it.
             batch_size: Batch size, as for `tfxfer.train`.
             validation_data: Validation data, as for `tfxfer.train`.
@@ -397,8 +400,13 @@ class FineTuner:
                 "Argument `x` must be the training data (arrays, tensors, a "
                 "dataset or a generator). Received: x=None"
             )
-        epochs = check_positive_int("epochs", epochs)
+        epochs = check_non_negative_int("epochs", epochs)
         head_epochs = check_non_negative_int("head_epochs", head_epochs)
+        if epochs == 0 and head_epochs == 0:
+            raise ValueError(
+                "Arguments `epochs` and `head_epochs` must not both be 0 (nothing "
+                "would train). Received: epochs=0, head_epochs=0"
+            )
         if batch_size is not None:
             batch_size = check_positive_int("batch_size", batch_size)
         validation_split = check_in_range(
@@ -445,6 +453,8 @@ class FineTuner:
             head = self._head_stage()
             head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
         _set_trainable(model, self._paths, None, value=True, recompile=False)
+        if epochs == 0:  # The head alone (a linear probe); the base unchanged.
+            return FineTuneHistory(head=head_history, full=None)
         if self.freeze_batch_norm:
             # Frozen, a BatchNormalization layer runs in inference mode (its
             # pretrained statistics) and its scale and offset stay as they are.
@@ -615,7 +625,8 @@ def fine_tune(
         base: The pretrained part: a layer or sub-model object of `model`, a
             layer name or path, a regular expression, or a list of names
             (resolved like `tfxfer.freeze`'s `layers`).
-        epochs: Epochs of stage 2 (everything trains).
+        epochs: Epochs of stage 2 (everything trains); 0 trains the head
+            alone (stage 1, `head_epochs` > 0) and leaves the base unchanged.
         loss: Loss as for `tfxfer.train` (default: the model's compiled loss).
         head_epochs: Epochs of stage 1 (head only); 0 skips it.
         optimizer: Optimizer name or instance; each stage builds fresh
