@@ -198,3 +198,19 @@ def test_read_labeled_csv_lists_at_most_20_problems(tmp_path):
     assert "has 2 problems" in message
     assert "lines 2, 3, 4, 5, 6 and 25 more: " in message
     assert "non-integer numbers" in message and "must be numeric" in message
+
+
+def test_inspect_shows_classes_vocabulary_and_input(
+    capsys, text_model, tiny_model_path
+):
+    code, out, err = _main(capsys, "inspect", text_model)
+    assert code == 0, err
+    assert "Input: raw texts (strings), tokenized inside the model" in out
+    assert "shape (None, 100)" in out
+    # 8 words of the vectors + padding + unknown.
+    assert "Vocabulary: 10 ids (0 padding, 1 unknown); tokenizer: lowercase=True" in out
+    assert "Classes (2): neg, pos" in out
+    code, out, err = _main(capsys, "inspect", tiny_model_path)
+    assert code == 0, err
+    assert "Input shape: (None, 3)" in out
+    assert "Classes: no names stored in the file" in out

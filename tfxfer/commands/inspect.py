@@ -42,7 +42,54 @@ def run(args: argparse.Namespace) -> int:
         print(f"tfxfer inspect: error: {error}", file=sys.stderr)
         return 1
     print(trainable_summary(model))
+    print(_describe_inputs_and_classes(model, args.model))
     return 0
+
+
+def _describe_inputs_and_classes(model, path: str) -> str:
+    """Input shape, stored class names and vocabulary of a loaded model."""
+    from tfxfer.layers.text_vectorizer import vocabulary_summary
+    from tfxfer.text import Vocabulary
+    from tfxfer.transfer import read_pretrained_metadata
+
+    metadata = read_pretrained_metadata(path) or {}
+    vectorizer = getattr(model, "vectorizer", None)
+    if getattr(model, "inputs", None):
+        shape = ", ".join(str(tuple(t.shape)) for t in model.inputs)
+    elif model.get_build_config():
+        shape = str(tuple(model.get_build_config()["input_shape"]))
+    else:
+        shape = "unknown (the model was saved unbuilt)"
+    lines = []
+    if vectorizer is not None and vectorizer.vocabulary is not None:
+        settings = vocabulary_summary(vectorizer)
+        lines.append(
+            f"Input: raw texts (strings), tokenized inside the model to ids of "
+            f"shape (None, {settings['max_length']}); token ids {shape} also work"
+        )
+        lines.append(
+            f"Vocabulary: {settings['vocabulary_size']} ids (0 padding, 1 "
+            f"unknown); tokenizer: lowercase={settings['lowercase']}, "
+            f"min_len={settings['min_len']}, max_len={settings['max_len']}, "
+            f"pattern={settings['pattern']!r}; padding={settings['padding']}, "
+            f"truncating={settings['truncating']}"
+        )
+    else:
+        lines.append(f"Input shape: {shape}")
+        if isinstance(metadata.get("vocabulary"), dict):
+            vocabulary = Vocabulary.from_config(metadata["vocabulary"])
+            options = vocabulary.tokenizer_config
+            lines.append(
+                f"Vocabulary (stored beside the model, which takes ids): "
+                f"{len(vocabulary)} ids; tokenizer: {options or 'defaults'}; "
+                f"max_length={metadata.get('max_length')}"
+            )
+    classes = metadata.get("classes")
+    if classes:
+        lines.append(f"Classes ({len(classes)}): {', '.join(map(str, classes))}")
+    else:
+        lines.append("Classes: no names stored in the file")
+    return "\n".join(lines)
 
 
 def add_parser(subparsers) -> None:
