@@ -59,7 +59,7 @@ def h_score(features, labels) -> float:
     sums = np.zeros((num_classes, d))
     np.add.at(sums, codes, centered)
     offsets = sums / counts[:, None]  # class means minus the overall mean
-    eigenvalues, basis = np.linalg.eigh(covariance)
+    eigenvalues, basis = _checks.symmetric_eigh(covariance)
     keep = eigenvalues > eigenvalues.max(initial=0.0) * d * np.finfo(float).eps
     if not keep.any():
         return 0.0

@@ -99,7 +99,7 @@ def log_evidences(features: np.ndarray, targets: np.ndarray) -> np.ndarray:
         An array of K log evidences, each divided by N.
     """
     n, d = features.shape
-    sigma, basis = np.linalg.eigh(features.T @ features)
+    sigma, basis = _checks.symmetric_eigh(features.T @ features)
     # Eigenvalues at rounding-noise level are zeros: the features have no
     # variance along those directions (rank-deficient F, or D > N).
     sigma = np.where(
