@@ -3,6 +3,7 @@
 import errno
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -328,10 +329,30 @@ def _tiny(units=4, activation="relu"):
     )
 
 
-@pytest.fixture
-def small():
+def _small_data():
     rng = np.random.default_rng(0)
     return rng.random((48, 6), dtype=np.float32), rng.integers(0, 3, 48)
+
+
+@pytest.fixture
+def small():
+    return _small_data()
+
+
+@pytest.fixture(scope="module")
+def crashed_template(tmp_path_factory):
+    """A folder with ckpt-1 and ckpt-2 of a run that crashed (made once)."""
+    folder = tmp_path_factory.mktemp("crashed")
+    _crashed_run(folder, *_small_data())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The model after the same run, never interrupted (trained once)."""
+    model = _tiny()
+    tfxfer.train(model, *_small_data(), **SMALL)
+    return model
 
 
 def _crashed_run(folder, x, y, **kwargs):
@@ -366,10 +387,10 @@ def _folder_state(folder):
     ],
 )
 def test_resume_refuses_a_different_run_and_changes_nothing(
-    small, tmp_path, change, message
+    small, tmp_path, change, message, crashed_template
 ):
     x, y = small
-    _crashed_run(tmp_path, x, y)
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     before = _folder_state(tmp_path)
     model = change.pop("model", None) or _tiny()
     initial = [v.numpy() for v in model.variables]
@@ -385,9 +406,11 @@ def test_resume_refuses_a_different_run_and_changes_nothing(
     assert _folder_state(tmp_path) == before
 
 
-def test_a_model_with_other_weight_shapes_is_refused_even_when_forced(small, tmp_path):
+def test_a_model_with_other_weight_shapes_is_refused_even_when_forced(
+    small, tmp_path, crashed_template
+):
     x, y = small
-    _crashed_run(tmp_path, x, y)
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     model = _tiny(units=5)
     initial = [v.numpy() for v in model.variables]
     for resume in ("auto", "force"):
@@ -401,9 +424,9 @@ def test_a_model_with_other_weight_shapes_is_refused_even_when_forced(small, tmp
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(initial, model.variables))
 
 
-def test_forced_resume_applies_the_new_learning_rate(small, tmp_path):
+def test_forced_resume_applies_the_new_learning_rate(small, tmp_path, crashed_template):
     x, y = small
-    _crashed_run(tmp_path, x, y)
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     model = _tiny()
     history = tfxfer.train(
         model,
@@ -418,9 +441,11 @@ def test_forced_resume_applies_the_new_learning_rate(small, tmp_path):
     assert int(model.optimizer.iterations.numpy()) == 9  # 6 restored + 3
 
 
-def test_forced_resume_with_another_optimizer_starts_it_fresh(small, tmp_path):
+def test_forced_resume_with_another_optimizer_starts_it_fresh(
+    small, tmp_path, crashed_template
+):
     x, y = small
-    _crashed_run(tmp_path, x, y)
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     model = _tiny()
     history = tfxfer.train(
         model,
@@ -436,9 +461,11 @@ def test_forced_resume_with_another_optimizer_starts_it_fresh(small, tmp_path):
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
 
 
-def test_forced_resume_on_other_data_restarts_the_saved_epoch(small, tmp_path):
+def test_forced_resume_on_other_data_restarts_the_saved_epoch(
+    small, tmp_path, crashed_template
+):
     x, y = small
-    _crashed_run(tmp_path, x, y)
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     history = tfxfer.train(
         _tiny(), x[:40], y[:40], checkpoint_dir=tmp_path, resume="force", **SMALL
     )
@@ -498,12 +525,10 @@ def _damage_checksum(folder):
     ],
 )
 def test_a_damaged_checkpoint_is_reported_and_an_intact_one_resumes(
-    small, tmp_path, damage
+    small, tmp_path, damage, crashed_template, reference
 ):
     x, y = small
-    reference = _tiny()
-    tfxfer.train(reference, x, y, **SMALL)
-    _crashed_run(tmp_path, x, y)  # ckpt-1 and ckpt-2
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     message = damage(tmp_path)
     intact = "ckpt-2" if "'ckpt-2'" in message else "ckpt-1"
     before = _folder_state(tmp_path)
@@ -534,9 +559,11 @@ def test_a_damaged_checkpoint_is_reported_and_an_intact_one_resumes(
         tfxfer.train(_tiny(), x, y, checkpoint_dir=tmp_path, **SMALL)
 
 
-def test_resume_from_a_damaged_named_checkpoint_is_refused(small, tmp_path):
+def test_resume_from_a_damaged_named_checkpoint_is_refused(
+    small, tmp_path, crashed_template
+):
     x, y = small
-    _crashed_run(tmp_path, x, y)
+    shutil.copytree(crashed_template, tmp_path, dirs_exist_ok=True)
     _damage_truncated_data(tmp_path)
     with pytest.raises(
         tfxfer.errors.DamagedCheckpointError, match=r"ckpt-2\.data.*'ckpt-1'"
@@ -586,11 +613,9 @@ def _disk_full(monkeypatch, where, at):
 
 @pytest.mark.parametrize("where", ["data", "state"])
 def test_a_full_disk_while_checkpointing_is_reported_and_cleaned_up(
-    small, tmp_path, monkeypatch, where
+    small, tmp_path, monkeypatch, where, reference
 ):
     x, y = small
-    reference = _tiny()
-    tfxfer.train(reference, x, y, **SMALL)
     # The state file is written twice per save: the 2nd save's first write.
     _disk_full(monkeypatch, where, at=2 if where == "data" else 3)
     with pytest.raises(
