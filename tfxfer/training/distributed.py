@@ -4,11 +4,16 @@ Each step runs the model's forward and backward pass on every replica's part
 of the global batch (`strategy.run`). The per-replica losses are already
 divided by the number of replicas (Keras' losses do this under a strategy),
 so their sum is the loss of the global batch and the sum of the gradients is
-its gradient: both are reduced in cross-replica context, checked for NaN and
-infinity there (so every replica takes the same decision), and the optimizer
-applies the summed gradients once, to every replica's copy of the
-variables. Metrics are updated on each replica and summed on reading, as in
-Keras.
+its gradient. Each replica checks its loss and gradients for NaN and
+infinity, and the flags are all-reduced, so every replica takes the same
+decision. The gradients are applied in replica context, as Keras' own
+TensorFlow trainer applies them: the optimizer all-reduces them (a sum)
+and updates every replica's copy of the variables. A step that is not
+finite is skipped by a conditional taken in cross-replica context
+(`merge_call`), as Keras' `LossScaleOptimizer` skips one, since the
+optimizer's own synchronization cannot run inside a conditional in replica
+context. Nothing in TensorFlow or Keras is patched. Metrics are updated on
+each replica and summed on reading, as in Keras.
 
 Keras `fit` works under `MirroredStrategy` but not under
 `MultiWorkerMirroredStrategy` in Keras 3 (keras-team/keras#20585: "Attempt to
@@ -27,7 +32,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfxfer.training.step_functions import _all_finite, compile_step
+from tfxfer.training.step_functions import compile_step
 
 
 def model_strategy(model: keras.Model):
@@ -43,12 +48,16 @@ def model_strategy(model: keras.Model):
     for variable in variables:
         value = getattr(variable, "value", variable)
         if isinstance(value, tf.distribute.DistributedValues):
-            owner = value._distribute_strategy
+            owner = value.distribute_strategy
             break
     if owner is None and not variables:
-        # Not built yet: the strategy it was created under (Keras records it),
-        # else the active one; it builds under that strategy's scope.
-        return getattr(model, "_distribute_strategy", None) or current
+        # Not built yet: the strategy it was created under (Keras records it;
+        # the default strategy when none), else the active one; it builds
+        # under that strategy's scope.
+        created = model.distribute_strategy
+        if current is None and created is tf.distribute.get_strategy():
+            return None  # the default strategy: none
+        return created
     if owner is None and current is not None:
         raise ValueError(
             f"Argument `model` must be built inside the strategy's scope: "
@@ -62,30 +71,6 @@ def model_strategy(model: keras.Model):
             f"active {type(current).__name__}. Received: model {model.name!r}"
         )
     return owner
-
-
-def _allow_cross_replica_updates() -> None:
-    """Lets Keras' optimizer apply gradients in cross-replica context.
-
-    Keras' TensorFlow optimizer updates variables through
-    `tf.__internal__.distribute.interim.maybe_merge_call`, which, in
-    cross-replica context, calls `get_replica_context().merge_call` on None
-    and fails. `merge_call` would run the function in cross-replica context
-    with the strategy; this runs it so directly there, and changes nothing
-    in replica context. Installed once.
-    """
-    interim = tf.__internal__.distribute.interim
-    original = interim.maybe_merge_call
-    if getattr(original, "_tfxfer_cross_replica", False):
-        return
-
-    def maybe_merge_call(fn, strategy, *args, **kwargs):
-        if tf.distribute.in_cross_replica_context():
-            return fn(strategy, *args, **kwargs)
-        return original(fn, strategy, *args, **kwargs)
-
-    maybe_merge_call._tfxfer_cross_replica = True
-    interim.maybe_merge_call = maybe_merge_call
 
 
 def _zeros_for_none(grads, variables):
@@ -111,16 +96,40 @@ class DistributedSteps:
         self.strategy = strategy
         self.state = state
         self._fns = {}
-        _allow_cross_replica_updates()
 
     @property
     def num_replicas(self) -> int:
         return self.strategy.num_replicas_in_sync
 
     def _replica_train(self, x, y, sample_weight):
+        """One replica's step; returns its loss and whether all were finite."""
         steps = self.steps
+        variables = steps.trainable_variables
         total, finite, grads = steps._gradients(x, y, sample_weight)
-        return total, finite, _zeros_for_none(grads, steps.trainable_variables)
+        grads = _zeros_for_none(grads, variables)
+        if not steps.check_finite:
+            steps.optimizer.apply(grads, variables)
+            return total, tf.constant(True)
+        context = tf.distribute.get_replica_context()
+        not_finite = context.all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32)
+        )
+        finite = tf.equal(not_finite, 0.0)
+
+        def apply_if_finite(strategy, finite, grads):
+            # Cross-replica context: every replica's flag is the same.
+            flag = strategy.experimental_local_results(finite)[0]
+
+            def apply():
+                strategy.extended.call_for_each_replica(
+                    steps.optimizer.apply, args=(grads, variables)
+                )
+                return tf.constant(True)
+
+            tf.cond(flag, apply, lambda: tf.constant(False))
+
+        context.merge_call(apply_if_finite, args=(finite, grads))
+        return total, finite
 
     def _replica_test(self, x, y, sample_weight):
         loss, _ = self.steps._test_step(x, y, sample_weight)
@@ -129,21 +138,9 @@ class DistributedSteps:
     def _train(self, batch):
         strategy, steps = self.strategy, self.steps
         x, y, sample_weight = batch
-        total, _, grads = strategy.run(self._replica_train, args=(x, y, sample_weight))
-        sum_ = tf.distribute.ReduceOp.SUM
-        loss = strategy.reduce(sum_, total, axis=None)
-        grads = [strategy.reduce(sum_, g, axis=None) for g in grads]
-        if not steps.check_finite:
-            steps.optimizer.apply(grads, steps.trainable_variables)
-            finite = tf.constant(True)
-        else:
-            finite = _all_finite([loss, *grads])
-
-            def apply():
-                steps.optimizer.apply(grads, steps.trainable_variables)
-                return tf.constant(True)
-
-            tf.cond(finite, apply, lambda: tf.constant(False))
+        total, finite = strategy.run(self._replica_train, args=(x, y, sample_weight))
+        loss = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
+        finite = strategy.experimental_local_results(finite)[0]
         # Counted and logged inside the compiled step: no eager work per step.
         self.state.step.assign_add(tf.cast(finite, tf.int64))
         return loss, finite, steps.objective.results()
