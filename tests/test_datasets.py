@@ -591,7 +591,21 @@ def test_build_sentences_from_a_raw_folder(tmp_path):
     with pytest.raises(DataIntegrityError, match="does not start with a 0/1 label"):
         build.build(tmp_path / "out", parts=["sentences"], sentences_dir=raw)
     with pytest.raises(ValueError, match="Argument `sentences_dir` must be the folder"):
-        build.build(tmp_path / "out", parts=["sentences"])
+        build.build(tmp_path / "out", parts=["sentences"], sentences_dir=tmp_path / "x")
+
+
+def test_build_reads_the_repository_data_folder_by_default(tmp_path, capsys):
+    # The raw files of the top-level data/ folder, with the digests of their
+    # provenance, rebuild the bundled sentence files byte for byte.
+    raw = build.raw_sentences_dir()
+    assert raw == pathlib.Path(__file__).resolve().parents[1] / "data" / "sentences"
+    for line in (raw / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        assert datasets.integrity.sha256_of(raw / name) == digest, name
+    assert build.main(["build", "--out", str(tmp_path), "--only", "sentences"]) == 0
+    assert "every file matches the shipped digests" in capsys.readouterr().out
+    for target, _, _ in datasets.text.SENTENCE_SETS.values():
+        assert (tmp_path / target).read_bytes() == (SHIPPED / target).read_bytes()
 
 
 def test_sentence_vectors_are_bundled_and_named():

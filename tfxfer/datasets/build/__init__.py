@@ -1,8 +1,10 @@
 """The maintainer's rebuild script of every bundled data file.
 
 Run `python -m tfxfer.datasets build [--out DIR] [--only PART ...]`. The text
-data come from gensim's test data (`gensim/test/test_data/`), the pretrained
-artifacts are trained here from the bundled data. Building into the package's
+data come from gensim's test data (`gensim/test/test_data/`), the sentence sets
+from the repository's top-level `data/sentences/` (raw files that no installed
+package provides; see `data/README.md`), the pretrained artifacts are trained
+here from the bundled data. Building into the package's
 own data folder (the default) also rewrites the digests module
 `tfxfer/datasets/_digests.py` that `data_file` checks every file against;
 building elsewhere leaves it alone and reports which files match it.
@@ -50,9 +52,28 @@ __all__ = [
     "build",
     "gensim_test_data_dir",
     "main",
+    "raw_sentences_dir",
     "read_mini_newsgroup",
     "write_digests_module",
 ]
+
+
+def raw_sentences_dir() -> pathlib.Path:
+    """Returns the default folder of the raw sentence sets.
+
+    That is `data/sentences/` at the top of the repository checkout this
+    package was imported from. It exists in a checkout only: the wheel ships
+    the built files, not the raw ones.
+
+    Returns:
+        The path (which may not exist, e.g. in an installed wheel).
+
+    Example:
+    >>> from tfxfer.datasets.build import raw_sentences_dir
+    >>> sorted(p.name for p in raw_sentences_dir().glob("*.all"))
+    ['custrev.all', 'mpqa.all', 'rt-polarity.all']
+    """
+    return pathlib.Path(__file__).resolve().parents[3] / "data" / "sentences"
 
 
 def write_digests_module(
@@ -89,10 +110,11 @@ def build(
             order given: `"evaluation"`, `"news"`, `"reviews"`, `"corpus"`,
             `"word2vec"` (needs `corpus.txt.gz` in `out`), `"digits_cnn"`,
             `"sentences"` (needs `sentences_dir`). `None` builds all (all
-            but `"sentences"` when `sentences_dir` is not given).
+            but `"sentences"` when there is no `sentences_dir`).
         sentences_dir: The raw folder of Kim (2014)'s sentence sets
             (`custrev.all`, `mpqa.all`, `rt-polarity.all`), for the
-            `"sentences"` part.
+            `"sentences"` part. Defaults to the repository's
+            `data/sentences/` (`raw_sentences_dir()`) when it exists.
         progress: Called with one line of text per step (e.g. `print`).
 
     Returns:
@@ -111,6 +133,8 @@ def build(
     >>> stats["news"]["rows"]
     200
     """
+    if sentences_dir is None and raw_sentences_dir().is_dir():
+        sentences_dir = raw_sentences_dir()
     if parts is None:
         parts = [p for p in PARTS if p != "sentences" or sentences_dir is not None]
     if isinstance(parts, str) or any(part not in PARTS for part in parts):
@@ -123,7 +147,9 @@ def build(
             raise ValueError(
                 "Argument `sentences_dir` must be the folder of the raw sentence "
                 "sets (custrev.all, mpqa.all, rt-polarity.all) to build "
-                f"'sentences'. Received: sentences_dir={sentences_dir!r}"
+                "'sentences' (by default the repository's data/sentences/, "
+                "absent from an installed package: build from a checkout). "
+                f"Received: sentences_dir={sentences_dir!r}"
             )
         sentences_dir = pathlib.Path(sentences_dir).expanduser().resolve()
     package_dir = package_data_dir()
@@ -184,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_parser.add_argument(
         "--sentences-dir",
         default=None,
-        help="raw folder of Kim (2014)'s sentence sets, for the 'sentences' part",
+        help="raw folder of Kim (2014)'s sentence sets, for the 'sentences' part "
+        "(default: the repository's data/sentences/)",
     )
     verify_parser = commands.add_parser(
         "verify", help="check the data files against the digests in the code"
