@@ -165,6 +165,24 @@ def test_logme_of_zero_features_is_the_noise_models_evidence():
     assert logme(np.zeros((4, 3)), labels) == pytest.approx(expected, rel=1e-12)
 
 
+def test_logme_of_features_that_fit_the_labels_exactly_is_finite_and_warns():
+    # One-hot features whose columns each belong to one class: every
+    # one-vs-rest target is a sum of columns, and the evidence is unbounded.
+    labels = np.array([1, 1, 0, 0, 1, 0])
+    exact = np.eye(5)[[1, 2, 3, 4, 1, 3]]
+    with pytest.warns(UserWarning, match="fit 2 of 2 LogME targets exactly"):
+        score = logme(exact, labels)
+    noisy = exact + np.random.default_rng(0).normal(scale=0.3, size=exact.shape)
+    assert math.isfinite(score) and score > logme(noisy, labels)
+
+
+def test_logme_does_not_depend_on_the_scale_of_the_features():
+    features, labels = _classification_case(12, 80, 5, 3, 1.0)
+    score = logme(features, labels)
+    for scale in (1e-4, 1e4):
+        assert logme(scale * features, labels) == pytest.approx(score, rel=1e-9)
+
+
 def test_leep_by_hand():
     theta = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
     labels = [0, 0, 1, 1]
@@ -469,6 +487,19 @@ def test_score_sources_splits_a_source_classifier_into_features_and_predictions(
     assert row["h_score"] == pytest.approx(h_score(features, y), rel=1e-6)
 
 
+def test_score_sources_finds_the_head_of_tfxfer_classifiers():
+    x, y = _classification_case(57, 30, 3, 2, 1.0)
+    keras.utils.set_random_seed(0)
+    model = tfxfer.MLPClassifier(num_classes=3, hidden_units=(4,))
+    model.build((None, 3))
+    table = score_sources({"mlp": model}, x, y, scores=("leep", "logme"))
+    features = model.features(x).numpy()
+    assert table.loc["mlp", "logme"] == pytest.approx(logme(features, y), rel=1e-6)
+    assert table.loc["mlp", "leep"] == pytest.approx(
+        leep(model.predict(x, verbose=0), y), rel=1e-6
+    )
+
+
 def test_score_sources_takes_a_feature_extractor_and_source_model_pair():
     x, y = _classification_case(54, 40, 3, 2, 1.0)
     model = _tiny_classifier()
@@ -483,6 +514,23 @@ def test_score_sources_takes_a_feature_extractor_and_source_model_pair():
     assert math.isnan(table.loc["body", "leep"])
     with pytest.raises(InvalidDataError, match=r"`sources\['pair'\]\[1\]` must be"):
         score_sources({"pair": (model, lambda batch: batch)}, x, y)
+
+
+def test_score_sources_runs_keras_models_on_raw_texts():
+    # A model on raw strings (as tfxfer.text_encoder models are): texts as a
+    # list or a NumPy string array reach it as one input.
+    words = ["good", "great", "bad", "awful"]
+    inputs = keras.Input(shape=(), dtype="string")
+    one_hot = keras.layers.StringLookup(vocabulary=words, output_mode="one_hot")
+    model = keras.Model(inputs, one_hot(inputs))
+    texts = ["good", "great", "bad", "awful", "good", "bad"]
+    labels = [1, 1, 0, 0, 0, 0]  # "good" in both classes: no exact fit
+    expected = logme(model.predict(np.array(texts, dtype=object), verbose=0), labels)
+    for x in (texts, np.array(texts)):
+        table = score_sources({"strings": model}, x, labels, scores=("logme", "leep"))
+        assert table.loc["strings", "logme"] == pytest.approx(expected, rel=1e-9)
+        # Its one-hot rows sum to 1, but it has no softmax head: no LEEP.
+        assert math.isnan(table.loc["strings", "leep"])
 
 
 def test_score_sources_pools_word_vectors_over_texts():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from tfxfer.transferability import _checks
@@ -11,6 +13,14 @@ from tfxfer.transferability import _checks
 #: far better than 1e-6).
 _TOLERANCE = 1e-7
 _MAX_ITERATIONS = 100
+#: Where the features fit a target exactly (the target lies in their span
+#: and they have rank < N), the evidence grows without bound as beta -> inf.
+#: The residual ||F m - y||^2 is then floored at this fraction of ||y||^2
+#: (a residual norm of 1e-5 of the target's, well above rounding noise), so
+#: the score stays finite and highest, with a warning. (thuml/LogME instead
+#: adds 1e-5 to m'm and ||F m - y||^2 in every update, which makes the score
+#: depend on the scale of the features.)
+_RESIDUAL_FLOOR = 1e-10
 
 
 def logme(features, labels, regression: bool = False) -> float:
@@ -41,11 +51,15 @@ def logme(features, labels, regression: bool = False) -> float:
 
     The classes are the distinct labels present (a class no sample has is no
     target column), so relabelling the classes does not change the score.
-    With D >= N the features can fit a target exactly; the evidence may then
-    grow towards beta -> infinity, and the fixed point lies slightly below
-    that supremum (about 1e-6 relatively in tfxfer's tests). Features that
-    do not explain a target at all (F'y = 0, e.g. all zeros) get the noise
-    model's evidence, the limit alpha -> infinity.
+    The score does not change when the features are scaled. Where a target
+    is an exact linear function of the features (F has rank < N), the
+    evidence grows without bound as beta -> infinity: the residual is then
+    floored at 1e-10 of the target's squared norm, with a warning, so such
+    features score high but finite. With D >= N and no exact fit, the
+    evidence may creep towards beta -> infinity and the fixed point lies
+    slightly below that supremum (about 1e-6 relatively in tfxfer's tests).
+    Features that do not explain a target at all (F'y = 0, e.g. all zeros)
+    get the noise model's evidence, the limit alpha -> infinity.
 
     Args:
         features: Features of the target samples from the pretrained model,
@@ -114,6 +128,7 @@ def log_evidences(features: np.ndarray, targets: np.ndarray) -> np.ndarray:
     # directly (1 - projection) so that it cannot come out negative.
     least_squares = basis[:, positive] @ (projected / sigma_p[:, None])
     outside = ((targets - features @ least_squares) ** 2).sum(axis=0)
+    floor = _RESIDUAL_FLOOR * (targets**2).sum(axis=0)
 
     def statistics(ratio):
         """gamma, m'm and ||F m - y||^2 for each column at alpha / beta = ratio."""
@@ -121,7 +136,7 @@ def log_evidences(features: np.ndarray, targets: np.ndarray) -> np.ndarray:
         gamma = (sigma_p[:, None] / (sigma_p[:, None] + ratio)).sum(axis=0)
         norm_m = (projected**2 / (ratio + sigma_p[:, None]) ** 2).sum(axis=0)
         residual = (x2 * shrink**2).sum(axis=0) + outside
-        return gamma, norm_m, residual
+        return gamma, norm_m, np.maximum(residual, floor)
 
     k = targets.shape[1]
     alpha, beta = np.ones(k), np.ones(k)
@@ -149,6 +164,20 @@ def log_evidences(features: np.ndarray, targets: np.ndarray) -> np.ndarray:
     # features, say) has m = 0 and alpha -> infinity; in that limit the
     # log |A| and D/2 log alpha terms cancel and the evidence is the noise
     # model's alone.
+    # With rank N (D >= N) every target is fit exactly as beta -> infinity,
+    # but the evidence has a finite limit there, which the floor approaches.
+    exact = (residual <= floor) & (len(sigma_p) < n)
+    if exact.any():
+        warnings.warn(
+            f"The features fit {int(exact.sum())} of {len(exact)} LogME targets "
+            "exactly (their evidence is unbounded); the residual was floored at "
+            f"{_RESIDUAL_FLOOR} of each target's squared norm, so the score is "
+            "finite but set by that floor. This happens where a target is an "
+            "exact linear function of the features: few samples, at least as "
+            "many feature dimensions as samples, or features that encode the "
+            "labels.",
+            stacklevel=3,
+        )
     flat = ~(norm_m > 0)
     if flat.any():
         noise_beta = n / (residual[flat])

@@ -44,10 +44,11 @@ def score_sources(
       (`tfxfer.text.tokenize`: lowercase, gensim's `simple_preprocess`)
       found in the vectors. A text with no such token gets zeros (with a
       warning saying how many did).
-    - **A source classifier**: a `keras.Model` whose outputs on `x` are
-      probabilities (2-D, non-negative, each row summing to 1: a softmax
-      head). Its outputs are the source predictions, for LEEP and NCE (NCE
-      on their argmax), and its features are those of
+    - **A source classifier**: a `keras.Model` whose last layer applies
+      softmax (a `Dense` or `Activation` with `activation="softmax"`, or a
+      `Softmax` layer; for tfxfer's subclassed classifiers, their `head`).
+      Its outputs are the source predictions, for LEEP and NCE (NCE on
+      their argmax), and its features are those of
       `tfxfer.feature_extractor(model)`, the input of its head.
     - **A pair `(feature_extractor, source_model)`**: two Keras models or
       callables, each applied to `x`: the first gives the features, the
@@ -199,8 +200,10 @@ def _extract(name: str, candidate: Any, x, batch_size: int):
         )
     elif isinstance(candidate, keras.Model):
         outputs = _run(label, candidate, x, batch_size)
-        if _look_like_probabilities(outputs):
-            probabilities = outputs.astype(np.float64)
+        if _has_softmax_head(candidate):
+            probabilities = _checks.probabilities(
+                f"{label} (its outputs)", outputs.reshape(len(outputs), -1)
+            )
             features = _run(label, _pre_head(label, candidate), x, batch_size)
         else:
             features, probabilities = outputs, None
@@ -218,14 +221,22 @@ def _extract(name: str, candidate: Any, x, batch_size: int):
     return features, probabilities
 
 
-def _look_like_probabilities(outputs: np.ndarray) -> bool:
-    return (
-        outputs.ndim == 2
-        and outputs.shape[1] >= 2
-        and bool(np.all(outputs >= 0))
-        and bool(
-            np.all(np.abs(outputs.sum(axis=1) - 1) <= _checks.PROBABILITY_TOLERANCE)
-        )
+def _has_softmax_head(model: keras.Model) -> bool:
+    """Whether the last layer of `model` (its `head`, where it has one)
+    applies softmax. A nested model as the last layer does not count: its
+    input is not the features before the softmax."""
+    last = getattr(model, "head", None)
+    if not isinstance(last, keras.layers.Layer):
+        layers = [
+            layer
+            for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+        ]
+        if not layers:
+            return False
+        last = layers[-1]
+    return isinstance(last, keras.layers.Softmax) or (
+        getattr(last, "activation", None) is keras.activations.softmax
     )
 
 
@@ -236,7 +247,7 @@ def _pre_head(label: str, model: keras.Model) -> keras.Model:
         return feature_extractor(model)
     except ValueError as error:
         raise InvalidDataError(
-            f"Argument `{label}` outputs probabilities, but the input of its head "
+            f"Argument `{label}` ends in a softmax, but the input of its head "
             "cannot be found to use as features; pass a (feature_extractor, "
             f"source_model) pair instead. Received: {label}={model.name!r} "
             f"({error})"
@@ -244,10 +255,12 @@ def _pre_head(label: str, model: keras.Model) -> keras.Model:
 
 
 def _as_model_input(x):
-    """A list or tuple of texts as one array (Keras reads a list as several
-    inputs)."""
+    """Texts as one object array: Keras reads a list as several inputs and
+    refuses NumPy's fixed-width string dtypes."""
+    if isinstance(x, np.ndarray):
+        return x.astype(object) if x.dtype.kind in "US" else x
     if isinstance(x, list | tuple) and x and isinstance(x[0], str | bytes):
-        return np.asarray(x)
+        return np.asarray(x, dtype=object)
     return x
 
 
