@@ -300,3 +300,202 @@ def test_finetune_warns_when_vectors_cover_few_tokens(capsys, tmp_path, reviews_
     with pytest.warns(UserWarning, match=r"knows only [\d.]+% .*at least 50%"):
         code, _, err = _main(capsys, *argv, "--out", out, "--quiet")
     assert code == 0, err
+
+
+# --- issue 24: defaults stated, vectors by name, encoder, test set, reshape ------
+
+PRODUCTS = ("kettle", "keyboard", "phone", "camera", "laptop", "toaster", "printer")
+POSITIVE = ("great", "excellent", "wonderful", "good", "fantastic", "perfect")
+NEGATIVE = ("terrible", "awful", "bad", "poor", "useless", "disappointing")
+TEMPLATES = ("The {p} is {a}.", "This {p} is {a}.", "My new {p} is {a}.")
+
+
+def templated_reviews(path, n, seed=0):
+    """Writes `n` reviews "The X is great/terrible." (half pos, half neg)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = ("pos", "neg")[i % 2]
+        adjective = rng.choice(POSITIVE if label == "pos" else NEGATIVE)
+        template = rng.choice(TEMPLATES)
+        rows.append(f"{template.format(p=rng.choice(PRODUCTS), a=adjective)},{label}")
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _confusion(stdout, classes):
+    """The confusion matrix `tfxfer finetune` printed, as a dict of rows."""
+    lines = stdout.splitlines()
+    header = "Confusion matrix (rows: true class, columns: predicted class):"
+    start = lines.index(header)
+    assert lines[start + 1].split() == classes
+    rows = {}
+    for line in lines[start + 2 : start + 2 + len(classes)]:
+        name, *counts = line.split()
+        rows[name] = [int(c) for c in counts]
+    return rows
+
+
+def test_finetune_help_states_every_default():
+    parser = cli.build_parser()
+    finetune = parser._subparsers._group_actions[0].choices["finetune"]
+    undocumented = [
+        action.dest
+        for action in finetune._actions
+        if action.option_strings
+        and action.dest != "help"
+        and "default" not in (action.help or "")
+    ]
+    assert undocumented == []
+    text = " ".join(finetune.format_help().split())
+    assert "(default: 100, and 0 with --encoder)" in text
+    assert "sentences, wiki-lee, glove-6b-50d" in text
+
+
+def test_finetune_without_a_source_names_the_bundled_vectors(capsys, tmp_path):
+    csv = templated_reviews(tmp_path / "reviews.csv", 8)
+    code, _, err = _main(capsys, "finetune", csv, "--text-column", "text")
+    assert code == 1
+    assert "ship with tfxfer: sentences, wiki-lee, glove-6b-50d;" in err
+    assert "--encoder minilm" in err
+    code, _, err = _main(
+        capsys, "finetune", csv, "--text-column", "text", "--vectors", "glove"
+    )
+    assert code == 1
+    assert "`--vectors` must name word vectors that ship with tfxfer" in err
+    assert "Received: --vectors='glove'" in err
+
+
+def test_finetune_vectors_by_name_with_a_test_split(capsys, tmp_path):
+    csv = templated_reviews(tmp_path / "reviews.csv", 40)
+    out = tmp_path / "m.keras"
+    code, stdout, err = _main(
+        capsys,
+        "finetune",
+        csv,
+        "--text-column",
+        "text",
+        "--vectors",
+        "sentences",
+        "--test-split",
+        0.25,
+        "--head-epochs",
+        2,
+        "--epochs",
+        1,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "Fine-tuning on 24 rows (validation: 6, test: 10)" in stdout
+    assert re.search(r"Test accuracy [0-9.]+ on 10 rows \(0.25 of the CSV", stdout)
+    matrix = _confusion(stdout, ["neg", "pos"])
+    assert [sum(row) for row in matrix.values()] == [5, 5]
+    assert tfxfer.load_pretrained(out).predict(["The kettle is great."]).shape == (1, 2)
+
+
+def test_finetune_test_file_must_hold_training_classes(capsys, tmp_path, text_files):
+    vectors, csv = text_files
+    test = tmp_path / "test.csv"
+    test.write_text('review,sentiment\n"good",pos\n"fine",meh\n')
+    code, _, err = _main(
+        capsys,
+        "finetune",
+        csv,
+        "--vectors",
+        vectors,
+        "--text-column",
+        "review",
+        "--label-column",
+        "sentiment",
+        "--test",
+        test,
+        "--quiet",
+    )
+    assert code == 1
+    assert "must hold only classes of the training CSV" in err
+    assert "Received labels ['meh']" in err
+    both = ["--test", test, "--test-split", 0.2]
+    code, _, err = _main(capsys, "finetune", csv, "--model", "m.keras", *both)
+    assert code == 1 and "either --test or --test-split" in err
+
+
+@pytest.fixture
+def digits_csv(tmp_path):
+    """30 flattened 8x8 digits (64 feature columns), 3 classes."""
+    x, y = tfxfer.datasets.load_digits("5-9", flatten=True)
+    keep = np.concatenate([np.flatnonzero(y == c)[:10] for c in range(3)])
+    header = ",".join(f"p{i}" for i in range(64)) + ",label"
+    rows = [",".join(f"{v:.4f}" for v in x[i]) + f",d{y[i]}" for i in keep]
+    path = tmp_path / "digits.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_finetune_reshapes_a_feature_csv_to_the_cnn_input(capsys, tmp_path, digits_csv):
+    cnn = tfxfer.datasets.data_file("pretrained/digits_cnn_0-4.keras")
+    out = tmp_path / "digits.keras"
+    code, stdout, err = _main(
+        capsys,
+        "finetune",
+        digits_csv,
+        "--model",
+        cnn,
+        "--head-epochs",
+        1,
+        "--epochs",
+        1,
+        "--test",
+        digits_csv,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "Test accuracy" in stdout and "on 30 rows (--test" in stdout
+    assert sum(map(sum, _confusion(stdout, ["d0", "d1", "d2"]).values())) == 30
+    assert tfxfer.load_pretrained(out).input_shape == (None, 8, 8, 1)
+    code, stdout, err = _main(capsys, "predict", out, "--csv", digits_csv)
+    assert code == 0, err
+    assert len(stdout.splitlines()) == 31 and " d" in stdout.splitlines()[1]
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("a,b,label\n1,2,x\n3,4,y\n1,2,x\n3,4,y\n")
+    code, _, err = _main(capsys, "finetune", narrow, "--model", cnn)
+    assert code == 1
+    assert "the model takes inputs of shape (8, 8, 1) (64 values" in err
+    assert "has 2 feature columns" in err
+
+
+def test_finetune_encoder_minilm_then_predict_raw_text(capsys, tmp_path):
+    csv = templated_reviews(tmp_path / "reviews.csv", 8)
+    out = tmp_path / "minilm.keras"
+    code, stdout, err = _main(
+        capsys,
+        "finetune",
+        csv,
+        "--text-column",
+        "text",
+        "--encoder",
+        "minilm",
+        "--max-length",
+        16,
+        "--head-epochs",
+        1,
+        "--epochs",
+        1,
+        "--batch-size",
+        4,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "the base (encoder) at 5e-05 (up to 1 epochs)" in stdout
+    assert "after 1 + 1 epochs" in stdout
+    assert f"Wrote {out} (with its class names and tokenizer inside)" in stdout
+    meta = read_pretrained_metadata(out)
+    assert meta["classes"] == ["neg", "pos"] and meta["text_column"] == "text"
+    code, stdout, err = _main(capsys, "predict", out, "--text", "The kettle is bad.")
+    assert code == 0, err
+    assert re.search(r"The kettle is bad\.\s+(neg|pos)\s+0\.\d{3}", stdout)

@@ -2,13 +2,20 @@
 
 Two kinds of CSV (UTF-8, optionally compressed: `.csv.gz`, ...):
 
-- Text (`--text-column`): each row a text and a label. Start either from a
-  saved text model (`--model m.keras`, a `TextClassifier`; a model that
+- Text (`--text-column`): each row a text and a label. Start from one of:
+  a saved text model (`--model m.keras`, a `TextClassifier`; a model that
   `finetune` wrote holds its vocabulary, older ones need `m.vocab.json`
-  beside them or `--vocabulary`) or from word vectors (`--vectors
-  vectors.txt`: a `TextClassifier` on the frozen vectors).
+  beside them or `--vocabulary`); word vectors (`--vectors NAME` for the
+  vectors that ship with tfxfer: `sentences`, `wiki-lee`, `glove-6b-50d`
+  (from its installed asset package), or `--vectors FILE`: a
+  `TextClassifier` on the frozen vectors); or a pretrained sentence encoder
+  (`--encoder minilm`: `tfxfer.text_classifier`, all-MiniLM-L6-v2 and a
+  new head, on raw strings).
 - Numeric (no `--text-column`): every other column is an input feature, in
-  CSV order; start from a saved model (`--model`) with that many inputs.
+  CSV order; start from a saved model (`--model`) with that many inputs. A
+  model whose input has more dimensions (the digits CNN takes 8x8x1 images)
+  gets each row reshaped to its input shape when the CSV has exactly that
+  many values (64).
 
 For text, the share of the CSV's tokens that the vocabulary (of the vectors
 or of the model) knows is checked before training: none (every text all
@@ -21,8 +28,16 @@ surrounding spaces or in how a number is written (" pos" and "pos"; "1",
 a class of its own.
 
 Training is `tfxfer.fine_tune`'s two stages: a head for the CSV's classes on
-the frozen model, then every layer with the base at a lower learning rate,
-each with early stopping on a validation split of the CSV's rows. The
+the frozen model, then every layer with the base at a lower learning rate.
+Each stage has an epoch budget (`--head-epochs`, `--epochs`) and stops early
+when the validation loss (on `--validation-split` of the rows) has not
+improved for `--patience` epochs, keeping the weights of its best epoch. With
+`--encoder`, the frozen encoder's vectors are computed once and the head
+trained on them; the encoder itself is fine-tuned only with `--epochs` > 0
+(each such epoch runs the whole transformer forward and backward: minutes
+on a CPU). `--test FILE` (same columns) or `--test-split FRACTION` (rows held
+out before the validation split) reports the accuracy and confusion matrix
+of the saved model on a test set. The
 result is saved to `--out` (checked before training; an existing file is
 replaced only with `--overwrite`) atomically: a failure or crash while
 saving leaves the old file as it was, so `--model m.keras --out m.keras
@@ -44,6 +59,21 @@ import warnings
 
 #: Share of the CSV's tokens the vocabulary must know before a warning.
 MIN_TOKEN_COVERAGE = 0.5
+
+#: Word vectors `--vectors` takes by name (they ship with tfxfer, or with an
+#: installed asset package); anything else is read as a file.
+VECTOR_NAMES = ("sentences", "wiki-lee", "glove-6b-50d")
+
+#: Stage-2 epoch budget when `--epochs` is not given: 0 with `--encoder` (a
+#: linear probe on the frozen encoder; full fine-tuning of a transformer on a
+#: CPU takes minutes an epoch), else 100.
+DEFAULT_EPOCHS = 100
+
+#: Stage-2 learning rate of the base when `--base-learning-rate` is not
+#: given: a transformer encoder (`--encoder`) needs a far lower rate than
+#: the small layers on word vectors or a saved model.
+DEFAULT_BASE_LEARNING_RATE = 1e-3
+ENCODER_BASE_LEARNING_RATE = 5e-5
 
 
 def _fail(message: str) -> int:
@@ -198,28 +228,80 @@ def _build_text_model(args, num_classes: int):
         vocabulary, source = _saved_vocabulary(args, model)
         model, head = replace_head(model, num_classes)
         return model, head, vocabulary, source
-    vectors = load_word_vectors(args.vectors)
+    vectors = _load_vectors(args.vectors, load_word_vectors)
     vocabulary = Vocabulary.from_vectors(vectors)
     matrix, _ = build_embedding_matrix(vectors, vocabulary, seed=args.seed)
     model = TextClassifier.from_embedding_matrix(matrix, num_classes=num_classes)
     return model, "head", vocabulary, None
 
 
-def _build_numeric_model(args, num_features: int, num_classes: int):
+def _load_vectors(spec: str, load_word_vectors):
+    """`--vectors`: a bundled name (unless a file of that name exists) or a
+    word-vectors file."""
+    from tfxfer.datasets import load_pretrained_word_vectors
+
+    if spec.replace("_", "-") in VECTOR_NAMES and not pathlib.Path(spec).exists():
+        return load_pretrained_word_vectors(spec.replace("_", "-"))
+    if not pathlib.Path(spec).is_file():
+        raise FileNotFoundError(
+            "`--vectors` must name word vectors that ship with tfxfer "
+            f"({', '.join(VECTOR_NAMES)}) or be a word-vectors file "
+            f"(word2vec text or binary, GloVe). Received: --vectors={spec!r}, "
+            "which is neither"
+        )
+    return load_word_vectors(spec)
+
+
+def _build_encoder_model(args, num_classes: int):
+    """`--encoder`: `tfxfer.text_classifier` on raw strings, a new head."""
+    from tfxfer import text_classifier
+
+    model = text_classifier(
+        args.encoder, num_classes=num_classes, sequence_length=args.max_length
+    )
+    return model, "head"
+
+
+def _input_shape(model) -> tuple | None:
+    """The model's input shape without the batch axis, if it is known."""
+    if getattr(model, "inputs", None):
+        return tuple(model.inputs[0].shape[1:])
+    config = model.get_build_config() or {}
+    if "input_shape" in config:
+        return tuple(config["input_shape"][1:])
+    return None
+
+
+def _build_numeric_model(args, x, num_classes: int):
+    """The model with a new head, and `x` reshaped to its input shape."""
     from tfxfer import load_pretrained
     from tfxfer.errors import InvalidDataError
     from tfxfer.transfer import replace_head
 
     model = load_pretrained(args.model)
-    expected = model.inputs[0].shape[-1] if getattr(model, "inputs", None) else None
-    if expected is None and model.get_build_config():
-        expected = model.get_build_config()["input_shape"][-1]
-    if expected is not None and expected != num_features:
+    shape = _input_shape(model)
+    num_features = x.shape[1]
+    if shape is not None and None not in shape:
+        size = math.prod(shape)
+        if size != num_features:
+            described = (
+                f"{size} input features"
+                if len(shape) == 1
+                else f"inputs of shape {shape} ({size} values, one per feature "
+                "column in row-major order)"
+            )
+            raise InvalidDataError(
+                f"--model {args.model!r}: the model takes {described}; the CSV "
+                f"{args.csv!r} has {num_features} feature columns"
+            )
+        x = x.reshape((len(x), *shape))
+    elif shape is not None and shape[-1] not in (None, num_features):
         raise InvalidDataError(
-            f"--model {args.model!r}: the model expects {expected} input "
-            f"features; the CSV {args.csv!r} has {num_features} feature columns"
+            f"--model {args.model!r}: the model takes {shape[-1]} input features; "
+            f"the CSV {args.csv!r} has {num_features} feature columns"
         )
-    return replace_head(model, num_classes)
+    model, head = replace_head(model, num_classes)
+    return model, head, x
 
 
 def _save(model, out: pathlib.Path, args, classes, vocabulary, inputs_read) -> list:
@@ -240,6 +322,8 @@ def _save(model, out: pathlib.Path, args, classes, vocabulary, inputs_read) -> l
             text_column=args.text_column,
             max_length=args.max_length,
         )
+    elif args.encoder is not None:
+        metadata.update(text_column=args.text_column, encoder=args.encoder)
     try:
         save_pretrained(model, out, metadata=metadata, overwrite=args.overwrite)
     except FileExistsError:
@@ -265,6 +349,114 @@ def _save(model, out: pathlib.Path, args, classes, vocabulary, inputs_read) -> l
     return removed
 
 
+def _check_sources(args: argparse.Namespace) -> str | None:
+    """The problem with the combination of sources and columns, if any."""
+    sources = [
+        f"--{name}" for name in ("model", "vectors", "encoder") if getattr(args, name)
+    ]
+    if args.text_column is None and (args.vectors or args.encoder):
+        return f"{sources[-1]} needs --text-column (it is for text)"
+    if not sources:
+        return (
+            "pass --model (a saved model) or, for a text CSV, --vectors NAME|FILE "
+            "(word vectors; these ship with tfxfer: "
+            f"{', '.join(VECTOR_NAMES)}; or a vectors file) or --encoder minilm "
+            "(the pretrained sentence encoder)"
+        )
+    if len(sources) > 1:
+        return f"pass one of --model, --vectors and --encoder, not both {sources}"
+    if args.text_column is None and args.model is None:
+        return "a numeric CSV needs --model"
+    if args.vocabulary is not None and (args.model is None or not args.text_column):
+        return "--vocabulary goes with --model and --text-column (a text model)"
+    if args.test is not None and args.test_split is not None:
+        return "pass either --test or --test-split, not both"
+    return None
+
+
+def _read_test(args, classes, prepare):
+    """`--test FILE`: its inputs (prepared as the training rows) and labels
+    as ids of the training classes."""
+    import numpy as np
+
+    from tfxfer.datasets import read_labeled_csv
+    from tfxfer.errors import InvalidDataError
+
+    inputs, y, test_classes = read_labeled_csv(
+        args.test,
+        args.label_column,
+        args.text_column,
+        labels_as_is=args.labels_as_is,
+        encoding=args.encoding,
+    )
+    index = {str(c): i for i, c in enumerate(classes)}
+    unknown = sorted({str(c) for c in test_classes} - set(index))
+    if unknown:
+        raise InvalidDataError(
+            f"--test {args.test!r} must hold only classes of the training CSV "
+            f"{[str(c) for c in classes]}. Received labels {unknown}"
+        )
+    mapping = np.array([index[str(c)] for c in test_classes])
+    return prepare(inputs), mapping[y]
+
+
+def _report_test(model, x_test, y_test, classes, batch_size: int, where: str) -> float:
+    """Prints the test accuracy and confusion matrix; returns the accuracy."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    predicted = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
+    predicted = predicted.argmax(axis=1)
+    accuracy = float(np.mean(predicted == y_test))
+    matrix = confusion_matrix(y_test, predicted, labels=range(len(classes)))
+    names = [str(c) for c in classes]
+    width = max(4, *(len(n) for n in names), len(str(matrix.max())))
+    print(f"Test accuracy {accuracy:.3f} on {len(y_test)} rows ({where})")
+    print("Confusion matrix (rows: true class, columns: predicted class):")
+    print(" " * width + "".join(f"  {n:>{width}}" for n in names))
+    for name, row in zip(names, matrix):
+        print(f"{name:<{width}}" + "".join(f"  {v:>{width}}" for v in row))
+    return accuracy
+
+
+def _early_stopping(args):
+    import keras
+
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=args.patience, restore_best_weights=True
+    )
+
+
+def _train_encoder_head(model, x_fit, y_fit, x_val, y_val, args):
+    """Stage 1 with `--encoder`: the frozen encoder's vectors computed once,
+    and the classifier's own Dropout and head layers trained on them."""
+    import keras
+
+    from tfxfer import train
+
+    encoder = model.get_layer("encoder")
+    features_fit = encoder.encode(list(x_fit), batch_size=args.batch_size, verbose=0)
+    features_val = encoder.encode(list(x_val), batch_size=args.batch_size, verbose=0)
+    inputs = keras.Input(shape=features_fit.shape[1:])
+    outputs = model.get_layer("head")(model.get_layer("dropout")(inputs))
+    head_model = keras.Model(inputs, outputs)  # shares the layers' weights
+    return train(
+        head_model,
+        features_fit,
+        y_fit,
+        loss="sparse_categorical_crossentropy",
+        optimizer="adam",
+        learning_rate=args.learning_rate,
+        metrics=["accuracy"],
+        epochs=args.head_epochs,
+        batch_size=args.batch_size,
+        validation_data=(features_val, y_val),
+        callbacks=[_early_stopping(args)],
+        seed=args.seed,
+        verbose=0 if args.quiet else 2,
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     import keras
     import numpy as np
@@ -272,16 +464,14 @@ def _run(args: argparse.Namespace) -> int:
     from tfxfer import fine_tune
     from tfxfer.datasets import read_labeled_csv, split_indices
 
-    if args.text_column is None and args.vectors is not None:
-        return _fail("--vectors needs --text-column (word vectors are for text)")
-    if args.model is None and args.vectors is None:
-        return _fail("pass --model (a saved model) or, for text, --vectors")
-    if args.model is not None and args.vectors is not None:
-        return _fail("pass either --model or --vectors, not both")
-    if args.text_column is None and args.model is None:
-        return _fail("a numeric CSV needs --model")
-    if args.vocabulary is not None and (args.model is None or not args.text_column):
-        return _fail("--vocabulary goes with --model and --text-column (a text model)")
+    if (problem := _check_sources(args)) is not None:
+        return _fail(problem)
+    if args.epochs is None:
+        args.epochs = 0 if args.encoder else DEFAULT_EPOCHS
+    if args.base_learning_rate is None:
+        args.base_learning_rate = (
+            ENCODER_BASE_LEARNING_RATE if args.encoder else DEFAULT_BASE_LEARNING_RATE
+        )
     out = _check_out(args)
     replacing = out.exists()
     inputs, y, classes = read_labeled_csv(
@@ -294,7 +484,14 @@ def _run(args: argparse.Namespace) -> int:
     keras.utils.set_random_seed(args.seed)
 
     vocabulary, inputs_read = None, set()
-    if args.text_column is not None:
+    if args.encoder is not None:
+        model, head = _build_encoder_model(args, len(classes))
+        x = np.asarray(inputs, dtype=object)
+
+        def prepare(texts):
+            return np.asarray(texts, dtype=object)
+
+    elif args.text_column is not None:
         model, head, vocabulary, source = _build_text_model(args, len(classes))
         if source is not None:
             inputs_read.add(source.resolve())
@@ -303,24 +500,42 @@ def _run(args: argparse.Namespace) -> int:
             return _fail(problem)
         # Tokenization inside the model: the saved file takes raw strings.
         model = model.with_vocabulary(vocabulary, max_length=args.max_length)
-    else:
-        x = np.asarray(inputs)
-        model, head = _build_numeric_model(args, x.shape[1], len(classes))
 
-    counts = np.bincount(y)
-    if counts.min() < 2 or len(y) < 2 * len(classes):
+        def prepare(texts):
+            return vocabulary.transform(texts, max_length=args.max_length)
+
+    else:
+        model, head, x = _build_numeric_model(args, np.asarray(inputs), len(classes))
+        shape = x.shape[1:]
+
+        def prepare(features):
+            return np.asarray(features).reshape((len(features), *shape))
+
+    counts = np.bincount(y, minlength=len(classes))
+    needed = 3 if args.test_split else 2
+    if counts.min() < needed or len(y) < needed * len(classes):
         return _fail(
-            "every class needs at least 2 rows (one to train, one to validate); "
+            f"every class needs at least {needed} rows (one to train, one to "
+            f"validate{', one to test' if args.test_split else ''}); "
             f"class counts: {dict(zip(map(str, classes), counts.tolist()))}"
         )
+    x_test = y_test = None
+    rows = np.arange(len(y))
+    if args.test_split:
+        rows, test_rows = split_indices(y, test_size=args.test_split, seed=args.seed)
+        x_test, y_test = x[test_rows], y[test_rows]
+    elif args.test is not None:
+        x_test, y_test = _read_test(args, classes, prepare)
     fit_rows, val_rows = split_indices(
-        y, test_size=args.validation_split, seed=args.seed
+        y[rows], test_size=args.validation_split, seed=args.seed
     )
+    fit_rows, val_rows = rows[fit_rows], rows[val_rows]
     x_fit, y_fit, x_val, y_val = x[fit_rows], y[fit_rows], x[val_rows], y[val_rows]
 
     print(
-        f"Fine-tuning on {len(fit_rows)} rows (validation: {len(val_rows)}), "
-        f"{len(classes)} classes: {', '.join(map(str, classes))}",
+        f"Fine-tuning on {len(fit_rows)} rows (validation: {len(val_rows)}"
+        + (f", test: {len(y_test)}" if y_test is not None else "")
+        + f"), {len(classes)} classes: {', '.join(map(str, classes))}",
         flush=True,
     )
     if args.tune_embedding and hasattr(model, "embedding"):
@@ -335,42 +550,65 @@ def _run(args: argparse.Namespace) -> int:
     if not base:
         return _fail("the model has no trainable layers besides its head")
     print(
-        "Stage 1: new head only, the rest frozen; stage 2: every layer, the "
-        f"base ({', '.join(base)}) at {args.base_learning_rate:g}",
+        f"Stage 1: new head only, the rest frozen (up to {args.head_epochs} "
+        f"epochs); stage 2: every layer, the base ({', '.join(base)}) at "
+        f"{args.base_learning_rate:g} (up to {args.epochs} epochs); early "
+        f"stopping after {args.patience} epochs without a lower validation "
+        "loss, best weights kept",
         flush=True,
     )
-    history = fine_tune(
-        model,
-        x_fit,
-        y_fit,
-        base=base,
-        epochs=args.epochs,
-        head_epochs=args.epochs,
-        loss="sparse_categorical_crossentropy",
-        learning_rate=args.learning_rate,
-        lr_mult=args.base_learning_rate / args.learning_rate,
-        batch_size=args.batch_size,
-        validation_data=(x_val, y_val),
-        metrics=["accuracy"],
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=args.patience, restore_best_weights=True
-            )
-        ],
-        jit_compile=False,
-        seed=args.seed,
-        verbose=0 if args.quiet else 2,
-    )
-    epochs_head = len(history.head.epoch) if history.head is not None else 0
-    epochs_all = len(history.full.epoch)
-    loss, accuracy = model.evaluate(x_val, y_val, verbose=0)[:2]
-
-    removed = _save(model, out, args, classes, vocabulary, inputs_read)
+    epochs_head = epochs_all = 0
+    if args.encoder is not None:
+        epochs_head = len(
+            _train_encoder_head(model, x_fit, y_fit, x_val, y_val, args).epoch
+        )
+    head_epochs = 0 if args.encoder is not None else args.head_epochs
+    if head_epochs or args.epochs:
+        history = fine_tune(
+            model,
+            x_fit,
+            y_fit,
+            base=base,
+            epochs=args.epochs,
+            head_epochs=head_epochs,
+            loss="sparse_categorical_crossentropy",
+            learning_rate=args.learning_rate,
+            lr_mult=args.base_learning_rate / args.learning_rate,
+            batch_size=args.batch_size,
+            validation_data=(x_val, y_val),
+            metrics=["accuracy"],
+            callbacks=[_early_stopping(args)],
+            jit_compile=False,
+            seed=args.seed,
+            verbose=0 if args.quiet else 2,
+        )
+        if history.head is not None:
+            epochs_head = len(history.head.epoch)
+        if history.full is not None:
+            epochs_all = len(history.full.epoch)
+    loss, accuracy = model.evaluate(
+        x_val, y_val, batch_size=args.batch_size, verbose=0
+    )[:2]
     print(
         f"Validation accuracy {accuracy:.3f} (loss {loss:.4f}) after "
         f"{epochs_head} + {epochs_all} epochs"
     )
-    inside = "class names" + (" and vocabulary" if vocabulary is not None else "")
+    if y_test is not None:
+        where = (
+            f"{args.test_split:g} of the CSV's rows, held out"
+            if args.test_split
+            else f"--test {args.test!r}"
+        )
+        _report_test(model, x_test, y_test, classes, args.batch_size, where)
+
+    removed = _save(model, out, args, classes, vocabulary, inputs_read)
+    inside = "class names" + (
+        " and vocabulary"
+        if vocabulary is not None
+        else " and tokenizer"
+        if args.encoder
+        else ""
+    )
     print(f"{'Replaced' if replacing else 'Wrote'} {out} (with its {inside} inside)")
     if removed:
         print(
@@ -402,6 +640,18 @@ def _positive_int(text: str) -> int:
         ) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a non-negative integer, got {text!r}"
+        )
     return value
 
 
@@ -439,15 +689,32 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("csv", help="CSV file with a header row")
-    parser.add_argument("--model", help="saved model to start from (.keras, .h5)")
     parser.add_argument(
-        "--vectors", help="word vectors to start a text classifier from (text CSV)"
+        "--model",
+        help="saved model to start from (.keras, .h5) (default: none)",
     )
     parser.add_argument(
-        "--label-column", default="label", help="column of the labels (default: label)"
+        "--vectors",
+        metavar="NAME|FILE",
+        help="word vectors to start a text classifier from: a name of vectors "
+        f"that ship with tfxfer ({', '.join(VECTOR_NAMES)}) or a word2vec/GloVe "
+        "file (default: none)",
     )
     parser.add_argument(
-        "--text-column", help="column of the texts (a text CSV); omit for numeric"
+        "--encoder",
+        metavar="NAME|FOLDER",
+        help="pretrained sentence encoder to fine-tune with a new head: minilm "
+        "(all-MiniLM-L6-v2, from its installed asset package) or a local "
+        "KerasHub / Hugging Face preset folder (default: none)",
+    )
+    parser.add_argument(
+        "--label-column",
+        default="label",
+        help="column of the labels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--text-column",
+        help="column of the texts (a text CSV); omit for numeric (default: none)",
     )
     parser.add_argument(
         "--encoding",
@@ -458,7 +725,8 @@ def add_parser(subparsers) -> None:
         "--labels-as-is",
         action="store_true",
         help="keep labels that differ only in spaces or number format (' pos' "
-        "and 'pos', '1' and '1.0') as separate classes instead of refusing them",
+        "and 'pos', '1' and '1.0') as separate classes instead of refusing them "
+        "(default: off)",
     )
     parser.add_argument(
         "--vocabulary",
@@ -466,38 +734,97 @@ def add_parser(subparsers) -> None:
         "MODEL, else MODEL.vocab.json)",
     )
     parser.add_argument(
-        "--epochs", type=_positive_int, default=20, help="maximum epochs per stage"
+        "--head-epochs",
+        type=_positive_int,
+        default=100,
+        help="epoch budget of stage 1, the new head on the frozen base "
+        "(default: %(default)s)",
     )
     parser.add_argument(
-        "--patience", type=_positive_int, default=3, help="early stopping"
+        "--epochs",
+        type=_non_negative_int,
+        default=None,
+        help=f"epoch budget of stage 2, every layer; 0 trains the head only "
+        f"(default: {DEFAULT_EPOCHS}, and 0 with --encoder)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, default=32)
     parser.add_argument(
-        "--learning-rate", type=_positive_float, default=1e-3, help="head stage"
+        "--patience",
+        type=_positive_int,
+        default=10,
+        help="stop a stage after this many epochs without a lower validation "
+        "loss, keeping its best weights (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        help="rows per training step (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=1e-2,
+        help="learning rate of the head (default: %(default)g)",
     )
     parser.add_argument(
         "--base-learning-rate",
         type=_positive_float,
-        default=1e-4,
-        help="learning rate of the base in stage 2 (the head keeps --learning-rate)",
+        default=None,
+        help="learning rate of the base in stage 2; the head keeps "
+        f"--learning-rate (default: {DEFAULT_BASE_LEARNING_RATE:g}, and "
+        f"{ENCODER_BASE_LEARNING_RATE:g} with --encoder)",
     )
     parser.add_argument(
         "--tune-embedding",
         action="store_true",
-        help="with --vectors, also fine-tune the word vectors in stage 2",
+        help="with --vectors, also fine-tune the word vectors in stage 2 "
+        "(default: off)",
     )
-    parser.add_argument("--max-length", type=_positive_int, default=100)
-    parser.add_argument("--validation-split", type=_probability, default=0.2)
-    parser.add_argument("--seed", type=_seed, default=0)
+    parser.add_argument(
+        "--max-length",
+        type=_positive_int,
+        default=100,
+        help="longest text in tokens; longer texts are cut (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=_probability,
+        default=0.2,
+        help="share of the training rows held out for early stopping "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test",
+        metavar="FILE",
+        help="CSV of test rows (same columns): report the accuracy and "
+        "confusion matrix of the fine-tuned model on it (default: none)",
+    )
+    parser.add_argument(
+        "--test-split",
+        type=_probability,
+        metavar="FRACTION",
+        help="hold out this share of the CSV's rows (stratified) as a test "
+        "set and report on it (default: none)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the splits and of training (default: %(default)s)",
+    )
     parser.add_argument(
         "--out",
         default="finetuned.keras",
-        help="where to save the fine-tuned model (a .keras file in an existing folder)",
+        help="where to save the fine-tuned model, a .keras file in an existing "
+        "folder (default: %(default)s)",
     )
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace --out if it exists (atomically: a failure keeps the old file)",
+        help="replace --out if it exists (atomically: a failure keeps the old "
+        "file) (default: off)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no per-epoch lines (default: off)"
+    )
     parser.set_defaults(func=run)

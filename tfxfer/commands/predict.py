@@ -49,14 +49,23 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(error))
 
 
+def _takes_strings(model) -> bool:
+    """Whether the model's input is strings (its tokenizer inside, as in
+    `tfxfer.text_classifier`'s models and `TextClassifier.with_vocabulary`)."""
+    vectorizer = getattr(model, "vectorizer", None)
+    if vectorizer is not None and vectorizer.vocabulary is not None:
+        return True
+    inputs = getattr(model, "inputs", None) or []
+    return len(inputs) == 1 and inputs[0].dtype == "string"
+
+
 def _text_ids_or_strings(model, metadata: dict, model_path: str, texts: list[str]):
     """What the model reads for `texts`: the strings themselves when its
     tokenizer is inside, else ids from the vocabulary stored beside it."""
     from tfxfer import Vocabulary
     from tfxfer.errors import InvalidDataError
 
-    vectorizer = getattr(model, "vectorizer", None)
-    if vectorizer is not None and vectorizer.vocabulary is not None:
+    if _takes_strings(model):
         return texts
     if not hasattr(model, "embedding"):
         raise InvalidDataError(
@@ -203,7 +212,7 @@ def _collect(args, model, metadata: dict):
                 or "none"
             )
         )
-    text_model = hasattr(model, "embedding") or getattr(model, "vectorizer", None)
+    text_model = hasattr(model, "embedding") or _takes_strings(model)
     if args.text:
         x = _text_ids_or_strings(model, metadata, args.model, list(args.text))
         return x, [_short(t) for t in args.text], list(args.text)
@@ -213,8 +222,31 @@ def _collect(args, model, metadata: dict):
             texts = x
             x = _text_ids_or_strings(model, metadata, args.model, texts)
             return x, shown, texts
-        return x, shown, lines
+        return _reshape_features(x, model, args.model), shown, lines
     return _read_images(args.images, model, args.image_scale)
+
+
+def _reshape_features(x, model, model_path: str):
+    """CSV rows reshaped to the model's input shape when they hold exactly
+    its number of values (64 columns for an 8x8x1 CNN), as `tfxfer
+    finetune` reads them."""
+    import math
+
+    from tfxfer.errors import InvalidDataError
+
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        return x
+    shape = tuple(inputs[0].shape[1:])
+    if len(shape) < 2 or None in shape:
+        return x
+    if math.prod(shape) != x.shape[1]:
+        raise InvalidDataError(
+            f"MODEL {model_path!r} takes inputs of shape {shape} "
+            f"({math.prod(shape)} values, one per feature column in row-major "
+            f"order); the CSV has {x.shape[1]} feature columns"
+        )
+    return x.reshape((len(x), *shape))
 
 
 def _check_out(args) -> pathlib.Path | None:
