@@ -31,6 +31,27 @@ def test_every_worked_example_has_a_notebook():
         assert re.search(rf"\b{example}\b", text), f"no notebook names {example}"
 
 
+def test_notebooks_link_only_inside_the_repository():
+    """Every notebook points to notebooks/SOURCES.md, which describes each
+    worked example; no link leads outside the repository."""
+    folder = NOTEBOOKS[0].parent
+    sources = (folder / "SOURCES.md").read_text(encoding="utf-8")
+    for example in [f"E{i}" for i in range(1, 10)]:
+        assert f"| {example} |" in sources, f"SOURCES.md does not describe {example}"
+    for path in [*NOTEBOOKS, folder / "README.md", folder / "SOURCES.md"]:
+        if path.suffix == ".ipynb":
+            notebook = nbformat.read(path, as_version=4)
+            text = "\n".join(c.source for c in notebook.cells)
+            assert "](SOURCES.md)" in notebook.cells[0].source, path.name
+        else:
+            text = path.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#]+)", text):
+            if "://" in target:
+                continue
+            assert (folder / target).resolve().is_relative_to(folder.parent), target
+            assert (folder / target).exists(), f"{path.name} links {target}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_structure(path):
     notebook = nbformat.read(path, as_version=4)
