@@ -194,6 +194,26 @@ def _check_strategies(strategies, baseline: str) -> dict[str, Strategy]:
     return dict(strategies)
 
 
+def _check_only_at(only_at, strategies, baseline: str) -> dict:
+    if only_at is None:
+        return {}
+    if not isinstance(only_at, Mapping):
+        raise ValueError(
+            "Argument `only_at` must be a dict mapping strategy names to "
+            f"fractions, or None. Received: only_at={only_at!r}"
+        )
+    checked = {}
+    for name, chosen in only_at.items():
+        if name not in strategies or name == baseline:
+            raise ValueError(
+                "Argument `only_at` must name strategies other than the "
+                f"baseline. Received: only_at key {name!r}, strategies="
+                f"{list(strategies)}, baseline={baseline!r}"
+            )
+        checked[name] = _check_fractions(chosen)
+    return checked
+
+
 def _stratified_subset(
     y: np.ndarray, fraction: float, seed: int, num_classes: int
 ) -> np.ndarray:
@@ -330,6 +350,7 @@ def compare_transfer(
     batch_size: int = 256,
     verbose: int = 1,
     print_fn: Callable[[str], Any] | None = None,
+    only_at: Mapping[str, Sequence[float]] | None = None,
 ):
     """Trains every strategy on growing label subsets and scores it on one test set.
 
@@ -363,6 +384,9 @@ def compare_transfer(
         verbose: 0 for silence, 1 for one line per run.
         print_fn: Function that prints each progress line (as in Keras'
             `model.summary`); `print` if `None`.
+        only_at: Strategy name -> the fractions at which it runs (a costly
+            strategy measured only where the budget allows; it has no rows
+            at the other fractions). The baseline always runs everywhere.
 
     Returns:
         A `pandas.DataFrame` with one row per run and the columns
@@ -420,8 +444,13 @@ def compare_transfer(
             f"None. Received: print_fn={print_fn!r}"
         )
 
+    only_at = _check_only_at(only_at, strategies, baseline)
+
+    def runs_at(name: str, fraction: float) -> bool:
+        return name not in only_at or fraction in only_at[name]
+
     rows = []
-    total = len(fractions) * len(seeds) * len(strategies)
+    total = len(seeds) * sum(runs_at(name, f) for f in fractions for name in strategies)
     width = max(len(name) for name in strategies)
     run = 0
     for fraction in fractions:
@@ -440,6 +469,8 @@ def compare_transfer(
                 num_classes=num_classes,
             )
             for name, strategy in strategies.items():
+                if not runs_at(name, fraction):
+                    continue
                 run += 1
                 keras.utils.set_random_seed(seed)
                 start = time.perf_counter()

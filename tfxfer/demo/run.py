@@ -74,6 +74,7 @@ def _measure_part(
         baseline=BASELINE,
         verbose=verbose,
         print_fn=lambda line: print(f"{prefix} {line}", flush=True),
+        only_at=scenario.only_at,
     )
     y_test = np.asarray(scenario.data[3])
     counts = np.bincount(y_test)

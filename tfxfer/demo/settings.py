@@ -119,6 +119,9 @@ class Scenario:
             reached on their own task).
         no_transfer: Strategies besides the baseline that transfer nothing
             (never counted as transfer in the verdict).
+        only_at: Strategies run only at some label fractions (too costly for
+            all of them), mapped to those fractions (`compare_transfer`'s
+            `only_at`).
     """
 
     title: str
@@ -128,6 +131,7 @@ class Scenario:
     pretrain_seconds: float
     notes: tuple[str, ...] = ()
     no_transfer: tuple[str, ...] = ()
+    only_at: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

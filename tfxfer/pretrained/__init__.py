@@ -9,8 +9,11 @@
   (`tfxfer.datasets.load_pretrained_word_vectors("glove-6b-50d")`).
 - `text_encoders`: KerasHub encoders on raw strings (`tfxfer.text_encoder`,
   `tfxfer.text_classifier`).
+- `feature_cache`: an encoder's features computed once and cached on disk
+  (`encode_cached`).
 """
 
+from tfxfer.pretrained.feature_cache import encode_cached
 from tfxfer.pretrained.registry import ASSETS, Asset, get_asset
 from tfxfer.pretrained.text_encoders import (
     PretrainedTextClassifier,
@@ -34,6 +37,7 @@ __all__ = [
     "TextEncoder",
     "asset_folder",
     "asset_status",
+    "encode_cached",
     "get_asset",
     "load_asset_word_vectors",
     "text_classifier",
