@@ -126,3 +126,18 @@ def test_ensemble_output_shape_mismatch(members, tiny_tabular):
     other.build((None, 8))
     with pytest.raises(IncompatibleModelsError, match=r"same shape.*'two_outputs'"):
         Ensemble([members[0], other])(x)
+
+
+def test_ensemble_refuses_members_with_different_inputs(members):
+    _, b = members
+    keras.utils.set_random_seed(0)
+    wide = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(3, activation="softmax")], name="wide"
+    )
+    with pytest.raises(
+        IncompatibleModelsError,
+        match=r"`models` must hold models that take the same input\. Received: "
+        r"member 0 \('bn_net'\) takes shape \(None, 8\), member 1 \('wide'\) "
+        r"takes shape \(None, 6\)",
+    ):
+        Ensemble([b, wide])

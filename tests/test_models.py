@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tfxfer
+from tfxfer.errors import InvalidDataError
 from tfxfer.models import Autoencoder, LinearRegression, MLPClassifier, TextClassifier
 
 
@@ -143,6 +144,24 @@ def test_text_classifier_one_prediction_per_text(tiny_tokens):
     x, _ = tiny_tokens
     model = TextClassifier(vocab_size=20, embedding_dim=4, num_classes=3)
     assert model(x).shape == (32, 3)
+
+
+def test_text_classifier_predict_refuses_ids_past_the_vocabulary(tiny_tokens):
+    x, _ = tiny_tokens
+    model = TextClassifier(vocab_size=20, embedding_dim=4, num_classes=3)
+    bad = x.copy()
+    bad[4, 2] = 57
+    with pytest.raises(
+        InvalidDataError,
+        match=r"`x` must hold token ids in \[0, 20\) \(the embedding has "
+        r"vocab_size=20 rows\)\. Received: ids from 0 to 57 \(57 at sample index 4\)",
+    ):
+        model.predict(bad, verbose=0)
+    with pytest.raises(
+        InvalidDataError, match=r"ids from -1 to \d+ \(-1 at sample index 0\)"
+    ):
+        model.predict(np.where(x == 0, -1, x), verbose=0)
+    assert model.predict(x, verbose=0).shape == (32, 3)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "max"])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tfxfer
+from tfxfer.errors import InvalidDataError
 from tfxfer.models import MultiTaskModel
 
 
@@ -191,3 +192,41 @@ def test_multi_task_argument_errors(trunk, heads, loss_weights, message):
         heads = {name: keras.layers.Dense(1) for name in heads}
     with pytest.raises(ValueError, match=message):
         MultiTaskModel(trunk, heads, loss_weights=loss_weights)
+
+
+@pytest.mark.parametrize(
+    ("targets", "match"),
+    [
+        (
+            lambda y: {"topic": y["topic"]},
+            r"Targets are missing for the tasks \['score'\], which have a loss\. "
+            r"Received: targets for \['topic'\] only",
+        ),
+        (
+            lambda y: {**y, "scor": y["score"]},
+            r"keyed by the model's tasks \['topic', 'score'\]\. Received: "
+            r"targets for \['scor'\]",
+        ),
+        (lambda y: y["topic"], r"must be a dict keyed by task name"),
+    ],
+    ids=["one_head_only", "unknown_task", "not_a_dict"],
+)
+def test_multi_task_refuses_targets_that_miss_a_task(multi_task_data, targets, match):
+    x, y = multi_task_data
+    model = _model()
+    model(x)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(InvalidDataError, match=match):
+        tfxfer.train(model, x, targets(y), loss=LOSSES, epochs=1, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # A loss for one task only trains that task from its targets alone.
+    history = tfxfer.train(
+        _model(),
+        x,
+        {"topic": y["topic"]},
+        loss={"topic": LOSSES["topic"]},
+        epochs=1,
+        verbose=0,
+    )
+    assert np.isfinite(history.history["loss"][0])

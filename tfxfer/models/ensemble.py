@@ -10,6 +10,43 @@ from tfxfer.errors import IncompatibleModelsError
 from tfxfer.utils.validation import check_mixing_weights, check_models
 
 
+def _input_shapes(model: keras.Model):
+    """The model's input shapes (a structure of tuples), or None if unknown."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs:
+        return None
+    return [tuple(t.shape) for t in keras.tree.flatten(inputs)]
+
+
+def _compatible(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(
+        len(x) == len(y) and all(i is None or j is None or i == j for i, j in zip(x, y))
+        for x, y in zip(a, b)
+    )
+
+
+def _check_same_inputs(models) -> None:
+    """Refuses members whose declared inputs differ (where both declare them)."""
+    known = [(i, _input_shapes(m)) for i, m in enumerate(models)]
+    known = [(i, shapes) for i, shapes in known if shapes is not None]
+    for i, shapes in known[1:]:
+        first, reference = known[0]
+        if not _compatible(reference, shapes):
+            raise IncompatibleModelsError(
+                "Argument `models` must hold models that take the same input. "
+                f"Received: member {first} ({models[first].name!r}) takes "
+                f"{_shown(reference)}, member {i} ({models[i].name!r}) takes "
+                f"{_shown(shapes)}"
+            )
+
+
+def _shown(shapes: list) -> str:
+    return f"shape {shapes[0]}" if len(shapes) == 1 else f"shapes {shapes}"
+
+
 @keras.saving.register_keras_serializable(package="tfxfer")
 class Ensemble(keras.Model):
     """A model whose output is the weighted mean of its members' outputs.
@@ -28,7 +65,9 @@ class Ensemble(keras.Model):
 
     Args:
         models: The member models (at least one), each a `keras.Model` taking
-            the same input.
+            the same input (members that declare their inputs, such as
+            functional and Sequential models with an `Input`, are compared
+            at construction).
         weights: Optional non-negative weight per member, with a positive
             sum; normalized to sum to 1. Defaults to uniform weights. (Not to
             be confused with `Ensemble.weights`, the Keras variables; the
@@ -54,6 +93,7 @@ class Ensemble(keras.Model):
         super().__init__(**kwargs)
         self.models = check_models("models", models)
         self.member_weights = check_mixing_weights("weights", weights, len(self.models))
+        _check_same_inputs(self.models)
 
     def build(self, input_shape):
         for member in self.models:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import keras
 
+from tfxfer.errors import InvalidDataError
+
 
 @keras.saving.register_keras_serializable(package="tfxfer")
 class MultiTaskModel(keras.Model):
@@ -133,6 +135,53 @@ class MultiTaskModel(keras.Model):
         return {
             name: head(features, training=training) for name, head in self.heads.items()
         }
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """`keras.Model.compute_loss`, after checking the targets' tasks.
+
+        Keras' own error for targets that leave out a task ("y_true and
+        y_pred have different structures") names neither the tasks with
+        targets nor those without.
+
+        Raises:
+            tfxfer.errors.InvalidDataError: If `y` is not a dict keyed by
+                task name, names a task the model does not have, or leaves
+                out a task that has a loss.
+        """
+        if y is not None:
+            self._check_targets(y)
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
+        )
+
+    def _check_targets(self, y) -> None:
+        heads = list(self.heads)
+        loss = getattr(self, "loss", None)
+        if loss is None:
+            return  # no compiled loss: Keras reports it
+        if not isinstance(y, Mapping):
+            raise InvalidDataError(
+                "Targets of a MultiTaskModel must be a dict keyed by task name "
+                f"(tasks: {heads}). Received: y of type {type(y).__name__}"
+            )
+        given = [name for name in y if name in self.heads]
+        unknown = [name for name in y if name not in self.heads]
+        if unknown:
+            raise InvalidDataError(
+                f"Targets must be keyed by the model's tasks {heads}. Received: "
+                f"targets for {unknown}, which are not tasks of the model"
+            )
+        needed = [n for n in heads if n in loss] if isinstance(loss, Mapping) else heads
+        missing = [name for name in needed if name not in y]
+        if missing:
+            raise InvalidDataError(
+                f"Targets are missing for the tasks {missing}, which have a loss. "
+                f"Received: targets for {given} only. Pass a target for every "
+                "task with a loss, or give a loss only for the tasks to train "
+                f"(loss={{{', '.join(f'{n!r}: ...' for n in given)}}})"
+            )
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
         """Configures the model for training, as `keras.Model.compile`.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from tfxfer.errors import InvalidDataError
 from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 from tfxfer.layers.text_vectorizer import TextVectorizer, _as_string_tensor
 from tfxfer.utils.validation import (
@@ -16,6 +17,26 @@ from tfxfer.utils.validation import (
 )
 
 POOLINGS = ("mean", "max")
+
+
+def _check_token_ids(x, vocab_size: int) -> None:
+    """Refuses integer inputs outside `[0, vocab_size)` (other inputs pass)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or "int" not in keras.backend.standardize_dtype(dtype):
+        return
+    ids = keras.ops.convert_to_numpy(x)
+    if not ids.ndim or not ids.size or (ids.min() >= 0 and ids.max() < vocab_size):
+        return
+    flat = ids.reshape(-1)
+    at = int(np.argmax((flat < 0) | (flat >= vocab_size)))
+    sample = at // max(1, flat.size // len(ids))
+    raise InvalidDataError(
+        f"Argument `x` must hold token ids in [0, {vocab_size}) (the embedding "
+        f"has vocab_size={vocab_size} rows). Received: ids from {ids.min()} to "
+        f"{ids.max()} ({flat[at]} at sample index {sample}). Encode texts with "
+        "the model's vocabulary, mapping unknown words to its out-of-vocabulary "
+        "id."
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfxfer")
@@ -255,7 +276,11 @@ class TextClassifier(keras.Model):
 
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict`; with a vectorizer, `x` may be raw texts
-        (a list or NumPy array of strings)."""
+        (a list or NumPy array of strings). Token ids (an integer array or
+        tensor) must be in `[0, vocab_size)`: Keras raises a raw "Graph
+        execution error" on CPU for an id past the embedding, and on GPU
+        silently embeds it as zeros."""
+        _check_token_ids(x, self.vocab_size)
         if self.vectorizer is not None:
             x = _as_string_tensor(x)
         return super().predict(x, *args, **kwargs)
