@@ -26,6 +26,14 @@ def _curves(history) -> tuple[dict[str, list[float]], int | None]:
     return dict(logs), None
 
 
+def _epochs(values) -> int:
+    """How many epochs a logged metric holds (0 for a non-sequence)."""
+    try:
+        return len(values)
+    except TypeError:
+        return 0
+
+
 @functools.cache
 def _figure_class(base):
     """A `Figure` subclass that Jupyter can show without pyplot's backend
@@ -68,8 +76,9 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
         writes it, and it never lingers among pyplot's open figures.
 
     Raises:
-        ValueError: If `history` is not one of the above, or a metric was not
-            logged (the message lists the names that were).
+        ValueError: If `history` is not one of the above, a metric was not
+            logged (the message lists the names that were), or a metric to
+            plot has no epoch (an empty figure would say nothing).
         ImportError: If matplotlib is not installed.
 
     Example:
@@ -92,6 +101,14 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
         raise ValueError(
             "Argument `metrics` must name logged metrics. Received: "
             f"metrics={list(metrics)}; the history logged {logged}"
+        )
+    empty = [m for m in metrics if _epochs(logs[m]) == 0]
+    if empty:
+        shown = {m: logs[m] for m in empty}
+        raise ValueError(
+            "Argument `history` must hold at least one epoch of every metric "
+            f"to plot; {empty} hold none (a run of 0 epochs, or one stopped "
+            f"before its first epoch ended). Received: {shown}"
         )
     figure = _figure_class(Figure)(
         figsize=(4.6 * len(metrics), 3.4), layout="constrained"
