@@ -414,7 +414,7 @@ def test_finetune_test_file_must_hold_training_classes(capsys, tmp_path, text_fi
         "--quiet",
     )
     assert code == 1
-    assert "must hold only classes of the training CSV" in err
+    assert "must hold only classes of the training data" in err
     assert "Received labels ['meh']" in err
     both = ["--test", test, "--test-split", 0.2]
     code, _, err = _main(capsys, "finetune", csv, "--model", "m.keras", *both)
@@ -499,3 +499,69 @@ def test_finetune_encoder_minilm_then_predict_raw_text(capsys, tmp_path):
     code, stdout, err = _main(capsys, "predict", out, "--text", "The kettle is bad.")
     assert code == 0, err
     assert re.search(r"The kettle is bad\.\s+(neg|pos)\s+0\.\d{3}", stdout)
+
+
+@pytest.fixture
+def digit_images(tmp_path):
+    """A class-per-folder tree of 8x8 PNG digits: 6 fives (d5), 6 sixes (d6)."""
+    import keras
+
+    x, y = tfxfer.datasets.load_digits("5-9")
+    root = tmp_path / "images"
+    for label, name in ((0, "d5"), (1, "d6")):
+        (root / name).mkdir(parents=True)
+        for i in np.flatnonzero(y == label)[:6]:
+            keras.utils.save_img(root / name / f"{i}.png", x[i] * 255, scale=False)
+    return root
+
+
+def test_finetune_image_folder_with_the_digits_cnn(capsys, tmp_path, digit_images):
+    cnn = tfxfer.datasets.data_file("pretrained/digits_cnn_0-4.keras")
+    out = tmp_path / "images.keras"
+    code, stdout, err = _main(
+        capsys,
+        "finetune",
+        digit_images,
+        "--model",
+        cnn,
+        "--image-scale",
+        1 / 255,
+        "--augment",
+        "--test-split",
+        0.25,
+        "--head-epochs",
+        1,
+        "--epochs",
+        1,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "Fine-tuning on 6 rows (validation: 2, test: 4), 2 classes: d5, d6" in stdout
+    assert [sum(r) for r in _confusion(stdout, ["d5", "d6"]).values()] == [2, 2]
+    assert read_pretrained_metadata(out)["classes"] == ["d5", "d6"]
+    code, stdout, err = _main(
+        capsys, "predict", out, "--images", digit_images, "--image-scale", 1 / 255
+    )
+    assert code == 0, err
+    assert len(stdout.splitlines()) == 13
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--backbone", "mobilenet_v2"], "--backbone needs --weights FILE"),
+        ([], "needs --model (a saved image model"),
+        (["--model", "m.keras", "--text-column", "t"], "is a folder of images"),
+    ],
+)
+def test_finetune_image_folder_argument_errors(capsys, digit_images, extra, match):
+    code, _, err = _main(capsys, "finetune", digit_images, *extra)
+    assert code == 1 and match in err
+
+
+def test_finetune_backbone_needs_a_folder_of_images(capsys, tmp_path, numeric_csv):
+    extra = ["--backbone", "mobilenet_v2", "--weights", tmp_path / "w.h5"]
+    code, _, err = _main(capsys, "finetune", numeric_csv, *extra)
+    assert code == 1 and "--backbone is for a folder of images" in err

@@ -16,6 +16,13 @@ Two kinds of CSV (UTF-8, optionally compressed: `.csv.gz`, ...):
   model whose input has more dimensions (the digits CNN takes 8x8x1 images)
   gets each row reshaped to its input shape when the CSV has exactly that
   many values (64).
+- Images: a folder in `keras.utils.image_dataset_from_directory` layout (one
+  sub-folder per class, named after it). Start from a saved image model
+  (`--model`, e.g. the bundled digits CNN, whose input size the images are
+  resized to) or from a `keras.applications` backbone (`--backbone
+  mobilenet_v2 --weights FILE`, a local weights file: nothing is
+  downloaded) with a new head. `--augment` adds the Keras transfer-learning
+  guide's random horizontal flips and rotations to the training images.
 
 For text, the share of the CSV's tokens that the vocabulary (of the vectors
 or of the model) knows is checked before training: none (every text all
@@ -272,6 +279,98 @@ def _input_shape(model) -> tuple | None:
     return None
 
 
+def _read_image_folder(folder: str, shape: tuple, scale: float):
+    """The images of a class-per-folder tree resized to `shape`, as arrays:
+    `(x, y, class names)`."""
+    import keras
+    import numpy as np
+
+    from tfxfer.errors import InvalidDataError
+
+    if len(shape) != 3 or None in shape[:2]:
+        raise InvalidDataError(
+            "A folder of images needs a model whose input is images of a fixed "
+            f"size, (height, width, channels). Received: input shape {shape}"
+        )
+    height, width, channels = shape
+    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels)
+    if mode is None:
+        raise InvalidDataError(
+            f"Images need 1, 3 or 4 channels; the model takes {channels}"
+        )
+    try:
+        dataset = keras.utils.image_dataset_from_directory(
+            folder,
+            label_mode="int",
+            color_mode=mode,
+            image_size=(height, width),
+            batch_size=64,
+            shuffle=False,
+            verbose=False,
+        )
+    except ValueError as error:
+        raise InvalidDataError(
+            f"{folder!r} must hold one sub-folder of images per class "
+            f"(keras.utils.image_dataset_from_directory layout): {error}"
+        ) from None
+    batches = [(images.numpy(), labels.numpy()) for images, labels in dataset]
+    if not batches:
+        raise InvalidDataError(f"{folder!r} holds no images in class sub-folders")
+    x = np.concatenate([b[0] for b in batches]) * np.float32(scale)
+    y = np.concatenate([b[1] for b in batches]).astype("int64")
+    if len(dataset.class_names) < 2:
+        raise InvalidDataError(
+            f"{folder!r} must hold at least two class sub-folders. Received: "
+            f"{dataset.class_names}"
+        )
+    return x, y, list(dataset.class_names)
+
+
+def _build_image_model(args, num_classes: int | None):
+    """`--model` or `--backbone` for a folder of images: `(model, head)`,
+    or the model's input shape alone when `num_classes` is None."""
+    from tfxfer import image_classifier, load_pretrained
+    from tfxfer.transfer import replace_head
+
+    if args.backbone:
+        shape = (args.image_size, args.image_size, 3)
+        if num_classes is None:
+            return shape
+        model = image_classifier(
+            args.backbone,
+            num_classes,
+            input_shape=shape,
+            weights=args.weights,
+            freeze_backbone=False,  # fine_tune freezes it for stage 1
+        )
+        return model, "head"
+    model = load_pretrained(args.model)
+    if num_classes is None:
+        return _input_shape(model)
+    return replace_head(model, num_classes)
+
+
+def _augmented(x, y, args):
+    """The training rows as a dataset whose images are randomly flipped and
+    rotated anew each epoch (the Keras transfer-learning guide's
+    augmentation)."""
+    import keras
+    import tensorflow as tf
+
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=args.seed),
+            keras.layers.RandomRotation(0.1, seed=args.seed),
+        ]
+    )
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=args.seed, reshuffle_each_iteration=True)
+        .batch(args.batch_size)
+        .map(lambda images, labels: (augment(images, training=True), labels))
+    )
+
+
 def _build_numeric_model(args, x, num_classes: int):
     """The model with a new head, and `x` reshaped to its input shape."""
     from tfxfer import load_pretrained
@@ -352,8 +451,30 @@ def _save(model, out: pathlib.Path, args, classes, vocabulary, inputs_read) -> l
 def _check_sources(args: argparse.Namespace) -> str | None:
     """The problem with the combination of sources and columns, if any."""
     sources = [
-        f"--{name}" for name in ("model", "vectors", "encoder") if getattr(args, name)
+        f"--{name}"
+        for name in ("model", "vectors", "encoder", "backbone")
+        if getattr(args, name)
     ]
+    images = pathlib.Path(args.csv).is_dir()
+    if images and (args.text_column or args.vectors or args.encoder):
+        return (
+            f"{args.csv!r} is a folder of images: --text-column, --vectors and "
+            "--encoder are for a text CSV"
+        )
+    if images and not (args.model or args.backbone):
+        return (
+            f"a folder of images ({args.csv!r}) needs --model (a saved image "
+            "model, e.g. the bundled digits CNN) or --backbone NAME --weights FILE"
+        )
+    if args.backbone and not images:
+        return "--backbone is for a folder of images (one sub-folder per class)"
+    if args.backbone and not args.weights:
+        return (
+            "--backbone needs --weights FILE, a local weights file for it "
+            "(tfxfer finetune never downloads)"
+        )
+    if args.weights and not args.backbone:
+        return "--weights goes with --backbone"
     if args.text_column is None and (args.vectors or args.encoder):
         return f"{sources[-1]} needs --text-column (it is for text)"
     if not sources:
@@ -364,7 +485,10 @@ def _check_sources(args: argparse.Namespace) -> str | None:
             "(the pretrained sentence encoder)"
         )
     if len(sources) > 1:
-        return f"pass one of --model, --vectors and --encoder, not both {sources}"
+        return (
+            "pass one of --model, --vectors, --encoder and --backbone, not "
+            f"several: {sources}"
+        )
     if args.text_column is None and args.model is None:
         return "a numeric CSV needs --model"
     if args.vocabulary is not None and (args.model is None or not args.text_column):
@@ -374,30 +498,23 @@ def _check_sources(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _read_test(args, classes, prepare):
-    """`--test FILE`: its inputs (prepared as the training rows) and labels
-    as ids of the training classes."""
+def _read_test(args, classes, read):
+    """`--test FILE`: its inputs, read as the training rows (`read`), and
+    its labels as ids of the training classes."""
     import numpy as np
 
-    from tfxfer.datasets import read_labeled_csv
     from tfxfer.errors import InvalidDataError
 
-    inputs, y, test_classes = read_labeled_csv(
-        args.test,
-        args.label_column,
-        args.text_column,
-        labels_as_is=args.labels_as_is,
-        encoding=args.encoding,
-    )
+    x, y, test_classes = read(args.test)
     index = {str(c): i for i, c in enumerate(classes)}
     unknown = sorted({str(c) for c in test_classes} - set(index))
     if unknown:
         raise InvalidDataError(
-            f"--test {args.test!r} must hold only classes of the training CSV "
+            f"--test {args.test!r} must hold only classes of the training data "
             f"{[str(c) for c in classes]}. Received labels {unknown}"
         )
     mapping = np.array([index[str(c)] for c in test_classes])
-    return prepare(inputs), mapping[y]
+    return x, mapping[y]
 
 
 def _report_test(model, x_test, y_test, classes, batch_size: int, where: str) -> float:
@@ -474,17 +591,29 @@ def _run(args: argparse.Namespace) -> int:
         )
     out = _check_out(args)
     replacing = out.exists()
-    inputs, y, classes = read_labeled_csv(
-        args.csv,
-        args.label_column,
-        args.text_column,
-        labels_as_is=args.labels_as_is,
-        encoding=args.encoding,
-    )
+    images = pathlib.Path(args.csv).is_dir()
+    if images:
+        shape = _build_image_model(args, None)
+        inputs, y, classes = _read_image_folder(args.csv, shape, args.image_scale)
+    else:
+        inputs, y, classes = read_labeled_csv(
+            args.csv,
+            args.label_column,
+            args.text_column,
+            labels_as_is=args.labels_as_is,
+            encoding=args.encoding,
+        )
     keras.utils.set_random_seed(args.seed)
 
     vocabulary, inputs_read = None, set()
-    if args.encoder is not None:
+    if images:
+        model, head = _build_image_model(args, len(classes))
+        x = inputs
+
+        def read(folder):
+            return _read_image_folder(folder, shape, args.image_scale)
+
+    elif args.encoder is not None:
         model, head = _build_encoder_model(args, len(classes))
         x = np.asarray(inputs, dtype=object)
 
@@ -511,6 +640,18 @@ def _run(args: argparse.Namespace) -> int:
         def prepare(features):
             return np.asarray(features).reshape((len(features), *shape))
 
+    if not images:
+
+        def read(path):
+            texts_or_features, labels, names = read_labeled_csv(
+                path,
+                args.label_column,
+                args.text_column,
+                labels_as_is=args.labels_as_is,
+                encoding=args.encoding,
+            )
+            return prepare(texts_or_features), labels, names
+
     counts = np.bincount(y, minlength=len(classes))
     needed = 3 if args.test_split else 2
     if counts.min() < needed or len(y) < needed * len(classes):
@@ -525,7 +666,7 @@ def _run(args: argparse.Namespace) -> int:
         rows, test_rows = split_indices(y, test_size=args.test_split, seed=args.seed)
         x_test, y_test = x[test_rows], y[test_rows]
     elif args.test is not None:
-        x_test, y_test = _read_test(args, classes, prepare)
+        x_test, y_test = _read_test(args, classes, read)
     fit_rows, val_rows = split_indices(
         y[rows], test_size=args.validation_split, seed=args.seed
     )
@@ -563,18 +704,21 @@ def _run(args: argparse.Namespace) -> int:
             _train_encoder_head(model, x_fit, y_fit, x_val, y_val, args).epoch
         )
     head_epochs = 0 if args.encoder is not None else args.head_epochs
+    train_x, train_y, batch_size = x_fit, y_fit, args.batch_size
+    if images and args.augment:
+        train_x, train_y, batch_size = _augmented(x_fit, y_fit, args), None, None
     if head_epochs or args.epochs:
         history = fine_tune(
             model,
-            x_fit,
-            y_fit,
+            train_x,
+            train_y,
             base=base,
             epochs=args.epochs,
             head_epochs=head_epochs,
             loss="sparse_categorical_crossentropy",
             learning_rate=args.learning_rate,
             lr_mult=args.base_learning_rate / args.learning_rate,
-            batch_size=args.batch_size,
+            batch_size=batch_size,
             validation_data=(x_val, y_val),
             metrics=["accuracy"],
             callbacks=[_early_stopping(args)],
@@ -688,7 +832,12 @@ def add_parser(subparsers) -> None:
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("csv", help="CSV file with a header row")
+    parser.add_argument(
+        "csv",
+        metavar="DATA",
+        help="CSV file with a header row, or a folder of images with one "
+        "sub-folder per class",
+    )
     parser.add_argument(
         "--model",
         help="saved model to start from (.keras, .h5) (default: none)",
@@ -706,6 +855,40 @@ def add_parser(subparsers) -> None:
         help="pretrained sentence encoder to fine-tune with a new head: minilm "
         "(all-MiniLM-L6-v2, from its installed asset package) or a local "
         "KerasHub / Hugging Face preset folder (default: none)",
+    )
+    parser.add_argument(
+        "--backbone",
+        metavar="NAME",
+        help="for a folder of images: a keras.applications backbone "
+        "(vgg16, resnet50, mobilenet_v2, efficientnet_b0) with a new head; "
+        "needs --weights (default: none)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="local weights file of --backbone (a _notop.h5 ImageNet file or "
+        ".weights.h5); nothing is downloaded (default: none)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=160,
+        help="side in pixels the images are resized to for --backbone "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-scale",
+        type=_positive_float,
+        default=1.0,
+        help="factor applied to the 0-255 pixel values, e.g. 0.00392 for a "
+        "model trained on [0, 1] such as the digits CNN (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="randomly flip images horizontally and rotate them by up to 10%% "
+        "of a turn while training, as the Keras transfer-learning guide does "
+        "(not for digits or text) (default: off)",
     )
     parser.add_argument(
         "--label-column",
