@@ -366,6 +366,24 @@ def test_load_word_vectors_row_with_wrong_number_of_values(tmp_path):
         tfxfer.load_word_vectors(glove, cache=False)
 
 
+def test_load_word_vectors_glove_format_on_a_word2vec_file(tmp_path):
+    path = _text_file(tmp_path, b"3 2\naa 1 2\nbb 3 4\ncc 5 6\n")
+    match = (
+        r"bad.txt, line 1: '3 2' looks like a word2vec header .*"
+        r"format='word2vec'"
+    )
+    for kwargs in ({}, {"skip_bad_rows": True}, {"limit": 1}):
+        with pytest.raises(VectorsFormatError, match=match):
+            tfxfer.load_word_vectors(path, format="glove", cache=False, **kwargs)
+    loaded = tfxfer.load_word_vectors(path, format="word2vec", cache=False)
+    assert loaded.index_to_key == ["aa", "bb", "cc"]
+    # A number as a word with a one-value vector, like the rows after it,
+    # is a (one-dimensional) GloVe row.
+    ones = _text_file(tmp_path, b"3 2\naa 1\n", "ones.glove")
+    loaded = tfxfer.load_word_vectors(ones, format="glove", cache=False)
+    assert loaded.index_to_key == ["3", "aa"]
+
+
 def test_load_word_vectors_value_that_is_not_a_number(tmp_path):
     path = _text_file(tmp_path, b"aa 1 2\nbb 1 x7\n")
     with pytest.raises(VectorsFormatError, match=r"line 2: 'x7' is not a number"):

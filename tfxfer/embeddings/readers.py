@@ -279,6 +279,8 @@ def _read_text(handle, options: ReadOptions, bad: _BadRows, has_header: bool):
         if not pairs:
             continue
         if dim is None:
+            if not has_header:
+                _refuse_word2vec_header(path, pairs)
             dim = len(pairs[0][2].split())
             dim_source = f"line {pairs[0][0]}"
             if dim == 0:
@@ -322,6 +324,27 @@ def _read_text(handle, options: ReadOptions, bad: _BadRows, has_header: bool):
     if not chunks:
         return words, np.zeros((0, dim), options.dtype)
     return words, np.concatenate(chunks)
+
+
+def _refuse_word2vec_header(path, pairs) -> None:
+    """Raises if a file read as GloVe starts with a word2vec header.
+
+    GloVe files have no header, so `<count> <dimension>` would be read as
+    the word "<count>" with a 1-value vector, and every later row refused
+    (or, with `skip_bad_rows=True`, skipped) for its number of values. Rows
+    of 1-value vectors after it leave it a (degenerate) GloVe row.
+    """
+    line, word, rest = pairs[0]
+    values = rest.split()
+    if not (word.isdigit() and len(values) == 1 and values[0].isdigit()):
+        return
+    if len(pairs) > 1 and len(pairs[1][2].split()) == 1:
+        return
+    raise VectorsFormatError(
+        f"{path}, line {line}: {f'{word} {rest}'!r} looks like a word2vec header "
+        "('<count> <dimension>'), which GloVe files do not have. Load the file "
+        "with format='word2vec' (or leave format to be detected)."
+    )
 
 
 def _decode_rows(options, bad, batch, rows, first_line):
