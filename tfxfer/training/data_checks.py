@@ -7,7 +7,14 @@ out-of-range gather indices) silently wrong training:
 - sparse labels outside `[0, outputs)` (e.g. 1-based labels, or -1 for
   "unknown") or non-integral float labels with a sparse loss;
 - token ids outside an `Embedding`'s `[0, input_dim)`;
-- one-hot labels with a sparse loss, or class ids with a categorical one.
+- one-hot labels with a sparse loss, or class ids with a categorical one;
+- class ids with `binary_crossentropy` on a multi-unit output (a rank error,
+  or silent broadcasting of an `(n, 1)` column over every unit);
+- negative or non-finite sample weights (a negative weight makes the loss of
+  its samples a reward: the loss goes below zero and training goes on);
+- a `class_weight` for a class the model does not have (it weighs nothing);
+- inputs whose shape the model's layers refuse (a raw "Exception encountered
+  when calling Sequential.call()").
 
 Each check names the argument, what was expected, what was received and the
 fix. For in-memory data the whole array is checked; for datasets and
@@ -27,6 +34,7 @@ from tfxfer.errors import InvalidDataError
 
 _SPARSE_NAMES = {"sparsecategoricalcrossentropy"}
 _CATEGORICAL_NAMES = {"categoricalcrossentropy", "categoricalfocalcrossentropy"}
+_BINARY_NAMES = {"binarycrossentropy", "binaryfocalcrossentropy"}
 
 
 def _loss_kind(loss) -> tuple[str | None, int | None]:
@@ -37,6 +45,8 @@ def _loss_kind(loss) -> tuple[str | None, int | None]:
             return "sparse", None
         if key in _CATEGORICAL_NAMES:
             return "categorical", None
+        if key in _BINARY_NAMES:
+            return "binary", None
         return None, None
     if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
         return "sparse", loss.get_config().get("ignore_class")
@@ -50,6 +60,13 @@ def _loss_kind(loss) -> tuple[str | None, int | None]:
         return "sparse", None
     if loss is keras.losses.categorical_crossentropy:
         return "categorical", None
+    if isinstance(
+        loss, keras.losses.BinaryCrossentropy | keras.losses.BinaryFocalCrossentropy
+    ) or loss in (
+        keras.losses.binary_crossentropy,
+        keras.losses.binary_focal_crossentropy,
+    ):
+        return "binary", None
     return None, None
 
 
@@ -136,6 +153,8 @@ def check_targets(y, y_pred, loss, *, output_names=None) -> None:
                     f"targets, or pass class ids ({name}.argmax(axis=-1))."
                 )
             _check_class_ids(name, labels, units, ignore_class, label)
+        elif kind == "binary":
+            _check_binary_targets(name, label_shape, pred_shape, label)
         elif kind == "categorical" and units and units > 1:
             if len(label_shape) == len(pred_shape) - 1 or (
                 same_rank and label_shape[-1] == 1
@@ -154,6 +173,31 @@ def check_targets(y, y_pred, loss, *, output_names=None) -> None:
                     "one column per class. Received: targets of shape "
                     f"{label_shape}"
                 )
+
+
+def _check_binary_targets(name, label_shape, pred_shape, label) -> None:
+    """Class ids against a binary cross-entropy on several output units.
+
+    Keras raises a rank error for `(n,)` targets and broadcasts an `(n, 1)`
+    column over every unit without a word; both mean class ids were given
+    to a loss that expects one 0/1 column per unit.
+    """
+    units = pred_shape[-1] if pred_shape else None
+    if not units or units < 2 or len(pred_shape) < 2:
+        return
+    one_less = len(label_shape) == len(pred_shape) - 1
+    column = len(label_shape) == len(pred_shape) and label_shape[-1] == 1
+    if not (one_less or column):
+        return
+    raise InvalidDataError(
+        f"Argument `{name}` holds one value per sample (shape {label_shape}) "
+        f"but the loss {label!r} expects one 0/1 column per output unit: the "
+        f"model's output has shape {(None, *pred_shape[1:])}, {units} units. "
+        "For one class per sample among several, use "
+        "loss='sparse_categorical_crossentropy' (class ids) or "
+        "'categorical_crossentropy' (one-hot rows) with a softmax output; for a "
+        "two-class problem, give the model one sigmoid unit."
+    )
 
 
 def _check_class_ids(name, labels, units, ignore_class, label) -> None:
@@ -307,3 +351,326 @@ def check_token_ids(model, x, *, name: str = "x") -> None:
                 "(largest id + 1), or map unknown tokens to an out-of-vocabulary "
                 "id below it."
             )
+
+
+# ---------------------------------------------------------------------------
+# Sample and class weights
+
+
+def check_sample_weight(sample_weight, *, name: str = "sample_weight") -> None:
+    """Refuses negative or non-finite per-sample weights.
+
+    A negative weight turns the loss of its samples into a reward: the
+    reported loss goes below zero (a loss of -432) and the model learns to
+    get those samples wrong, without any error from Keras.
+
+    Args:
+        sample_weight: Per-sample weights (an array, a tensor, or a dict /
+            list of them per output), or None.
+        name: How the message names the argument.
+
+    Raises:
+        tfxfer.errors.InvalidDataError: Naming the argument, the first bad
+            sample index and its weight, and how many are bad.
+
+    Example:
+
+    >>> check_sample_weight(np.array([1.0, 0.5, 2.0]))
+    """
+    if sample_weight is None:
+        return
+    if isinstance(sample_weight, Mapping):
+        named = [(f"{name}[{k!r}]", v) for k, v in sample_weight.items()]
+    elif isinstance(sample_weight, list | tuple) and all(
+        hasattr(v, "shape") or v is None for v in sample_weight
+    ):
+        named = [(f"{name}[{i}]", v) for i, v in enumerate(sample_weight)]
+    else:
+        named = [(name, sample_weight)]
+    for label, leaf in named:
+        if leaf is None or isinstance(leaf, tf.data.Dataset):
+            continue
+        weights = _numpy(leaf)
+        if weights.dtype.kind not in "iuf" or not weights.size:
+            continue
+        bad = ~np.isfinite(weights) if weights.dtype.kind == "f" else None
+        what = "finite"
+        if bad is None or not bad.any():
+            bad, what = weights < 0, "non-negative"
+        if not bad.any():
+            continue
+        flat = bad.reshape(-1)
+        at = int(np.argmax(flat))
+        per_sample = max(1, weights.size // max(1, weights.shape[0]))
+        hint = (
+            " A negative weight makes the loss of its samples a reward: the "
+            "loss goes below zero and the model learns to get them wrong. Use "
+            "weights >= 0 (0 leaves a sample out)."
+            if what == "non-negative"
+            else " Remove the samples or give them a weight of 0."
+        )
+        raise InvalidDataError(
+            f"Argument `{label}` must hold {what} weights. Received: "
+            f"{int(flat.sum()):,} bad weights of {weights.size:,} (the first at "
+            f"sample index {at // per_sample}: {weights.reshape(-1)[at]}).{hint}"
+        )
+
+
+def _output_units(model) -> int | None:
+    """Units of a single-output model's last axis, when the model knows it."""
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if not outputs or len(outputs) != 1:
+        return None
+    shape = tuple(outputs[0].shape)
+    return int(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else None
+
+
+def check_class_weight_classes(class_weight, model, y=None) -> None:
+    """Refuses `class_weight` naming a class the model does not have.
+
+    Keras' `fit` and tfxfer weigh each sample by the entry of its class; an
+    entry for a class no sample can have weighs nothing, silently (a class
+    id typed 1-based, or the weight meant for another class). Negative
+    weights are refused for the reason `check_sample_weight` gives.
+
+    The valid classes are `0 .. units - 1` for a softmax output of `units`
+    units, `0` and `1` for a single sigmoid unit. When the model's output
+    shape is not known yet (a subclassed model before its first call), the
+    class ids must be in the range of the labels `y` (class ids, or one-hot
+    rows) when they are in memory.
+
+    Args:
+        class_weight: A `{class_id: weight}` dict, or None.
+        model: The model being trained.
+        y: The training targets, if in memory.
+
+    Raises:
+        tfxfer.errors.InvalidDataError: Naming the class, the valid range and
+            where it comes from.
+
+    Example:
+
+    >>> check_class_weight_classes({0: 1.0, 1: 3.0}, model)
+    """
+    if not isinstance(class_weight, Mapping) or not all(
+        isinstance(k, int | np.integer)
+        and not isinstance(k, bool)
+        and isinstance(w, int | float | np.number)
+        for k, w in class_weight.items()
+    ):
+        return  # the type of `class_weight` is checked with fit's arguments
+    for key, weight in class_weight.items():
+        if float(weight) < 0:
+            raise InvalidDataError(
+                "Argument `class_weight` must map classes to non-negative "
+                "weights (a negative weight makes the loss of a class a "
+                f"reward). Received: class_weight[{key!r}]={weight!r}"
+            )
+    units = _output_units(model)
+    if units is not None:
+        count = 2 if units == 1 else units
+        source = f"the model's output has {units} unit" + ("s" if units > 1 else "")
+    else:
+        if y is None or keras.tree.is_nested(y) or isinstance(y, tf.data.Dataset):
+            return
+        labels = _numpy(y)
+        if not labels.size or labels.dtype.kind not in "iuf":
+            return
+        if labels.ndim > 1 and labels.shape[-1] > 1:
+            count = int(labels.shape[-1])
+            source = f"`y` has {count} one-hot columns"
+        else:
+            count = int(np.nanmax(labels)) + 1
+            source = f"the labels in `y` go up to {count - 1}"
+    outside = sorted(int(k) for k in class_weight if not 0 <= int(k) < count)
+    if not outside:
+        return
+    shown = ", ".join(map(str, outside[:5]))
+    if len(outside) > 5:
+        shown += f" and {len(outside) - 5} more"
+    raise InvalidDataError(
+        f"Argument `class_weight` must name classes in [0, {count}) ({source}). "
+        f"Received: class {shown}, which no sample can have, so its weight "
+        "would apply to nothing. Check for 1-based class ids."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Input shapes
+
+
+def _shape_fits(expected: tuple, received: tuple) -> bool:
+    """Whether Keras may accept `received` for an input of `expected` shape
+    (batch axis aside; an extra or missing trailing axis of size 1 is
+    adjusted by Keras)."""
+    if len(received) == len(expected) + 1 and received[-1] == 1:
+        received = received[:-1]
+    elif len(received) == len(expected) - 1 and expected[-1] == 1:
+        expected = expected[:-1]
+    if len(received) != len(expected):
+        return False
+    return all(e is None or r is None or e == r for e, r in zip(expected, received))
+
+
+def _leaf_shape(leaf) -> tuple | None:
+    shape = getattr(leaf, "shape", None)
+    if shape is None:
+        return None
+    try:
+        return tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        return None
+
+
+def _aligned_inputs(model, x, name):
+    """`(input name, expected shape, received shape, label)` per model input,
+    or [] where `x` cannot be matched with the model's inputs."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return []
+    if not inputs:
+        return []
+    unbatched = False
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        x = spec[0] if isinstance(spec, tuple) else spec
+        # As the data adapter decides: one axis fewer than the model's
+        # inputs is an unbatched dataset (batched before training).
+        first = _leaf_shape(keras.tree.flatten(x)[0])
+        unbatched = first is not None and len(first) == len(inputs[0].shape) - 1
+    names = [getattr(t, "name", None) for t in inputs]
+    if isinstance(x, Mapping):
+        if set(x) != set(names):
+            return []
+        leaves = [(f"{name}[{k!r}]", x[k]) for k in names]
+    elif len(inputs) == 1:
+        if keras.tree.is_nested(x):
+            flat = keras.tree.flatten(x)
+            if len(flat) != 1:
+                return []
+            x = flat[0]
+        leaves = [(name, x)]
+    elif isinstance(x, list | tuple) and len(x) == len(inputs):
+        leaves = [(f"{name}[{i}]", leaf) for i, leaf in enumerate(x)]
+    else:
+        return []
+    out = []
+    for tensor, (label, leaf) in zip(inputs, leaves):
+        dtype = getattr(leaf, "dtype", None)
+        try:
+            numeric = dtype is not None and (
+                tf.as_dtype(dtype).is_integer
+                or tf.as_dtype(dtype).is_floating
+                or tf.as_dtype(dtype).is_bool
+            )
+        except TypeError:
+            numeric = False
+        if not numeric:
+            continue  # text or objects: the data adapter says what is wrong
+        received = _leaf_shape(leaf)
+        if received is not None and unbatched:
+            received = (None, *received)
+        if received is None or not received or received[0] == 0:
+            continue  # a scalar or no samples: the data adapter reports it
+        out.append((tensor, tuple(tensor.shape), received, label))
+    return out
+
+
+def check_input_shapes(model, x, *, name: str = "x") -> None:
+    """Refuses inputs whose shape the model's layers do not accept.
+
+    Runs only where the model knows its inputs (Sequential models with an
+    `Input`, functional models) and the shapes differ from the declared
+    ones; the model is then run symbolically (no data, no state changes) and
+    an input its layers refuse raises here, naming the expected and
+    received shapes, instead of Keras' "Exception encountered when calling
+    Sequential.call()" inside the first step. Shapes that differ only where
+    the layers do not care (a longer token sequence before a pooling layer)
+    pass, as in `fit`.
+
+    Args:
+        model: The model being trained.
+        x: The inputs: arrays, tensors, a dict or list of them, or a
+            `tf.data.Dataset` (its element spec is read; nothing is
+            iterated).
+        name: How the message names `x` (e.g. "validation_data[0]").
+
+    Raises:
+        tfxfer.errors.InvalidDataError: Naming the argument, the model's
+            input and the two shapes.
+
+    Example:
+
+    >>> check_input_shapes(model, np.zeros((32, 4), "float32"))
+    """
+    if x is None:
+        return
+    aligned = _aligned_inputs(model, x, name)
+    bad = [a for a in aligned if not _shape_fits(a[1][1:], a[2][1:])]
+    if not bad:
+        return
+    specs = [
+        keras.KerasTensor((None, *received[1:]), dtype=tensor.dtype)
+        for tensor, _, received, _ in aligned
+    ]
+    if len(specs) == 1:
+        specs = specs[0]
+    elif not isinstance(x, list | tuple):
+        specs = {getattr(a[0], "name", None): s for a, s in zip(aligned, specs)}
+    try:
+        internals.compute_output_spec(model, specs, training=False)
+    except (ValueError, TypeError) as error:
+        tensor, expected, received, label = bad[0]
+        features = (
+            f" ({expected[-1]} features per sample, received {received[-1]})"
+            if len(expected) == 2 and len(received) == 2
+            else ""
+        )
+        which = f" {tensor.name!r}" if len(aligned) > 1 else ""
+        raise InvalidDataError(
+            f"Argument `{label}` must have shape {(None, *expected[1:])} for the "
+            f"model's input{which}{features}. Received: "
+            f"{label} with shape {received}. Select the columns the model was "
+            "built for, or build the model for this data."
+        ) from error
+
+
+def check_fit_data(
+    model,
+    x,
+    y=None,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    validation_data=None,
+) -> None:
+    """The checks of this module that need no built model or compiled loss.
+
+    Run before the first step: input shapes (of `x` and of the validation
+    inputs), sample weights (also those of `validation_data`) and the
+    classes of `class_weight`. Datasets are checked through their element
+    spec only; the weights they yield are not read here.
+
+    Args:
+        model: The model to train.
+        x, y, sample_weight, class_weight, validation_data: As given to
+            `fit` / `tfxfer.train`.
+
+    Raises:
+        tfxfer.errors.InvalidDataError: As the checks above.
+
+    Example:
+
+    >>> check_fit_data(model, x_train, y_train, sample_weight=weights)
+    """
+    check_input_shapes(model, x)
+    check_sample_weight(sample_weight)
+    check_class_weight_classes(class_weight, model, y)
+    if isinstance(validation_data, tuple | list) and validation_data:
+        check_input_shapes(model, validation_data[0], name="validation_data[0]")
+        if len(validation_data) == 3:
+            check_sample_weight(validation_data[2], name="validation_data[2]")

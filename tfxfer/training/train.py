@@ -14,9 +14,17 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
+from tfxfer.training.data_checks import check_fit_data
+from tfxfer.training.divergence import DivergenceMonitor
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import get_optimizer
-from tfxfer.utils.validation import check_model, check_positive_number
+from tfxfer.utils.validation import (
+    check_callbacks,
+    check_loss,
+    check_metrics,
+    check_model,
+    check_positive_number,
+)
 
 # Trainers kept per model (the most recently used first).
 MAX_TRAINERS_PER_MODEL = 4
@@ -202,6 +210,13 @@ def train(
     `NonFiniteLossError` unless `TerminateOnNaN` is passed; targets and token
     ids are checked before the first step).
 
+    Also checked before the first step: loss and metric names, input shapes
+    against the model's inputs, negative or non-finite sample weights and
+    `class_weight` entries for classes the model does not have (see
+    `tfxfer.training.data_checks`). A `DivergenceMonitor` warns when an
+    epoch's training loss exceeds 1,000 times that of an earlier epoch
+    (a learning rate far too large), naming the learning rate.
+
     Args:
         model: The `keras.Model` to train (built or not).
         x: Inputs, as for `Trainer.fit` (arrays, DataFrames, tensors,
@@ -254,9 +269,11 @@ def train(
         The `keras.callbacks.History` of the run (also `model.history`).
 
     Raises:
-        ValueError: If an argument is invalid (the message names it).
-        tfxfer.errors.InvalidDataError: If targets or token ids do not fit the
-            loss or the model.
+        ValueError: If an argument is invalid (the message names it), also
+            an unknown loss or metric name.
+        tfxfer.errors.InvalidDataError: If targets, token ids, input shapes,
+            sample weights or `class_weight` do not fit the loss or the
+            model.
         tfxfer.errors.NonFiniteLossError: If a step's loss or gradients become
             NaN or infinite; the message names the epoch, the step and the
             likely cause, and `error.history` holds the finished epochs.
@@ -270,6 +287,17 @@ def train(
     ...     callbacks=[keras.callbacks.EarlyStopping(restore_best_weights=True)])
     >>> history.history["val_accuracy"][-1]
     """
+    check_model("model", model)
+    check_loss("loss", loss)
+    check_metrics("metrics", metrics)
+    check_fit_data(
+        model,
+        x,
+        y,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        validation_data=validation_data,
+    )
     trainer = trainer_for(
         model,
         loss=loss,
@@ -281,6 +309,12 @@ def train(
         steps_per_execution=steps_per_execution,
     )
     trainer._set_seed(seed)
+    # Warns when the loss grows by orders of magnitude (a learning rate far
+    # too large that stays finite); see tfxfer/training/divergence.py.
+    callbacks = [
+        *check_callbacks("callbacks", callbacks),
+        DivergenceMonitor(optimizer=lambda: trainer.optimizer),
+    ]
     return trainer.fit(
         x,
         y,

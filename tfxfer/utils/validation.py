@@ -272,3 +272,121 @@ def check_finite_array(name: str, array: Any) -> None:
         f"{int(bad.sum()):,} NaN or infinite values of {array.size:,} (the "
         f"first at index {first}: {array[first]})"
     )
+
+
+# Metric names `compile` resolves itself (by the loss), beyond keras.metrics.get.
+_COMPILE_METRIC_NAMES = ("accuracy", "acc", "crossentropy", "ce")
+
+
+def _named_leaves(name: str, value: Any) -> list[tuple[str, Any]]:
+    """`(label, leaf)` for each leaf of a dict / list / tuple structure."""
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return [
+            pair
+            for key, item in value.items()
+            for pair in _named_leaves(f"{name}[{key!r}]", item)
+        ]
+    if isinstance(value, list | tuple):
+        return [
+            pair
+            for i, item in enumerate(value)
+            for pair in _named_leaves(f"{name}[{i}]", item)
+        ]
+    return [(name, value)]
+
+
+def _unknown_name(name: str, label: str, value: str, kind: str, module) -> ValueError:
+    import difflib
+
+    known = sorted(
+        n
+        for n in dir(module)
+        if n[:1].islower()
+        and callable(getattr(module, n))
+        and n not in ("get", "serialize", "deserialize")
+    )
+    if kind == "metric":
+        known = sorted({*known, *_COMPILE_METRIC_NAMES})
+    close = difflib.get_close_matches(value.lower(), known, n=3, cutoff=0.6)
+    hint = f"Did you mean {' or '.join(map(repr, close))}? " if close else ""
+    shown = ", ".join(map(repr, known[:8]))
+    family = "losses" if kind == "loss" else "metrics"
+    return ValueError(
+        f"Argument `{name}` must name a Keras {kind} (or be a `keras.{family}` "
+        f"object or a function). {hint}Known names include {shown} and "
+        f"{len(known) - 8} more (also the class names, e.g. "
+        f"{'SparseCategoricalCrossentropy' if kind == 'loss' else 'AUC'!r}). "
+        f"Received: {label}={value!r}"
+    )
+
+
+def check_loss(name: str, loss: Any) -> Any:
+    """Returns `loss` if every name in it is a Keras loss, else raises.
+
+    Keras' own message for a misspelt name ("Could not interpret loss
+    identifier") names neither the argument nor what is valid.
+
+    Args:
+        name: The argument's name (e.g. "loss").
+        loss: A loss name, object or function, or a dict / list of them
+            per output; None passes.
+
+    Returns:
+        `loss`, unchanged.
+
+    Raises:
+        ValueError: Naming the argument, the unknown name, close matches and
+            a few valid names.
+
+    Example:
+
+    >>> check_loss("loss", "sparse_categorical_crossentropy")
+    'sparse_categorical_crossentropy'
+    """
+    import keras
+
+    for label, leaf in _named_leaves(name, loss):
+        if not isinstance(leaf, str):
+            continue
+        try:
+            keras.losses.get(leaf)
+        except ValueError:
+            raise _unknown_name(name, label, leaf, "loss", keras.losses) from None
+    return loss
+
+
+def check_metrics(name: str, metrics: Any) -> Any:
+    """Returns `metrics` if every name in it is a Keras metric, else raises.
+
+    Besides the names `keras.metrics.get` knows, `compile`'s own "accuracy",
+    "acc", "crossentropy" and "ce" (resolved by the loss) are accepted.
+
+    Args:
+        name: The argument's name (e.g. "metrics").
+        metrics: Metric names, objects or functions: a list, or a dict / list
+            of lists per output; None passes.
+
+    Returns:
+        `metrics`, unchanged.
+
+    Raises:
+        ValueError: Naming the argument, the unknown name, close matches and
+            a few valid names.
+
+    Example:
+
+    >>> check_metrics("metrics", ["accuracy"])
+    ['accuracy']
+    """
+    import keras
+
+    for label, leaf in _named_leaves(name, metrics):
+        if not isinstance(leaf, str) or leaf.lower() in _COMPILE_METRIC_NAMES:
+            continue
+        try:
+            keras.metrics.get(leaf)
+        except ValueError:
+            raise _unknown_name(name, label, leaf, "metric", keras.metrics) from None
+    return metrics
