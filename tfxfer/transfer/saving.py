@@ -18,6 +18,7 @@ target.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import pathlib
@@ -124,7 +125,9 @@ def save_pretrained(
         ValueError: If `model` is not a Keras model or `metadata` is not a
             JSON-serializable mapping, or as `check_save_path` says.
         OSError: If `path` cannot be written (see `check_save_path`), or
-            writing fails (the target is then unchanged).
+            writing fails, e.g. on a full disk (the message names `path`, the
+            error keeps its `errno`; the target is then unchanged and the
+            temporary file removed).
 
     Example:
 
@@ -165,6 +168,22 @@ def save_pretrained(
         _fsync(staged)
         os.chmod(staged, _default_mode())
         os.replace(staged, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(staged)
+        # The raw error names the temporary file, or nothing ("No space left
+        # on device"); the errno is kept for callers that test it.
+        reason = error.strerror or str(error) or type(error).__name__
+        raise OSError(
+            error.errno,
+            f"{reason} while saving the model to {os.fspath(path)!r}. The file "
+            "at that path, if any, is unchanged and no temporary file is left"
+            + (
+                "; free some space and save again."
+                if error.errno == errno.ENOSPC
+                else "."
+            ),
+        ) from error
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(staged)
