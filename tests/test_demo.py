@@ -400,3 +400,124 @@ def test_fine_tune_strategy_l2sp_keeps_the_base_near_its_pretrained_weights():
         moved[l2sp] = sum(float(np.sum((w - w0) ** 2)) for w, w0 in zip(weights, start))
     assert moved[None] > 0
     assert moved[100.0] < 0.5 * moved[None], moved
+
+
+def _tiny_text_encoder(seed=0):
+    import keras_hub
+
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "ok"]
+    keras.utils.set_random_seed(seed)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=1,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+    )
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        keras_hub.models.BertTokenizer(vocabulary=vocabulary), sequence_length=8
+    )
+    return tfxfer.pretrained.TextEncoder(backbone, preprocessor)
+
+
+def test_text_minilm_strategies_on_dict_inputs_with_a_tiny_encoder(tmp_path):
+    # The text scenario's wiring on tiny data: dict inputs, each strategy on
+    # its own column, cached frozen features + logistic regression, and the
+    # LP-FT strategy (its head starts as the regression) only where only_at
+    # says, through tfxfer.Trainer.
+    from tfxfer.demo import text
+    from tfxfer.pretrained import PretrainedTextClassifier, encode_cached
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    words = np.where(y == 1, "good", "bad")
+    texts = np.asarray(
+        [f"{w} {rng.choice(['ok', 'good', 'bad'])} {w}" for w in words], dtype=object
+    )
+    ids = np.stack([np.where(y == 1, 5, 6), np.full(40, 7)], axis=1)
+    encoder = _tiny_text_encoder()
+    features = encode_cached(encoder, list(texts), cache_dir=tmp_path, verbose=0)
+    lookup = text.TextFeatures(list(texts), features)
+    model = PretrainedTextClassifier(encoder, 2, name="tiny_classifier")
+    before = encoder.get_weights()
+    strategies = {
+        "scratch": text.on_input("ids", tfidf_strategy()),
+        "frozen": text.on_input("text", text.frozen_head_strategy(lookup)),
+        "lp-ft": text.on_input("text", text.lp_ft_strategy(lookup, model)),
+    }
+    x = {"ids": ids, "text": texts}
+    split = {key: value[:30] for key, value in x.items()}
+    test = {key: value[30:] for key, value in x.items()}
+    results = tfxfer.compare_transfer(
+        strategies,
+        split,
+        y[:30],
+        test,
+        y[30:],
+        fractions=(0.5, 1.0),
+        seeds=(0,),
+        verbose=0,
+        only_at={"lp-ft": (1.0,)},
+    )
+    runs = results.groupby("strategy")["fraction"].apply(sorted).to_dict()
+    assert runs == {"scratch": [0.5, 1.0], "frozen": [0.5, 1.0], "lp-ft": [1.0]}
+    assert results["accuracy"].between(0, 1).all()
+    assert results.loc[results["strategy"] == "scratch", "accuracy"].eq(1.0).all()
+    lp_ft = results[results["strategy"] == "lp-ft"]
+    assert 1 <= int(lp_ft["epochs"].iloc[0]) <= text.MINILM_FINE_TUNE_EPOCHS
+    # Every weight trained: the encoder moved away from its pretrained start.
+    after = encoder.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(after, before))
+
+
+def test_lp_ft_head_equals_the_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    from tfxfer.demo import text
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 4)).astype("float32")
+    y = (x[:, 0] + 0.3 * rng.normal(size=50) > 0).astype("int64")
+    probe = LogisticRegression(C=1.0, solver="liblinear").fit(x, y)
+    kernel, bias = text.head_from_logistic(probe, 2)
+    logits = x @ kernel + bias
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, probe.predict_proba(x), atol=1e-5)
+
+
+def test_text_features_refuses_a_sentence_it_has_no_vector_for():
+    from tfxfer.demo import text
+
+    lookup = text.TextFeatures(["a", "b"], np.eye(2, dtype="float32"))
+    np.testing.assert_array_equal(lookup(["b", "a"]), [[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="Received: 'c'"):
+        lookup(["a", "c"])
+
+
+def test_compare_transfer_only_at_checks_its_names(known):
+    x = np.zeros((10, 2), "float32")
+    y = np.arange(10) % 2
+    strategies = {"scratch": tfidf_strategy(), "other": tfidf_strategy()}
+    with pytest.raises(ValueError, match="`only_at` must name strategies other"):
+        tfxfer.compare_transfer(
+            strategies, x, y, x, y, fractions=(1.0,), only_at={"scratch": (1.0,)}
+        )
+    with pytest.raises(ValueError, match="`only_at` must name strategies other"):
+        tfxfer.compare_transfer(
+            strategies, x, y, x, y, fractions=(1.0,), only_at={"nope": (1.0,)}
+        )
+
+
+def test_plot_y_axis_covers_the_strategies_not_a_far_chance_line(known):
+    import matplotlib.pyplot
+
+    ax = tfxfer.plot_data_efficiency(known, majority=0.45, chance=0.05)
+    low, high = ax.get_ylim()
+    # The curves span 0.39-0.91 (error bars included); chance 0.05 is far
+    # below: off the axis, named so in the legend; majority 0.45 is inside.
+    assert 0.3 < low < 0.39 and 0.91 < high < 0.95
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "chance, below the axis (0.050)" in labels
+    assert "majority class (0.450)" in labels
+    matplotlib.pyplot.close(ax.figure)

@@ -10,6 +10,16 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 # Horizontal spread of the curves' points around each label count (a factor
 # on the log axis), so that equal values do not hide one another.
 _OFFSET = 0.035
+# A reference line (majority class, chance) is drawn inside the axis when it
+# lies at most this share of the curves' range below them.
+_REFERENCE_REACH = 0.5
+
+
+def _value_range(summary, several: bool) -> tuple[float, float]:
+    """Lowest and highest point of the curves, error bars included."""
+    mean = summary["accuracy_mean"].to_numpy(dtype=float)
+    std = summary["accuracy_std"].to_numpy(dtype=float) if several else 0.0 * mean
+    return float((mean - std).min()), float((mean + std).max())
 
 
 def plot_data_efficiency(
@@ -31,7 +41,10 @@ def plot_data_efficiency(
     `baseline` names a strategy, a dotted line marks its accuracy with all
     labels, the level a transfer strategy has to reach with fewer. Optional
     lines mark the majority-class accuracy (always predicting the most
-    frequent test class) and chance (1 / number of classes). The legend is
+    frequent test class) and chance (1 / number of classes). The y axis
+    covers the curves and their error bars (where the strategies differ),
+    and a reference line only when it lies close below them; one further
+    down stays in the legend, marked "below the axis". The legend is
     placed outside the axes, to the right. matplotlib is imported here, not
     when tfxfer is.
 
@@ -99,19 +112,30 @@ def plot_data_efficiency(
             label=f"{baseline}, all labels ({level:.3f})",
         )
         handles.append(line)
+    low, high = _value_range(summary, several)
     for value, label, style in (
         (majority, "majority class", (0, (6, 3))),
         (chance, "chance", (0, (1, 3))),
     ):
-        if value is not None:
-            line = ax.axhline(
-                value,
-                color="black",
-                linestyle=style,
-                linewidth=0.9,
-                label=f"{label} ({value:.3f})",
-            )
-            handles.append(line)
+        if value is None:
+            continue
+        # A reference line far below the curves would stretch the axis over
+        # accuracies no strategy had: it stays in the legend, marked as off
+        # the axis, and the axis keeps to the range where strategies differ.
+        if value >= low - _REFERENCE_REACH * max(high - low, 0.01):
+            low = min(low, value)
+        else:
+            label += ", below the axis"
+        line = ax.axhline(
+            value,
+            color="black",
+            linestyle=style,
+            linewidth=0.9,
+            label=f"{label} ({value:.3f})",
+        )
+        handles.append(line)
+    pad = 0.06 * max(high - low, 0.01)
+    ax.set_ylim(max(0.0, low - pad), min(1.0, high + pad))
     ax.set_xscale("log")
     # Ticks at the label counts that were run, written as plain numbers.
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
