@@ -73,8 +73,20 @@ def find_look_alike_labels(labels: Iterable[str]) -> list[list[str]]:
     return sorted(sorted(group) for group in groups.values() if len(group) > 1)
 
 
+#: How many groups of look-alike labels one message lists.
+MAX_GROUPS_SHOWN = 5
+
+
+def _more(count: int, shown: int, what: str) -> str:
+    return f"; and {count - shown} more {what}" if count > shown else ""
+
+
 def _describe_groups(groups: Sequence[Sequence[str]]) -> str:
-    return "; ".join(" and ".join(repr(label) for label in group) for group in groups)
+    """The first `MAX_GROUPS_SHOWN` groups, then how many more (a file with
+    thousands of look-alike classes made a message of hundreds of KB)."""
+    shown = groups[:MAX_GROUPS_SHOWN]
+    text = "; ".join(" and ".join(repr(label) for label in group) for group in shown)
+    return text + _more(len(groups), len(shown), "groups")
 
 
 def encode_labels(
@@ -484,8 +496,8 @@ def read_labeled_csv(
             described = "; ".join(
                 " and ".join(f"{label!r} ({_where(lines, rows_of[label], 3)})"
                              for label in group)
-                for group in groups
-            )  # fmt: skip
+                for group in groups[:MAX_GROUPS_SHOWN]
+            ) + _more(len(groups), MAX_GROUPS_SHOWN, "groups")  # fmt: skip
             problems.add(
                 f"{column_name} holds labels that differ only in surrounding "
                 "spaces or in how a number is written, which would become "
