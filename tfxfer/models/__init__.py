@@ -10,6 +10,7 @@ from tfxfer.models.image_classifier import BackbonePreprocessing, image_classifi
 from tfxfer.models.linear_regression import LinearRegression
 from tfxfer.models.mlp import MLPClassifier
 from tfxfer.models.multi_task import MultiTaskModel
+from tfxfer.models.raw_text import RawTextModel
 from tfxfer.models.text_classifier import TextClassifier
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "LinearRegression",
     "MLPClassifier",
     "MultiTaskModel",
+    "RawTextModel",
     "TextClassifier",
     "image_classifier",
 ]

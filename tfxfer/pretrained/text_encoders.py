@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from tfxfer.errors import ModelLoadError
+from tfxfer.models.raw_text import RawTextMixin
 from tfxfer.pretrained.registry import ASSETS, get_asset
 from tfxfer.pretrained.verify import verify_asset
 from tfxfer.utils.validation import check_choice, check_positive_int
@@ -87,39 +88,6 @@ def resolve_preset(source: str | os.PathLike) -> tuple[str, int | None]:
     return str(folder), _trained_length(folder)
 
 
-def as_text_array(x):
-    """Turns strings given as a list or a NumPy `str` array into the object
-    array Keras' data adapters accept; anything else is returned as it is."""
-    if isinstance(x, list | tuple) and x and all(isinstance(v, str) for v in x):
-        return np.asarray(x, dtype=object)
-    if isinstance(x, np.ndarray) and x.dtype.kind == "U":
-        return x.astype(object)
-    return x
-
-
-class RawTextMixin:
-    """`fit`, `evaluate` and `predict` that take strings as a list or a NumPy
-    `str` array (Keras' own take them only as an object array, a tensor or
-    a dataset), as KerasHub's text tasks do."""
-
-    def fit(self, x=None, y=None, *args, **kwargs):
-        if "validation_data" in kwargs and isinstance(kwargs["validation_data"], tuple):
-            kwargs["validation_data"] = (
-                as_text_array(kwargs["validation_data"][0]),
-                *kwargs["validation_data"][1:],
-            )
-        return super().fit(as_text_array(x), y, *args, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(as_text_array(x), y, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        return super().predict(as_text_array(x), *args, **kwargs)
-
-    def predict_on_batch(self, x):
-        return super().predict_on_batch(as_text_array(x))
-
-
 @keras.saving.register_keras_serializable(package="tfxfer")
 class TextEncoder(RawTextMixin, keras.Model):
     """A KerasHub backbone and its preprocessor: strings in, one vector out.
@@ -152,6 +120,7 @@ class TextEncoder(RawTextMixin, keras.Model):
         self.pooling = check_choice("pooling", pooling, POOLINGS)
         self.normalize = bool(normalize)
         self.supports_jit = False  # string ops (tokenization) cannot run in XLA
+        self.takes_text = True
         # BERT's pooler (a Dense on the [CLS] output) is not used by the
         # pooling here: freeze it, so no optimizer looks for its gradients.
         with contextlib.suppress(ValueError):

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import types
 from collections.abc import Mapping
 
@@ -56,12 +57,18 @@ def _leaf_tensor(value, name: str):
         tensor = tf.convert_to_tensor(value)
     else:
         array = np.asarray(value)  # also converts pandas objects
-        if array.dtype == object or array.dtype.kind in "USV":
+        if _is_text(array):
+            # Raw strings, for models that tokenize inside (a KerasHub
+            # preprocessor, a TextVectorization layer): a tf.string tensor.
+            tensor = tf.constant(array.astype(object), dtype=tf.string)
+        elif array.dtype == object or array.dtype.kind in "USV":
             raise ValueError(
-                f"Argument `{name}` must hold numbers (convert text to token ids "
-                f"first). Received: {name} with dtype {array.dtype}"
+                f"Argument `{name}` must hold numbers, or strings for a model "
+                "that takes raw text (convert text to token ids first for "
+                f"other models). Received: {name} with dtype {array.dtype}"
             )
-        tensor = tf.convert_to_tensor(array)
+        else:
+            tensor = tf.convert_to_tensor(array)
     if tensor.shape.rank == 0:
         raise ValueError(
             f"Argument `{name}` must have a leading sample dimension. "
@@ -70,6 +77,17 @@ def _leaf_tensor(value, name: str):
     if tensor.dtype.is_floating and tensor.dtype != keras.config.floatx():
         tensor = tf.cast(tensor, keras.config.floatx())
     return tensor
+
+
+def _is_text(array: np.ndarray) -> bool:
+    """A non-empty array of Python or NumPy strings (not bytes, not mixed)."""
+    if array.dtype.kind == "U":
+        return True
+    return (
+        array.dtype == object
+        and array.size > 0
+        and all(isinstance(v, str) for v in array.flat)
+    )
 
 
 def to_tensors(value, name: str):
@@ -483,6 +501,14 @@ def get_adapter(
                 return _first_of(adapter.get_numpy_iterator())
 
         return DatasetAdapter(adapter.get_tf_dataset(), adapter, first_batch)
+    if _holds_text(x) and not takes_text(model):
+        raise ValueError(
+            f"Argument `{name}` must hold numbers: model {model.name!r} takes no "
+            "raw text (it has no string input and no tokenizer layer). Convert "
+            "the texts to token ids first (`tfxfer.Vocabulary.transform`), or "
+            "train a model that tokenizes inside (`tfxfer.text_classifier`, a "
+            f"`TextClassifier` with a vocabulary). Received: {name} of strings"
+        )
     return ArrayAdapter(
         x,
         y,
@@ -491,6 +517,42 @@ def get_adapter(
         class_weight=class_weight,
         names=names,
     )
+
+
+def _holds_text(x) -> bool:
+    leaves = list(x.values()) if isinstance(x, Mapping) else [x]
+    for leaf in leaves:
+        if isinstance(leaf, tf.Tensor) and leaf.dtype == tf.string:
+            return True
+        if isinstance(leaf, np.ndarray | list | tuple) or hasattr(leaf, "to_numpy"):
+            array = np.asarray(leaf)
+            if array.dtype.kind in "OU" and _is_text(array):
+                return True
+    return False
+
+
+def takes_text(model) -> bool:
+    """Whether `model` takes raw strings: a string input of a Functional
+    model, or a layer that tokenizes (Keras' TextVectorization or
+    StringLookup, a KerasHub preprocessor or tokenizer, tfxfer's text
+    layers, or any layer declaring `takes_text = True`)."""
+    inputs = getattr(model, "inputs", None) or []
+    if any(getattr(i, "dtype", None) == "string" for i in inputs):
+        return True
+    string_layers = (keras.layers.TextVectorization, keras.layers.StringLookup)
+    hub = sys.modules.get("keras_hub")
+    if hub is not None:
+        string_layers += (hub.models.Preprocessor, hub.tokenizers.Tokenizer)
+    pending, seen = [model], set()
+    while pending:
+        layer = pending.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if getattr(layer, "takes_text", False) or isinstance(layer, string_layers):
+            return True
+        pending.extend(getattr(layer, "layers", None) or [])
+    return False
 
 
 def get_validation_adapter(validation_data, *, model, batch_size: int):

@@ -8,6 +8,7 @@ import warnings
 import keras
 
 from tfxfer import _keras_internals as internals
+from tfxfer.models.raw_text import raw_text_aware
 from tfxfer.transfer.freezing import LayerEntry, available_names, walk_layers
 from tfxfer.utils.validation import check_model
 
@@ -84,7 +85,7 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
                     f"Received: model={model.name!r} with {len(children)} layer(s)"
                 )
             outputs = _single(_node_in(model, children[-1]).arguments.keras_tensors)
-            return keras.Model(
+            return raw_text_aware(
                 _single(model.inputs), outputs, name=f"{model.name}_features"
             )
     else:
@@ -102,7 +103,7 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
             "before the head.",
             stacklevel=2,
         )
-    return keras.Model(
+    return raw_text_aware(
         _single(graph.inputs), outputs, name=f"{model.name}_{_tail(layer)}"
     )
 

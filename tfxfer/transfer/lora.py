@@ -10,6 +10,7 @@ instead of `n_in * n_out`. Keras implements it in the layers themselves
 
 from __future__ import annotations
 
+import math
 import re
 
 import keras
@@ -28,6 +29,7 @@ def add_lora(
     *,
     layers: str | None = None,
     alpha: float | None = None,
+    keep_trainable: str | None = None,
 ) -> list[str]:
     """Adds LoRA adapters to a model's Dense-like layers and freezes the rest.
 
@@ -37,8 +39,19 @@ def add_lora(
     regular expression `layers` (`re.search`). Afterwards only the LoRA
     factors are trainable: the adapted layers' kernels (frozen by Keras) and
     biases, and every other layer, are frozen; layers without an adapter
-    are set `trainable=False`, so BatchNormalization runs in inference mode.
-    `tfxfer.trainable_summary(model)` shows the reduction.
+    are set `trainable=False`, so BatchNormalization runs in inference mode,
+    except the layers matching `keep_trainable` (a new head), which stay
+    fully trainable. `tfxfer.trainable_summary(model)` shows the reduction.
+
+    Layers are adapted one by one, never a whole sub-model at once: a
+    KerasHub `Backbone` inside the model (whose own `enable_lora` targets
+    the attention's query and value projections) is searched like any
+    nested model; `layers="query|value"` picks what KerasHub picks.
+
+    All or nothing: every target is checked before any is changed, and if
+    adapting a layer still fails, the trainable flags are put back and the
+    layers adapted so far lose their adapters again, so a failed call leaves
+    the model as it was.
 
     The model is changed in place; compile it (again) afterwards. When saved,
     Keras merges the factors into the kernels (`W + (alpha / rank) * A @ B`),
@@ -56,6 +69,9 @@ def add_lora(
             (e.g. `"dense_1|head"`); defaults to every supported layer.
         alpha: Optional LoRA scaling numerator: the update is
             `(alpha / rank) * A @ B`. Defaults to `rank` (scale 1), as Keras.
+        keep_trainable: Optional regular expression of layer names (or
+            paths) left fully trainable and without adapters, e.g. `"head"`
+            for a classifier head trained from scratch.
 
     Returns:
         The paths (e.g. `"mlp_classifier/backbone/dense_0"`) of the layers
@@ -65,8 +81,9 @@ def add_lora(
         ValueError: If `rank` is not a positive integer, `alpha` is not
             positive, `layers` is not a valid regex or matches no supported
             layer (the message lists the available names), the model is not
-            built, or a matching layer already has LoRA enabled or a kernel
-            constraint.
+            built, a matching layer is not built, already has LoRA enabled
+            or a kernel constraint, or `rank` exceeds a target's smaller
+            dimension (the update would not be low-rank).
 
     Example:
 
@@ -84,10 +101,28 @@ def add_lora(
             "Argument `model` must be built before adding LoRA (call it on a "
             f"batch or `build()` it). Received: model={model.name!r} (not built)"
         )
+    keep = _pattern("keep_trainable", keep_trainable)
+    kept = [
+        layer
+        for layer in _walk(model)[1:]
+        if keep is not None
+        and (keep.search(layer.name) or keep.search(getattr(layer, "path", None) or ""))
+    ]
+    if keep is not None and not kept:
+        raise ValueError(
+            "Argument `keep_trainable` must match the name of at least one layer. "
+            f"Available: {[layer.name for layer in _walk(model)[1:]]}. Received: "
+            f"keep_trainable={keep_trainable!r}"
+        )
+    kept_ids = {id(sub) for layer in kept for sub in _walk(layer)}
+    # A Model (a KerasHub Backbone has an `enable_lora` of its own, with
+    # other arguments) is searched, never adapted as a whole.
     supported = [
         layer
         for layer in _walk(model)[1:]
         if callable(getattr(layer, "enable_lora", None))
+        and not isinstance(layer, keras.Model)
+        and id(layer) not in kept_ids
     ]
     if not supported:
         raise ValueError(
@@ -98,18 +133,7 @@ def add_lora(
     if layers is None:
         targets = supported
     else:
-        if not isinstance(layers, str):
-            raise ValueError(
-                "Argument `layers` must be a regular expression (str) matched "
-                f"against layer names. Received: layers={layers!r}"
-            )
-        try:
-            pattern = re.compile(layers)
-        except re.error as error:
-            raise ValueError(
-                "Argument `layers` must be a valid regular expression. "
-                f"Received: layers={layers!r} ({error})"
-            ) from error
+        pattern = _pattern("layers", layers)
         targets = [layer for layer in supported if pattern.search(layer.name)]
         if not targets:
             raise ValueError(
@@ -130,22 +154,110 @@ def add_lora(
                 f"Layer {layer.path!r} has a kernel constraint, which LoRA does "
                 "not support; exclude it with `layers`."
             )
+        if getattr(layer, "quantization_mode", None) == "gptq":
+            raise ValueError(
+                f"Layer {layer.path!r} is GPTQ-quantized, which Keras' LoRA "
+                "does not support; exclude it with `layers`."
+            )
+        if not layer.built:
+            raise ValueError(
+                f"Layer {layer.path!r} is not built, so it has no kernel to "
+                "adapt; call the model on a batch first."
+            )
+        smallest = _smallest_dimension(layer)
+        if smallest is not None and rank > smallest:
+            raise ValueError(
+                f"Argument `rank` must be at most the smaller dimension of every "
+                f"adapted layer's kernel; layer {layer.path!r} has a kernel of "
+                f"shape {tuple(_kernel(layer).shape)}, so a rank above {smallest} "
+                f"is no longer low-rank. Received: rank={rank}"
+            )
 
     # Parents come before their sublayers, so a frozen container holding a
     # target is unfrozen first and its other sublayers frozen again after.
-    target_ids = {id(layer) for layer in targets}
-    for layer in _walk(model):
-        layer.trainable = any(id(sub) in target_ids for sub in _walk(layer))
-
-    factors = set()
-    for layer in targets:
-        before = {id(v) for v in layer.weights}
-        layer.enable_lora(rank, lora_alpha=alpha)
-        factors.update(id(v) for v in layer.weights if id(v) not in before)
-    for variable in model.weights:
-        if id(variable) not in factors:
-            variable.trainable = False
+    target_ids = {id(layer) for layer in targets} | kept_ids
+    layer_flags = [(layer, layer.trainable) for layer in _walk(model)]
+    variable_flags = [(v, v.trainable) for v in model.weights]
+    adapted = []
+    try:
+        for layer in _walk(model):
+            layer.trainable = any(id(sub) in target_ids for sub in _walk(layer))
+        factors = set()
+        for layer in targets:
+            before = {id(v) for v in layer.weights}
+            layer.enable_lora(rank, lora_alpha=alpha)
+            adapted.append(layer)
+            factors.update(id(v) for v in layer.weights if id(v) not in before)
+        kept_variables = {id(v) for layer in kept for v in layer.weights}
+        for variable in model.weights:
+            if id(variable) not in factors and id(variable) not in kept_variables:
+                variable.trainable = False
+    except BaseException:
+        for layer in adapted:
+            _disable_lora(layer)
+        for layer, flag in layer_flags:
+            layer.trainable = flag
+        for variable, flag in variable_flags:
+            variable.trainable = flag
+        raise
     return [layer.path for layer in targets]
+
+
+def _pattern(argument: str, value) -> re.Pattern | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(
+            f"Argument `{argument}` must be a regular expression (str) matched "
+            f"against layer names. Received: {argument}={value!r}"
+        )
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise ValueError(
+            f"Argument `{argument}` must be a valid regular expression. "
+            f"Received: {argument}={value!r} ({error})"
+        ) from error
+
+
+def _kernel(layer):
+    for name in ("kernel", "embeddings"):
+        try:
+            value = getattr(layer, name, None)
+        except (AttributeError, ValueError):
+            value = None
+        if value is not None:
+            return value
+    return None
+
+
+def _smallest_dimension(layer) -> int | None:
+    """The smaller side of the kernel as LoRA factors it (input x output)."""
+    kernel = _kernel(layer)
+    if kernel is None or len(kernel.shape) < 2:
+        return None
+    shape = tuple(kernel.shape)
+    if isinstance(layer, keras.layers.Embedding):
+        return min(shape)
+    return min(shape[-1], int(math.prod(shape[:-1])))
+
+
+def _disable_lora(layer) -> None:
+    """Takes back what `enable_lora` did to `layer` (undo of a failed call).
+
+    Deleting a variable attribute untracks it (Keras' `Layer.__delattr__`);
+    the kernel's trainable flag is put back by the caller.
+    """
+    for name in (
+        "lora_kernel_a",
+        "lora_kernel_b",
+        "lora_embeddings_a",
+        "lora_embeddings_b",
+    ):
+        if hasattr(layer, name):
+            delattr(layer, name)
+    layer.lora_enabled = False
+    layer.lora_rank = None
 
 
 def _walk(layer) -> list[keras.layers.Layer]:
