@@ -521,3 +521,24 @@ def test_plot_y_axis_covers_the_strategies_not_a_far_chance_line(known):
     assert "chance, below the axis (0.050)" in labels
     assert "majority class (0.450)" in labels
     matplotlib.pyplot.close(ax.figure)
+
+
+def test_report_sets_published_accuracies_beside_the_full_data_ones(known):
+    summary = summarize_comparison(known)
+    scenario = demo.ScenarioResult(
+        name="t",
+        title="t",
+        results=known.assign(scenario="t"),
+        summary=summary,
+        matches=first_match(known),
+        verdict="v",
+        pretrain_seconds=0.0,
+        n_test=300,
+        references=(("Kim (2014) CNN-rand", 0.798),),
+    )
+    line = demo.outputs.format_references(scenario)
+    assert line == (
+        "Published on this target: Kim (2014) CNN-rand 0.798. Measured here with "
+        "all 100 training labels: fine-tune 0.900, scratch 0.860, frozen 0.855."
+    )
+    assert line in demo.format_scenario(scenario, plot=False)

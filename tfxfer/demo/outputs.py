@@ -113,9 +113,26 @@ def format_scenario(scenario: ScenarioResult, plot: bool = True) -> str:
             "of the run):"
         )
     lines += ["", format_table(scenario.summary), "", scenario.verdict, ""]
+    if scenario.references:
+        lines += [format_references(scenario), ""]
     if plot:
         lines += [f"![{scenario.name}]({scenario.name}.png)", ""]
     return "\n".join(lines)
+
+
+def format_references(scenario: ScenarioResult) -> str:
+    """Published accuracies beside each strategy's measured full-data one."""
+    summary = scenario.summary
+    full = summary[summary["fraction"] == summary["fraction"].max()]
+    published = "; ".join(f"{who} {value:.3f}" for who, value in scenario.references)
+    measured = ", ".join(
+        f"{row['strategy']} {row['accuracy_mean']:.3f}"
+        for _, row in full.sort_values("accuracy_mean", ascending=False).iterrows()
+    )
+    return (
+        f"Published on this target: {published}. Measured here with all "
+        f"{int(full['n_labels'].max())} training labels: {measured}."
+    )
 
 
 def format_report(scenarios: Sequence[ScenarioResult]) -> str:

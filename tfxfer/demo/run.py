@@ -86,6 +86,7 @@ def _measure_part(
         "descriptions": scenario.descriptions,
         "notes": scenario.notes,
         "no_transfer": scenario.no_transfer,
+        "references": scenario.references,
         "majority": float(counts.max() / counts.sum()),
         "chance": 1.0 / int(max(np.max(scenario.data[1]), y_test.max()) + 1),
     }
@@ -124,6 +125,7 @@ def _scenario_result(
         chance=first["chance"],
         settings=settings,
         notes=first["notes"],
+        references=first["references"],
     )
 
 

@@ -122,6 +122,9 @@ class Scenario:
         only_at: Strategies run only at some label fractions (too costly for
             all of them), mapped to those fractions (`compare_transfer`'s
             `only_at`).
+        references: Published accuracies on the same target, `(who and
+            what, accuracy)`, set beside the measured full-data ones in the
+            report.
     """
 
     title: str
@@ -132,6 +135,7 @@ class Scenario:
     notes: tuple[str, ...] = ()
     no_transfer: tuple[str, ...] = ()
     only_at: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    references: tuple[tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass
@@ -155,6 +159,7 @@ class ScenarioResult:
         chance: 1 / number of classes.
         settings: The `Settings` the scenario ran with.
         notes: Extra lines for the report.
+        references: Published accuracies on the same target (see `Scenario`).
     """
 
     name: str
@@ -170,3 +175,4 @@ class ScenarioResult:
     chance: float | None = None
     settings: Settings | None = None
     notes: tuple[str, ...] = ()
+    references: tuple[tuple[str, float], ...] = ()
