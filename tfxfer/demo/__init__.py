@@ -12,9 +12,11 @@ fractions of the target task's training labels and several seeds:
   transferred to digits 5-9. Related images, new classes: it may not help.
 - `text` (`text.py`): E7's news -> product reviews on Kim (2014)'s
   sentence sets: bodies pretrained on MR (movie reviews) and MPQA (news
-  opinions), and Word2Vec vectors pretrained on unlabeled text, transferred
-  to CR (product reviews); against scratch and a TF-IDF + logistic
-  regression baseline.
+  opinions), Word2Vec vectors pretrained on unlabeled text, GloVe 6B 50d,
+  and the real pretrained sentence encoder all-MiniLM-L6-v2 (frozen,
+  features cached on disk, and fine-tuned where 2 CPU cores afford it),
+  transferred to CR (product reviews); against scratch and a TF-IDF +
+  logistic regression baseline.
 
 Every scenario reports the test accuracy per strategy and label fraction,
 the training time, a verdict in plain words (`tfxfer.comparison.summary`)
