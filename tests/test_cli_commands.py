@@ -191,7 +191,7 @@ def test_finetune_text_model_without_vocabulary(capsys, tmp_path, text_files):
         ("f1,f2,f3,label\n1,2,x,a\n1,2,3,b\n", "must be numeric; \\['f3'\\]"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3,a\n", "at least two classes"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3, a\n", "' a' and 'a'"),
-        ("f1,f2,label\n1,2,a\n1,2,b\n1,2,a\n1,2,b\n", "expects 3 input features"),
+        ("f1,f2,label\n1,2,a\n1,2,b\n1,2,a\n1,2,b\n", "takes 3 input features"),
         ("f1,f2,f3,label\n1,2,3,a\n1,2,3,b\n", "every class needs at least 2 rows"),
     ],
 )
@@ -348,7 +348,8 @@ def test_finetune_help_states_every_default():
     ]
     assert undocumented == []
     text = " ".join(finetune.format_help().split())
-    assert "(default: 100, and 0 with --encoder)" in text
+    assert "(default: --epochs, and 0 with --encoder)" in text
+    assert "early stopping ends a stage sooner (default: 100)" in text
     assert "sentences, wiki-lee, glove-6b-50d" in text
 
 
@@ -467,7 +468,7 @@ def test_finetune_reshapes_a_feature_csv_to_the_cnn_input(capsys, tmp_path, digi
     assert "has 2 feature columns" in err
 
 
-def test_finetune_encoder_minilm_then_predict_raw_text(capsys, tmp_path):
+def _finetune_minilm(capsys, tmp_path, *extra):
     csv = templated_reviews(tmp_path / "reviews.csv", 8)
     out = tmp_path / "minilm.keras"
     code, stdout, err = _main(
@@ -482,23 +483,39 @@ def test_finetune_encoder_minilm_then_predict_raw_text(capsys, tmp_path):
         16,
         "--head-epochs",
         1,
-        "--epochs",
-        1,
         "--batch-size",
         4,
         "--out",
         out,
         "--quiet",
+        *extra,
     )
     assert code == 0, err
-    assert "the base (encoder) at 5e-05 (up to 1 epochs)" in stdout
-    assert "after 1 + 1 epochs" in stdout
+    return out, stdout
+
+
+def test_finetune_encoder_minilm_then_predict_raw_text(capsys, tmp_path):
+    # By default the head alone trains, on the encoder's vectors.
+    out, stdout = _finetune_minilm(capsys, tmp_path)
+    assert "the base (encoder) at 5e-05 (up to 0 epochs)" in stdout
+    assert "after 1 + 0 epochs" in stdout
     assert f"Wrote {out} (with its class names and tokenizer inside)" in stdout
     meta = read_pretrained_metadata(out)
     assert meta["classes"] == ["neg", "pos"] and meta["text_column"] == "text"
     code, stdout, err = _main(capsys, "predict", out, "--text", "The kettle is bad.")
     assert code == 0, err
     assert re.search(r"The kettle is bad\.\s+(neg|pos)\s+0\.\d{3}", stdout)
+
+
+@pytest.mark.slow
+def test_finetune_encoder_minilm_fine_tunes_the_encoder(capsys, tmp_path):
+    # One epoch of stage 2 through the transformer (about 30 s on 2 cores).
+    encoder = tfxfer.text_classifier("minilm", 2, sequence_length=16)
+    before = encoder.get_layer("encoder").get_weights()
+    out, stdout = _finetune_minilm(capsys, tmp_path, "--base-epochs", 1)
+    assert "after 1 + 1 epochs" in stdout
+    after = tfxfer.load_pretrained(out).get_layer("encoder").get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
 
 
 @pytest.fixture

@@ -36,11 +36,13 @@ a class of its own.
 
 Training is `tfxfer.fine_tune`'s two stages: a head for the CSV's classes on
 the frozen model, then every layer with the base at a lower learning rate.
-Each stage has an epoch budget (`--head-epochs`, `--epochs`) and stops early
+Each stage has an epoch budget (`--epochs`, or `--head-epochs` and
+`--base-epochs` apart) and stops early
 when the validation loss (on `--validation-split` of the rows) has not
 improved for `--patience` epochs, keeping the weights of its best epoch. With
 `--encoder`, the frozen encoder's vectors are computed once and the head
-trained on them; the encoder itself is fine-tuned only with `--epochs` > 0
+trained on them; the encoder itself is fine-tuned only with `--base-epochs`
+> 0
 (each such epoch runs the whole transformer forward and backward: minutes
 on a CPU). `--test FILE` (same columns) or `--test-split FRACTION` (rows held
 out before the validation split) reports the accuracy and confusion matrix
@@ -71,9 +73,10 @@ MIN_TOKEN_COVERAGE = 0.5
 #: installed asset package); anything else is read as a file.
 VECTOR_NAMES = ("sentences", "wiki-lee", "glove-6b-50d")
 
-#: Stage-2 epoch budget when `--epochs` is not given: 0 with `--encoder` (a
-#: linear probe on the frozen encoder; full fine-tuning of a transformer on a
-#: CPU takes minutes an epoch), else 100.
+#: Epoch budget of each stage unless `--epochs` says otherwise; early stopping
+#: ends a stage sooner. With `--encoder`, stage 2 gets 0 unless `--base-epochs`
+#: is given (a linear probe on the frozen encoder: full fine-tuning of a
+#: transformer takes minutes an epoch on a CPU).
 DEFAULT_EPOCHS = 100
 
 #: Stage-2 learning rate of the base when `--base-learning-rate` is not
@@ -287,10 +290,12 @@ def _read_image_folder(folder: str, shape: tuple, scale: float):
 
     from tfxfer.errors import InvalidDataError
 
-    if len(shape) != 3 or None in shape[:2]:
+    if shape is None or len(shape) != 3 or None in shape[:2]:
         raise InvalidDataError(
-            "A folder of images needs a model whose input is images of a fixed "
-            f"size, (height, width, channels). Received: input shape {shape}"
+            f"A CSV must be a file; it is a folder ({folder!r}). A folder is "
+            "read as images, one sub-folder per class, and needs a model "
+            "whose input is images of a fixed size, (height, width, channels). "
+            f"Received: a model with input shape {shape}"
         )
     height, width, channels = shape
     mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels)
@@ -487,7 +492,7 @@ def _check_sources(args: argparse.Namespace) -> str | None:
     if len(sources) > 1:
         return (
             "pass one of --model, --vectors, --encoder and --backbone, not "
-            f"several: {sources}"
+            f"both (or more). Received: {', '.join(sources)}"
         )
     if args.text_column is None and args.model is None:
         return "a numeric CSV needs --model"
@@ -583,8 +588,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if (problem := _check_sources(args)) is not None:
         return _fail(problem)
-    if args.epochs is None:
-        args.epochs = 0 if args.encoder else DEFAULT_EPOCHS
+    if args.head_epochs is None:
+        args.head_epochs = args.epochs
+    if args.base_epochs is None:
+        args.base_epochs = 0 if args.encoder else args.epochs
     if args.base_learning_rate is None:
         args.base_learning_rate = (
             ENCODER_BASE_LEARNING_RATE if args.encoder else DEFAULT_BASE_LEARNING_RATE
@@ -693,7 +700,7 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"Stage 1: new head only, the rest frozen (up to {args.head_epochs} "
         f"epochs); stage 2: every layer, the base ({', '.join(base)}) at "
-        f"{args.base_learning_rate:g} (up to {args.epochs} epochs); early "
+        f"{args.base_learning_rate:g} (up to {args.base_epochs} epochs); early "
         f"stopping after {args.patience} epochs without a lower validation "
         "loss, best weights kept",
         flush=True,
@@ -707,13 +714,13 @@ def _run(args: argparse.Namespace) -> int:
     train_x, train_y, batch_size = x_fit, y_fit, args.batch_size
     if images and args.augment:
         train_x, train_y, batch_size = _augmented(x_fit, y_fit, args), None, None
-    if head_epochs or args.epochs:
+    if head_epochs or args.base_epochs:
         history = fine_tune(
             model,
             train_x,
             train_y,
             base=base,
-            epochs=args.epochs,
+            epochs=args.base_epochs,
             head_epochs=head_epochs,
             loss="sparse_categorical_crossentropy",
             learning_rate=args.learning_rate,
@@ -917,18 +924,25 @@ def add_parser(subparsers) -> None:
         "MODEL, else MODEL.vocab.json)",
     )
     parser.add_argument(
-        "--head-epochs",
+        "--epochs",
         type=_positive_int,
-        default=100,
-        help="epoch budget of stage 1, the new head on the frozen base "
+        default=DEFAULT_EPOCHS,
+        help="epoch budget of each stage; early stopping ends a stage sooner "
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--epochs",
+        "--head-epochs",
+        type=_positive_int,
+        default=None,
+        help="epoch budget of stage 1, the new head on the frozen base "
+        "(default: --epochs)",
+    )
+    parser.add_argument(
+        "--base-epochs",
         type=_non_negative_int,
         default=None,
-        help=f"epoch budget of stage 2, every layer; 0 trains the head only "
-        f"(default: {DEFAULT_EPOCHS}, and 0 with --encoder)",
+        help="epoch budget of stage 2, every layer; 0 trains the head only "
+        "(default: --epochs, and 0 with --encoder)",
     )
     parser.add_argument(
         "--patience",
