@@ -542,3 +542,13 @@ def test_report_sets_published_accuracies_beside_the_full_data_ones(known):
         "all 100 training labels: fine-tune 0.900, scratch 0.860, frozen 0.855."
     )
     assert line in demo.format_scenario(scenario, plot=False)
+
+
+def test_write_verdict_says_where_a_strategy_ran_only_at_some_fractions(known):
+    partial = known[~((known["strategy"] == "frozen") & (known["fraction"] == 1.0))]
+    summary = summarize_comparison(partial)
+    verdict = demo.write_verdict(summary, first_match(partial), n_test=300)
+    assert (
+        "never reached scratch's accuracy with all labels (0.860) (it ran only "
+        "with 10%); its best mean was 0.400."
+    ) in verdict

@@ -258,10 +258,16 @@ def write_verdict(
         fraction = matches.get(name)
         if fraction is None:
             best = summary[summary["strategy"] == name]["accuracy_mean"].max()
+            ran = [r["fraction"] for r in mine]
+            where = (
+                f" (it ran only with {join_words([percent(f) for f in ran])})"
+                if len(ran) < len(base)
+                else ""
+            )
             sentence += (
                 f". It never {reached} {baseline}'s accuracy with all labels "
-                f"({target:.3f}); its best {'score' if single else 'mean'} was "
-                f"{best:.3f}."
+                f"({target:.3f}){where}; its best {'score' if single else 'mean'} "
+                f"was {best:.3f}."
             )
         else:
             row = summary[
