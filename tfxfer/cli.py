@@ -17,7 +17,7 @@ import sys
 from tfxfer.version import __version__
 
 # Module names under `tfxfer.commands`, in the order `--help` lists them.
-COMMANDS = ("info", "demo", "inspect", "finetune", "predict")
+COMMANDS = ("info", "assets", "demo", "inspect", "finetune", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,14 +13,7 @@
   (`encode_cached`).
 """
 
-from tfxfer.pretrained.feature_cache import encode_cached
 from tfxfer.pretrained.registry import ASSETS, Asset, get_asset
-from tfxfer.pretrained.text_encoders import (
-    PretrainedTextClassifier,
-    TextEncoder,
-    text_classifier,
-    text_encoder,
-)
 from tfxfer.pretrained.verify import (
     AssetStatus,
     asset_folder,
@@ -28,6 +21,32 @@ from tfxfer.pretrained.verify import (
     verify_asset,
 )
 from tfxfer.pretrained.word_vectors import load_asset_word_vectors
+
+# Names whose modules import Keras (and so TensorFlow), loaded on first use,
+# so that `tfxfer assets` lists and verifies the assets without TensorFlow.
+_LAZY = {
+    "PretrainedTextClassifier": "text_encoders",
+    "TextEncoder": "text_encoders",
+    "text_classifier": "text_encoders",
+    "text_encoder": "text_encoders",
+    "encode_cached": "feature_cache",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"tfxfer.pretrained.{_LAZY[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfxfer.pretrained' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ASSETS",

@@ -520,12 +520,20 @@ def get_adapter(
 
 
 def _holds_text(x) -> bool:
-    leaves = list(x.values()) if isinstance(x, Mapping) else [x]
+    if isinstance(x, Mapping):
+        leaves = list(x.values())
+    elif isinstance(x, list | tuple) and x and all(hasattr(v, "shape") for v in x):
+        leaves = list(x)  # one array per input of a multi-input model
+    else:
+        leaves = [x]
     for leaf in leaves:
         if isinstance(leaf, tf.Tensor) and leaf.dtype == tf.string:
             return True
         if isinstance(leaf, np.ndarray | list | tuple) or hasattr(leaf, "to_numpy"):
-            array = np.asarray(leaf)
+            try:
+                array = np.asarray(leaf)
+            except ValueError:  # ragged nested lists: not text
+                continue
             if array.dtype.kind in "OU" and _is_text(array):
                 return True
     return False
