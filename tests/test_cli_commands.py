@@ -390,7 +390,8 @@ def test_finetune_vectors_by_name_with_a_test_split(capsys, tmp_path):
     )
     assert code == 0, err
     assert "Fine-tuning on 24 rows (validation: 6, test: 10)" in stdout
-    assert re.search(r"Test accuracy [0-9.]+ on 10 rows \(0.25 of the CSV", stdout)
+    test_line = r"Test accuracy [0-9.]+ on 10 rows \(0.25 of the rows, held out\)"
+    assert re.search(test_line, stdout)
     matrix = _confusion(stdout, ["neg", "pos"])
     assert [sum(row) for row in matrix.values()] == [5, 5]
     assert tfxfer.load_pretrained(out).predict(["The kettle is great."]).shape == (1, 2)
@@ -582,3 +583,35 @@ def test_finetune_backbone_needs_a_folder_of_images(capsys, tmp_path, numeric_cs
     extra = ["--backbone", "mobilenet_v2", "--weights", tmp_path / "w.h5"]
     code, _, err = _main(capsys, "finetune", numeric_csv, *extra)
     assert code == 1 and "--backbone is for a folder of images" in err
+
+
+@pytest.mark.slow
+def test_finetune_a_keras_applications_backbone_from_local_weights(
+    capsys, tmp_path, digit_images
+):
+    import keras
+
+    weights = tmp_path / "mobilenet_v2.weights.h5"
+    keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    ).save_weights(weights)
+    out = tmp_path / "backbone.keras"
+    code, stdout, err = _main(
+        capsys,
+        "finetune",
+        digit_images,
+        "--backbone",
+        "mobilenet_v2",
+        "--weights",
+        weights,
+        "--image-size",
+        32,
+        "--epochs",
+        1,
+        "--out",
+        out,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert "the base (mobilenetv2_1.00_32) at 1e-05" in stdout
+    assert tfxfer.load_pretrained(out).input_shape == (None, 32, 32, 3)

@@ -84,6 +84,8 @@ DEFAULT_EPOCHS = 100
 #: the small layers on word vectors or a saved model.
 DEFAULT_BASE_LEARNING_RATE = 1e-3
 ENCODER_BASE_LEARNING_RATE = 5e-5
+#: A keras.applications backbone: the Keras transfer-learning guide's rate.
+BACKBONE_BASE_LEARNING_RATE = 1e-5
 
 
 def _fail(message: str) -> int:
@@ -494,7 +496,7 @@ def _check_sources(args: argparse.Namespace) -> str | None:
             "pass one of --model, --vectors, --encoder and --backbone, not "
             f"both (or more). Received: {', '.join(sources)}"
         )
-    if args.text_column is None and args.model is None:
+    if args.text_column is None and args.model is None and not images:
         return "a numeric CSV needs --model"
     if args.vocabulary is not None and (args.model is None or not args.text_column):
         return "--vocabulary goes with --model and --text-column (a text model)"
@@ -594,7 +596,11 @@ def _run(args: argparse.Namespace) -> int:
         args.base_epochs = 0 if args.encoder else args.epochs
     if args.base_learning_rate is None:
         args.base_learning_rate = (
-            ENCODER_BASE_LEARNING_RATE if args.encoder else DEFAULT_BASE_LEARNING_RATE
+            ENCODER_BASE_LEARNING_RATE
+            if args.encoder
+            else BACKBONE_BASE_LEARNING_RATE
+            if args.backbone
+            else DEFAULT_BASE_LEARNING_RATE
         )
     out = _check_out(args)
     replacing = out.exists()
@@ -746,7 +752,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if y_test is not None:
         where = (
-            f"{args.test_split:g} of the CSV's rows, held out"
+            f"{args.test_split:g} of the rows, held out"
             if args.test_split
             else f"--test {args.test!r}"
         )
@@ -968,8 +974,9 @@ def add_parser(subparsers) -> None:
         type=_positive_float,
         default=None,
         help="learning rate of the base in stage 2; the head keeps "
-        f"--learning-rate (default: {DEFAULT_BASE_LEARNING_RATE:g}, and "
-        f"{ENCODER_BASE_LEARNING_RATE:g} with --encoder)",
+        f"--learning-rate (default: {DEFAULT_BASE_LEARNING_RATE:g}; "
+        f"{ENCODER_BASE_LEARNING_RATE:g} with --encoder, "
+        f"{BACKBONE_BASE_LEARNING_RATE:g} with --backbone)",
     )
     parser.add_argument(
         "--tune-embedding",
