@@ -142,7 +142,8 @@ def train_linear_regression(
 
     >>> x = np.arange(1.0, 6.0)[:, None]
     >>> fit = tfxfer.classic.train_linear_regression(x, x[:, 0], learning_rate=0.05)
-    >>> fit.predict(x)
+    >>> fit.predict(x).round(1)
+    array([1.1, 2. , 3. , 4. , 5. ])
     """
     x = _as_features(x)
     y = _as_targets(y, len(x))

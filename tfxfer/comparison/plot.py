@@ -67,6 +67,12 @@ def plot_data_efficiency(
 
     Example:
 
+    >>> import pandas as pd
+    >>> results = pd.DataFrame({
+    ...     "strategy": ["scratch"] * 2 + ["frozen"] * 2 + ["fine-tune"] * 2,
+    ...     "fraction": [0.5, 1.0] * 3, "n_labels": [50, 100] * 3, "seed": 0,
+    ...     "accuracy": [0.70, 0.80, 0.66, 0.74, 0.82, 0.88],
+    ...     "train_seconds": 1.0, "epochs": 5})
     >>> ax = tfxfer.plot_data_efficiency(results, majority=0.64, chance=0.5)
     >>> ax.figure.savefig("data_efficiency.png", bbox_inches="tight")
     """

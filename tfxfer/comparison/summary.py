@@ -60,7 +60,21 @@ def summarize_comparison(results):
 
     Example:
 
-    >>> tfxfer.comparison.summarize_comparison(results)
+    >>> import pandas as pd
+    >>> results = pd.DataFrame({
+    ...     "strategy": ["scratch"] * 2 + ["frozen"] * 2 + ["fine-tune"] * 2,
+    ...     "fraction": [0.5, 1.0] * 3, "n_labels": [50, 100] * 3, "seed": 0,
+    ...     "accuracy": [0.70, 0.80, 0.66, 0.74, 0.82, 0.88],
+    ...     "train_seconds": 1.0, "epochs": 5})
+    >>> summary = tfxfer.comparison.summarize_comparison(results)
+    >>> summary[["strategy", "fraction", "accuracy_mean"]]
+        strategy  fraction  accuracy_mean
+    0    scratch       0.5           0.70
+    1    scratch       1.0           0.80
+    2     frozen       0.5           0.66
+    3     frozen       1.0           0.74
+    4  fine-tune       0.5           0.82
+    5  fine-tune       1.0           0.88
     """
     _check_results(results)
     order = list(dict.fromkeys(results["strategy"]))
@@ -101,8 +115,14 @@ def first_match(results, baseline: str = "scratch", *, tolerance: float = 0.0):
 
     Example:
 
+    >>> import pandas as pd
+    >>> results = pd.DataFrame({
+    ...     "strategy": ["scratch"] * 2 + ["frozen"] * 2 + ["fine-tune"] * 2,
+    ...     "fraction": [0.5, 1.0] * 3, "n_labels": [50, 100] * 3, "seed": 0,
+    ...     "accuracy": [0.70, 0.80, 0.66, 0.74, 0.82, 0.88],
+    ...     "train_seconds": 1.0, "epochs": 5})
     >>> tfxfer.comparison.first_match(results)
-    {'frozen': None, 'fine-tune': 0.25}
+    {'frozen': None, 'fine-tune': 0.5}
     """
     _check_results(results, baseline=baseline)
     tolerance = check_in_range("tolerance", tolerance, 0.0, 1.0)

@@ -320,8 +320,12 @@ def read_csv_frame(
 
     Example:
 
+    >>> with open("reviews.csv", "w", encoding="latin-1") as handle:
+    ...     _ = handle.write("review,sentiment\\nun café parfait,pos\\nbad,neg\\n")
     >>> frame = tfxfer.datasets.labeled_csv.read_csv_frame(
     ...     "reviews.csv", encoding="latin-1")
+    >>> frame["review"].tolist()
+    ['un café parfait', 'bad']
     """
     import codecs
     import csv
@@ -439,8 +443,12 @@ def read_labeled_csv(
 
     Example:
 
+    >>> with open("reviews.csv", "w", encoding="utf-8") as handle:
+    ...     _ = handle.write("review,sentiment\\ngreat film,pos\\nbad film,neg\\n")
     >>> texts, labels, classes = tfxfer.datasets.read_labeled_csv(
     ...     "reviews.csv", "sentiment", text_column="review")
+    >>> list(texts), labels.tolist(), list(classes)
+    (['great film', 'bad film'], [1, 0], ['neg', 'pos'])
     """
     import pandas as pd
 

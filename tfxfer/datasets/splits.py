@@ -65,8 +65,8 @@ def split_indices(
 
     Example:
     >>> train, test = tfxfer.datasets.split_indices([0, 0, 1, 1], test_size=0.5)
-    >>> sorted([*train, *test])
-    [0, 1, 2, 3]
+    >>> np.sort(np.concatenate([train, test]))
+    array([0, 1, 2, 3])
     """
     test_size = _check_test_size(test_size)
     seed = _check_seed(seed)

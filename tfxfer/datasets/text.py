@@ -198,8 +198,11 @@ def load_corpus(
         DataIntegrityError: If `corpus.txt.gz` does not match its checksum.
 
     Example:
-    >>> corpus = tfxfer.datasets.load_corpus()
-    >>> vectors = tfxfer.train_word2vec(corpus, vector_size=50, workers=1)
+    >>> corpus = tfxfer.datasets.load_corpus(max_documents=200)
+    >>> vectors = tfxfer.train_word2vec(corpus, vector_size=16, epochs=1, workers=1,
+    ...                                 verbose=False)
+    >>> vectors.vector_size
+    16
     """
     return TextCorpus(
         data_file(CORPUS_FILE), tokenized=tokenized, max_documents=max_documents
@@ -226,10 +229,9 @@ def word_vector_benchmarks() -> dict[str, Any]:
         DataIntegrityError: If a file does not match its checksum.
 
     Example:
-    >>> vectors = tfxfer.datasets.load_pretrained_word_vectors()
-    >>> scores = tfxfer.evaluate_word_vectors(
-    ...     vectors, **tfxfer.datasets.word_vector_benchmarks()
-    ... )
+    >>> benchmarks = tfxfer.datasets.word_vector_benchmarks()
+    >>> sorted(benchmarks["similarity_files"]), benchmarks["analogy_file"].name
+    (['simlex999', 'wordsim353'], 'questions-words.txt')
     """
     return {
         "similarity_files": {
@@ -280,7 +282,7 @@ def load_sentences(name: str, split: str | None = None) -> pd.DataFrame:
 
     Example:
     >>> train = tfxfer.datasets.load_sentences("cr", "train")
-    >>> sorted(train["label"].unique())
+    >>> sorted(train["label"].unique().tolist())
     [0, 1]
     """
     name = check_choice("name", name, tuple(SENTENCE_SETS))

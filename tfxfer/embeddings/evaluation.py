@@ -89,10 +89,14 @@ def evaluate_word_vectors(
 
     Example:
 
+    >>> kv = tfxfer.datasets.load_pretrained_word_vectors()
+    >>> benchmarks = tfxfer.datasets.word_vector_benchmarks()
     >>> scores = tfxfer.evaluate_word_vectors(
-    ...     kv, **tfxfer.datasets.word_vector_benchmarks()
-    ... )
-    >>> scores["simlex999"]["spearman"], scores["analogies"]["accuracy"]
+    ...     kv, similarity_files=benchmarks["similarity_files"])
+    >>> sorted(scores)
+    ['simlex999', 'wordsim353']
+
+    `**benchmarks` adds Google's 19,544 analogy questions (about a minute).
     """
     require("gensim", feature="tfxfer.evaluate_word_vectors")
     if not hasattr(vectors, "evaluate_word_pairs"):

@@ -17,7 +17,8 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     >>> x = np.array([[[1.0], [5.0]], [[2.0], [9.0]]], "float32")
     >>> mask = np.array([[True, True], [True, False]])
     >>> tfxfer.layers.MaskedGlobalMaxPooling1D()(x, mask=mask).numpy()
-    array([[5.], [2.]], dtype=float32)
+    array([[5.],
+           [2.]], dtype=float32)
     """
 
     def __init__(self, **kwargs):
@@ -55,7 +56,8 @@ class MaskedGlobalAveragePooling1D(keras.layers.Layer):
     >>> x = np.array([[[1.0], [5.0]], [[2.0], [9.0]]], "float32")
     >>> mask = np.array([[True, True], [False, False]])
     >>> tfxfer.layers.MaskedGlobalAveragePooling1D()(x, mask=mask).numpy()
-    array([[3.], [0.]], dtype=float32)
+    array([[3.],
+           [0.]], dtype=float32)
     """
 
     def __init__(self, **kwargs):

@@ -35,10 +35,13 @@ class Autoencoder(keras.Model):
 
     Example:
 
+    >>> x = np.random.default_rng(0).random((32, 64), dtype="float32")  # in [0, 1]
     >>> model = tfxfer.models.Autoencoder(input_dim=64, encoding_dim=16)
     >>> model.compile(optimizer="adam", loss="mse")
-    >>> model.fit(x, x, epochs=10)  # x scaled to [0, 1]
+    >>> history = model.fit(x, x, epochs=2, verbose=0)
     >>> codes = model.encode(x)     # numpy array, shape (n, 16)
+    >>> codes.shape
+    (32, 16)
     """
 
     def __init__(

@@ -80,8 +80,16 @@ class Ensemble(keras.Model):
 
     Example:
 
+    >>> model_a = tfxfer.MLPClassifier(num_classes=3, hidden_units=(4,))
+    >>> model_b = tfxfer.MLPClassifier(num_classes=3, hidden_units=(8,))
+    >>> x_test = np.random.default_rng(0).random((5, 2), dtype="float32")
+    >>> _ = model_a(x_test), model_b(x_test)  # build both
     >>> ensemble = tfxfer.models.Ensemble([model_a, model_b], weights=[1, 3])
-    >>> probabilities = ensemble.predict(x_test)  # 0.25 a(x) + 0.75 b(x)
+    >>> probabilities = ensemble.predict(x_test, verbose=0)  # 0.25 a(x) + 0.75 b(x)
+    >>> expected = 0.25 * model_a.predict(x_test, verbose=0) + 0.75 * model_b.predict(
+    ...     x_test, verbose=0)
+    >>> bool(np.allclose(probabilities, expected, atol=1e-6))
+    True
     """
 
     def __init__(

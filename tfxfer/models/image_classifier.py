@@ -59,7 +59,8 @@ class BackbonePreprocessing(keras.layers.Layer):
     Example:
 
     >>> preprocess = tfxfer.models.BackbonePreprocessing("mobilenet_v2")
-    >>> preprocess(np.full((1, 32, 32, 3), 255.0))  # all ones
+    >>> float(preprocess(np.full((1, 32, 32, 3), 255.0)).numpy().max())  # all ones
+    1.0
     """
 
     def __init__(self, backbone: str, **kwargs):
@@ -146,10 +147,13 @@ def image_classifier(
 
     Example:
 
-    >>> model = tfxfer.image_classifier("mobilenet_v2", 3, input_shape=(96, 96, 3),
-    ...                                 weights="mobilenet_v2_notop.h5")
-    >>> tfxfer.train(model, images, labels, loss="sparse_categorical_crossentropy",
-    ...              epochs=5)
+    >>> model = tfxfer.image_classifier("mobilenet_v2", 3, input_shape=(32, 32, 3),
+    ...                                 weights=None)
+    >>> model.output_shape
+    (None, 3)
+
+    With pretrained weights, pass `weights="imagenet"` (downloaded once by
+    Keras) or the path of a downloaded `mobilenet_v2_notop.h5`.
     """
     num_classes = check_positive_int("num_classes", num_classes)
     pooling = check_choice("pooling", pooling, _POOLING)

@@ -21,9 +21,13 @@ class LinearRegression(keras.Model):
 
     Example:
 
+    >>> x = np.linspace(0.0, 1.0, 16, dtype="float32")[:, None]
+    >>> y = 3.0 * x + 1.0
     >>> model = tfxfer.models.LinearRegression()
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    >>> model.fit(x, y, epochs=100)
+    >>> history = model.fit(x, y, epochs=2, verbose=0)
+    >>> model.predict(x, verbose=0).shape
+    (16, 1)
     """
 
     def __init__(self, output_dim: int = 1, **kwargs):

@@ -33,9 +33,15 @@ class MLPClassifier(keras.Model):
 
     Example:
 
-    >>> model = tfxfer.models.MLPClassifier(num_classes=10)
+    >>> rng = np.random.default_rng(0)
+    >>> x_train = rng.random((64, 4), dtype="float32")
+    >>> y_train = (x_train[:, 0] > 0.5).astype("int32")
+    >>> model = tfxfer.models.MLPClassifier(num_classes=2, hidden_units=(8,))
     >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    >>> model.fit(x_train, y_train, epochs=5, validation_split=0.1)
+    >>> history = model.fit(x_train, y_train, epochs=2, validation_split=0.1,
+    ...                     verbose=0)
+    >>> sorted(history.history)
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
 
     def __init__(

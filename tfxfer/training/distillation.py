@@ -157,11 +157,17 @@ def distill(
 
     Example:
 
-    >>> student = tfxfer.MLPClassifier(10, hidden_units=(32,))
+    >>> rng = np.random.default_rng(0)
+    >>> x_train = rng.random((32, 4), dtype="float32")
+    >>> y_train = (x_train[:, 0] > 0.5).astype("int32")
+    >>> teacher = tfxfer.MLPClassifier(2, hidden_units=(16,))
+    >>> _ = teacher(x_train)
+    >>> student = tfxfer.MLPClassifier(2, hidden_units=(4,))
     >>> history = tfxfer.distill(teacher, student, x_train, y_train,
-    ...                          temperature=4.0, alpha=0.3, epochs=5)
+    ...                          temperature=4.0, alpha=0.3, epochs=2, verbose=0)
     >>> student.compile(metrics=["accuracy"], loss="sparse_categorical_crossentropy")
-    >>> student.evaluate(x_test, y_test)
+    >>> sorted(student.evaluate(x_train, y_train, verbose=0, return_dict=True))
+    ['accuracy', 'loss']
     """
     check_model("teacher", teacher)
     check_model("student", student)

@@ -58,9 +58,17 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
 
     Example:
 
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
+    ...     keras.layers.Dense(8, activation="relu", name="pool"),
+    ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
+    >>> x = np.zeros((5, 4), "float32")
     >>> extractor = tfxfer.feature_extractor(model)            # pre-head
-    >>> codes = extractor.predict(x)
-    >>> block = tfxfer.feature_extractor(model, "block3_pool")
+    >>> codes = extractor.predict(x, verbose=0)
+    >>> codes.shape
+    (5, 8)
+    >>> block = tfxfer.feature_extractor(model, "conv_like")
     """
     check_model("model", model)
     if layer is not None and not isinstance(layer, str):

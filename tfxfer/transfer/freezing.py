@@ -201,9 +201,18 @@ def freeze(
 
     Example:
 
-    >>> tfxfer.freeze(model, up_to="block3_pool")   # the base
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
+    ...     keras.layers.Dense(8, activation="relu", name="pool"),
+    ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
+    >>> tfxfer.freeze(model, up_to="pool")          # the base
+    >>> [layer.trainable for layer in model.layers]
+    [False, False, True]
     >>> tfxfer.freeze(model, "conv.*")               # by pattern
     >>> tfxfer.unfreeze(model)                       # everything again
+    >>> [layer.trainable for layer in model.layers]
+    [True, True, True]
     """
     return _set_trainable(model, layers, up_to, value=False)
 
@@ -239,8 +248,15 @@ def unfreeze(
 
     Example:
 
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
+    ...     keras.layers.Dense(8, activation="relu", name="pool"),
+    ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
     >>> tfxfer.freeze(model)
-    >>> tfxfer.unfreeze(model, ["block5_conv3", "predictions"])
+    >>> tfxfer.unfreeze(model, ["pool", "predictions"])
+    >>> [layer.trainable for layer in model.layers]
+    [False, True, True]
     """
     return _set_trainable(model, layers, up_to, value=True)
 

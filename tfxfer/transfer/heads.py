@@ -42,8 +42,11 @@ def replace_head(model: keras.Model, num_classes: int) -> tuple[keras.Model, str
 
     Example:
 
-    >>> base = tfxfer.load_pretrained("pretrained.keras")
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8),
+    ...                          keras.layers.Dense(10, activation="softmax")])
     >>> model, head = tfxfer.transfer.replace_head(base, num_classes=3)
+    >>> model.output_shape
+    (None, 3)
     """
     check_model("model", model)
     num_classes = check_positive_int("num_classes", num_classes)

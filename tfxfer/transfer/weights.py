@@ -180,10 +180,15 @@ def transfer_weights(
 
     Example:
 
+    >>> def make(num_classes, prefix):
+    ...     return keras.Sequential([
+    ...         keras.Input((4,)),
+    ...         keras.layers.Dense(8, name=f"{prefix}_hidden"),
+    ...         keras.layers.Dense(num_classes, name=f"{prefix}_head")])
+    >>> pretrained, new_model = make(10, "old"), make(3, "new")
     >>> report = tfxfer.transfer_weights(pretrained, new_model)
-    >>> print(report)
     >>> report.copied
-    [('dense', 'dense_3'), ('dense_1', 'dense_4')]
+    [('old_hidden', 'new_hidden')]
     """
     _check_built(source, "source")
     _check_built(target, "target")

@@ -36,8 +36,11 @@ def atomic_open(
         **kwargs: Passed to `open` for the temporary file.
 
     Example:
+    >>> from tfxfer.utils.files import atomic_open
     >>> with atomic_open("table.csv", "w", encoding="utf-8") as handle:
-    ...     handle.write("a,b\\n")
+    ...     _ = handle.write("a,b\\n")
+    >>> open("table.csv", encoding="utf-8").read()
+    'a,b\\n'
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"Argument `mode` must be 'w' or 'wb'. Received: {mode!r}")
