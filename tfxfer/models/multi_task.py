@@ -44,7 +44,9 @@ class MultiTaskModel(keras.Model):
 
     Example:
 
-    >>> trunk = keras.Sequential([keras.layers.Dense(32, "relu")])
+    >>> x = np.random.default_rng(0).random((16, 4), dtype="float32")
+    >>> y_topic, y_length = np.arange(16) % 4, x.sum(axis=1)
+    >>> trunk = keras.Sequential([keras.layers.Dense(8, "relu")])
     >>> model = tfxfer.models.MultiTaskModel(
     ...     trunk,
     ...     heads={
@@ -55,7 +57,10 @@ class MultiTaskModel(keras.Model):
     ... )
     >>> model.compile("adam", {"topic": "sparse_categorical_crossentropy",
     ...                        "length": "mse"})
-    >>> model.fit(x, {"topic": y_topic, "length": y_length}, epochs=5)
+    >>> history = model.fit(x, {"topic": y_topic, "length": y_length}, epochs=2,
+    ...                     verbose=0)
+    >>> sorted((name, out.shape) for name, out in model.predict(x, verbose=0).items())
+    [('length', (16, 1)), ('topic', (16, 4))]
     """
 
     def __init__(

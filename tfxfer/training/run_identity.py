@@ -127,6 +127,7 @@ def describe_model(model: keras.Model) -> dict[str, Any]:
         A JSON-serializable dict (see the module docstring).
 
     Example:
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> tfxfer.training.run_identity.describe_model(model)["class"]
     'Sequential'
     """
@@ -152,6 +153,8 @@ def describe_optimizer(optimizer) -> dict[str, Any]:
         A JSON-serializable dict.
 
     Example:
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="adam", loss="mse")
     >>> tfxfer.training.run_identity.describe_optimizer(model.optimizer)["class"]
     'Adam'
     """
@@ -244,6 +247,10 @@ def fingerprint_data(adapter) -> dict[str, Any]:
         SHA-256; for datasets and generators their element spec and batches.
 
     Example:
+    >>> from tfxfer.training.data_adapters import get_adapter
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> adapter = get_adapter(np.zeros((64, 4)), np.zeros(64), model=model,
+    ...                       batch_size=16, shuffle=False)
     >>> tfxfer.training.run_identity.fingerprint_data(adapter)["rows_hashed"]
     64
     """
@@ -283,7 +290,14 @@ def run_identity(model, optimizer, loss, adapter, metric_variables=()) -> dict:
         `metrics` and `data`.
 
     Example:
-    >>> identity = run_identity(model, optimizer, "mse", adapter)
+    >>> from tfxfer.training.data_adapters import get_adapter
+    >>> from tfxfer.training.run_identity import run_identity
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> adapter = get_adapter(np.zeros((64, 4)), np.zeros(64), model=model,
+    ...                       batch_size=16, shuffle=False)
+    >>> identity = run_identity(model, keras.optimizers.Adam(), "mse", adapter)
+    >>> sorted(identity)
+    ['data', 'loss', 'metrics', 'model', 'optimizer']
     """
     return {
         "model": describe_model(model),
@@ -349,6 +363,12 @@ def compare(saved: dict, now: dict) -> dict[str, list[tuple[str, Any, Any]]]:
         `data`.
 
     Example:
+    >>> from tfxfer.training.data_adapters import get_adapter
+    >>> from tfxfer.training.run_identity import compare, run_identity
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> adapter = get_adapter(np.zeros((8, 4)), np.zeros(8), model=model,
+    ...                       batch_size=4, shuffle=False)
+    >>> identity = run_identity(model, keras.optimizers.Adam(), "mse", adapter)
     >>> compare(identity, identity)
     {}
     """

@@ -206,11 +206,11 @@ def freeze(
     ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
     ...     keras.layers.Dense(8, activation="relu", name="pool"),
     ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
-    >>> tfxfer.freeze(model, up_to="pool")          # the base
+    >>> _ = tfxfer.freeze(model, up_to="pool")          # the base
     >>> [layer.trainable for layer in model.layers]
     [False, False, True]
-    >>> tfxfer.freeze(model, "conv.*")               # by pattern
-    >>> tfxfer.unfreeze(model)                       # everything again
+    >>> _ = tfxfer.freeze(model, "conv.*")               # by pattern
+    >>> _ = tfxfer.unfreeze(model)                       # everything again
     >>> [layer.trainable for layer in model.layers]
     [True, True, True]
     """
@@ -253,8 +253,8 @@ def unfreeze(
     ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
     ...     keras.layers.Dense(8, activation="relu", name="pool"),
     ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
-    >>> tfxfer.freeze(model)
-    >>> tfxfer.unfreeze(model, ["pool", "predictions"])
+    >>> _ = tfxfer.freeze(model)
+    >>> _ = tfxfer.unfreeze(model, ["pool", "predictions"])
     >>> [layer.trainable for layer in model.layers]
     [False, True, True]
     """

@@ -159,8 +159,11 @@ def load_pretrained(
 
     Example:
 
+    >>> keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="hidden"),
+    ...                   keras.layers.Dense(2, name="head")]).save("pretrained.keras")
     >>> base = tfxfer.load_pretrained("pretrained.keras")
-    >>> tfxfer.freeze(base, up_to=-2)
+    >>> [layer.name for layer in tfxfer.freeze(base, up_to=-2)]
+    ['hidden']
     """
     import tfxfer.models  # noqa: F401  (registers tfxfer's classes)
 

@@ -162,7 +162,11 @@ def describe_saved_model(path: str | os.PathLike) -> SavedModelDescription:
 
     Example:
 
-    >>> print(tfxfer.describe_saved_model("exported_model"))
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> model.export("exported_model", verbose=False)
+    >>> info = tfxfer.describe_saved_model("exported_model")
+    >>> print(str(info).splitlines()[0])
+    TensorFlow SavedModel 'exported_model' (read without loading it)
     """
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2

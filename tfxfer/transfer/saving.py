@@ -62,6 +62,8 @@ def check_save_path(
 
     Example:
 
+    >>> import os
+    >>> os.mkdir("models")
     >>> tfxfer.transfer.check_save_path("models/tuned.keras", overwrite=True)
     PosixPath('models/tuned.keras')
     """
@@ -131,8 +133,10 @@ def save_pretrained(
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     >>> tfxfer.transfer.save_pretrained(
     ...     model, "tuned.keras", metadata={"classes": ["neg", "pos"]})
+    PosixPath('tuned.keras')
     >>> tfxfer.transfer.read_pretrained_metadata("tuned.keras")
     {'classes': ['neg', 'pos']}
     """
@@ -208,6 +212,10 @@ def read_pretrained_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
 
     Example:
 
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> tfxfer.transfer.save_pretrained(
+    ...     model, "tuned.keras", metadata={"classes": ["neg", "pos"]})
+    PosixPath('tuned.keras')
     >>> tfxfer.transfer.read_pretrained_metadata("tuned.keras")["classes"]
     ['neg', 'pos']
     """
