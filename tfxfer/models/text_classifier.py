@@ -90,10 +90,14 @@ class TextClassifier(keras.Model):
 
     Example:
 
+    >>> matrix = np.random.default_rng(0).random((10, 4), dtype="float32")
+    >>> token_ids, labels = np.array([[1, 2, 0], [3, 4, 5]]), np.array([0, 1])
     >>> model = tfxfer.models.TextClassifier.from_embedding_matrix(
     ...     matrix, num_classes=2)
     >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    >>> model.fit(token_ids, labels, epochs=10, batch_size=32)
+    >>> history = model.fit(token_ids, labels, epochs=2, batch_size=32, verbose=0)
+    >>> model.predict(token_ids, verbose=0).shape
+    (2, 2)
     """
 
     def __init__(
@@ -254,8 +258,12 @@ class TextClassifier(keras.Model):
 
         Example:
 
+        >>> vocab = tfxfer.Vocabulary.from_texts(["a great film", "a bad film"])
+        >>> matrix = np.zeros((len(vocab), 4), "float32")
+        >>> model = tfxfer.TextClassifier.from_embedding_matrix(matrix, 2)
         >>> model = model.with_vocabulary(vocab, max_length=100)
-        >>> model.predict(["a great film"])
+        >>> model.predict(tf.constant([["a great film"]]), verbose=0).shape
+        (1, 2)
         """
         vectorizer = TextVectorizer(vocabulary, max_length=max_length)
         config = self.get_config()
