@@ -153,3 +153,26 @@ def test_encode_cached_rejects_bad_arguments(encoder, tmp_path):
         encode_cached(encoder, "a single string", cache_dir=tmp_path)
     with pytest.raises(ValueError, match="texts"):
         encode_cached(encoder, [1, 2], cache_dir=tmp_path)
+
+
+def test_encode_cached_by_asset_name_loads_the_model_only_on_a_miss(
+    tmp_path, monkeypatch
+):
+    from tfxfer.pretrained import text_encoders
+
+    texts = ["a fine phone", "it broke", ""]
+    first = encode_cached("minilm", texts, sequence_length=32, cache_dir=tmp_path)
+    assert first.shape == (3, 384)
+    reference = text_encoders.text_encoder("minilm", sequence_length=32)
+    np.testing.assert_allclose(first, reference.encode(texts, verbose=0), atol=1e-6)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded although the entry is cached")
+
+    monkeypatch.setattr(text_encoders, "text_encoder", no_loading)
+    again = encode_cached("minilm", texts, sequence_length=32, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again, first)
+    with pytest.raises(AssertionError, match="was loaded"):  # other settings: a miss
+        encode_cached("minilm", texts, sequence_length=16, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="apply to an asset name only"):
+        encode_cached(reference, texts, sequence_length=16, cache_dir=tmp_path)

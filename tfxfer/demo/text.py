@@ -228,17 +228,20 @@ def build(
     )
 
     started = time.perf_counter()
-    if encoder is None:
-        encoder = tfxfer.text_encoder(
-            "minilm", sequence_length=MINILM_SEQUENCE_LENGTH, name="minilm"
-        )
     all_texts = [*texts_train, *texts_test]
-    features = encode_cached(encoder, all_texts, verbose=0)
+    if encoder is None:
+        # By the asset's name: MiniLM is loaded only when the features are
+        # not cached yet.
+        features = encode_cached(
+            "minilm", all_texts, sequence_length=MINILM_SEQUENCE_LENGTH, verbose=0
+        )
+    else:
+        features = encode_cached(encoder, all_texts, verbose=0)
     lookup = TextFeatures(all_texts, features)
     notes.append(
         f"MiniLM sentence vectors of CR's {len(all_texts)} sentences: "
-        f"{time.perf_counter() - started:.1f} s (model loading included; "
-        "computed on the first run, read from the disk cache after)."
+        f"{time.perf_counter() - started:.1f} s (computed with the model's "
+        "loading on the first run, read from the disk cache after)."
     )
 
     def transferred(name):

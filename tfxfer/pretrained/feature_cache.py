@@ -94,7 +94,7 @@ def cache_key(encoder, texts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
-def _read_entry(path: pathlib.Path, rows: int, dim: int) -> np.ndarray | None:
+def _read_entry(path: pathlib.Path, rows: int, dim: int | None) -> np.ndarray | None:
     """The cached features, or None (with a warning) if the entry is damaged."""
     try:
         with np.load(path, allow_pickle=False) as stored:
@@ -104,6 +104,8 @@ def _read_entry(path: pathlib.Path, rows: int, dim: int) -> np.ndarray | None:
         problem = f"it cannot be read ({type(error).__name__}: {error})"
     else:
         actual = hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest()
+        if dim is None and features.ndim == 2:
+            dim = features.shape[1]
         if features.shape != (rows, dim) or features.dtype != np.float32:
             problem = (
                 f"it holds an array of shape {features.shape} and dtype "
@@ -144,6 +146,9 @@ def encode_cached(
     encoder,
     texts: Sequence[str],
     *,
+    sequence_length: int | None = None,
+    pooling: str = "mean",
+    normalize: bool = True,
     cache_dir: str | os.PathLike | None = None,
     batch_size: int = 64,
     verbose: int | str = "auto",
@@ -156,48 +161,97 @@ def encode_cached(
     features. A damaged entry is detected (its SHA-256), reported with a
     warning and recomputed.
 
+    `encoder` may also be the name of a text-encoder asset (`"minilm"`): the
+    entry is then keyed by the asset's verified file digests and the
+    settings given here, and the encoder is loaded only when the features
+    are not cached yet (loading MiniLM takes seconds; hashing its weights a
+    third of a second).
+
     Args:
         encoder: A `tfxfer.pretrained.TextEncoder` (e.g.
-            `tfxfer.text_encoder("minilm")`).
+            `tfxfer.text_encoder("minilm")`) or an encoder asset's name.
         texts: A sequence (list, array, Series) of strings.
+        sequence_length, pooling, normalize: With an asset name only: as for
+            `tfxfer.text_encoder`.
         cache_dir: Folder of the entries; default `$TFXFER_CACHE_DIR/features`,
             else `~/.cache/tfxfer/features`. Created if missing.
         batch_size: Texts per batch when encoding.
         verbose: As for `TextEncoder.encode` (progress while encoding).
 
     Returns:
-        A float32 array `(len(texts), encoder.output_dim)`, row i the
-        features of `texts[i]`.
+        A float32 array `(len(texts), output_dim)`, row i the features of
+        `texts[i]`.
 
     Raises:
-        ValueError: If `encoder` is not a `TextEncoder`, or `texts` is not a
-            sequence of strings.
+        ValueError: If `encoder` is neither a `TextEncoder` nor an encoder
+            asset, settings are given with a `TextEncoder`, or `texts` is not
+            a sequence of strings.
         OSError: If the entry cannot be written; on a full disk with errno
             `ENOSPC` and the entry's path (no partial entry is left).
 
     Example:
-    >>> encoder = tfxfer.text_encoder("minilm", sequence_length=128)
-    >>> features = tfxfer.pretrained.encode_cached(encoder, ["good", "bad"])
+    >>> features = tfxfer.pretrained.encode_cached(
+    ...     "minilm", ["good", "bad"], sequence_length=128, verbose=0)
     >>> features.shape
     (2, 384)
     """
-    from tfxfer.pretrained.text_encoders import TextEncoder, check_texts
+    from tfxfer.pretrained.registry import ASSETS
+    from tfxfer.pretrained.text_encoders import (
+        TextEncoder,
+        check_texts,
+        resolve_preset,
+        text_encoder,
+    )
 
-    if not isinstance(encoder, TextEncoder):
-        raise ValueError(
-            "Argument `encoder` must be a `tfxfer.pretrained.TextEncoder` (e.g. "
-            f"`tfxfer.text_encoder('minilm')`). Received: encoder of type "
-            f"{type(encoder).__name__}"
-        )
     texts = check_texts("texts", texts)
     folder = pathlib.Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    path = folder / f"{cache_key(encoder, texts)}.npz"
-    dim = int(encoder.output_dim)
-    if path.exists():
-        features = _read_entry(path, len(texts), dim)
-        if features is not None:
-            return features
-    features = encoder.encode(texts, batch_size=batch_size, verbose=verbose)
+    if isinstance(encoder, str) and encoder in ASSETS:
+        name = encoder
+        _, trained_length = resolve_preset(name)  # verifies the asset
+        length = sequence_length or trained_length or 512
+        settings = f"asset={name};sequence_length={length};pooling={pooling};"
+        settings += f"normalize={bool(normalize)}"
+        digests = ";".join(f"{k}={v}" for k, v in sorted(ASSETS[name].files.items()))
+        key = hashlib.sha256(
+            "\n".join(
+                [
+                    f"tfxfer-features-v{FORMAT_VERSION}",
+                    texts_digest(texts),
+                    digests,
+                    settings,
+                ]
+            ).encode("utf-8")
+        ).hexdigest()
+        path = folder / f"{key}.npz"
+        if path.exists():
+            features = _read_entry(path, len(texts), None)
+            if features is not None:
+                return features
+        model = text_encoder(
+            name, sequence_length=length, pooling=pooling, normalize=normalize
+        )
+    elif isinstance(encoder, TextEncoder):
+        if sequence_length is not None or pooling != "mean" or normalize is not True:
+            raise ValueError(
+                "Arguments `sequence_length`, `pooling` and `normalize` apply to "
+                "an asset name only; a `TextEncoder` has its own settings. "
+                f"Received: sequence_length={sequence_length!r}, "
+                f"pooling={pooling!r}, normalize={normalize!r}"
+            )
+        model = encoder
+        path = folder / f"{cache_key(encoder, texts)}.npz"
+        if path.exists():
+            features = _read_entry(path, len(texts), int(encoder.output_dim))
+            if features is not None:
+                return features
+    else:
+        raise ValueError(
+            "Argument `encoder` must be a `tfxfer.pretrained.TextEncoder` (e.g. "
+            "`tfxfer.text_encoder('minilm')`) or the name of a text-encoder "
+            f"asset. Received: encoder={encoder!r:.80} of type "
+            f"{type(encoder).__name__}"
+        )
+    features = model.encode(texts, batch_size=batch_size, verbose=verbose)
     features = np.ascontiguousarray(features, dtype=np.float32)
     folder.mkdir(parents=True, exist_ok=True)
     _write_entry(path, features)
