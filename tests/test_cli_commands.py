@@ -615,3 +615,22 @@ def test_finetune_a_keras_applications_backbone_from_local_weights(
     assert code == 0, err
     assert "the base (mobilenetv2_1.00_32) at 1e-05" in stdout
     assert tfxfer.load_pretrained(out).input_shape == (None, 32, 32, 3)
+
+
+@pytest.mark.slow
+def test_finetune_defaults_fit_200_templated_reviews(capsys, tmp_path):
+    # Issue 24: with the former defaults (20 + 20 epochs, learning rates 1e-3
+    # and 1e-4, patience 3) the held-out accuracy on a templated set like this
+    # one (14 products, 14 adjectives, 5 templates) was 0.74, 0.52 and 0.76
+    # for seeds 0-2, against 1.0 for TF-IDF + logistic regression.
+    csv = templated_reviews(tmp_path / "reviews.csv", 200)
+    argv = ["--text-column", "text", "--vectors", "sentences", "--quiet"]
+    code, stdout, err = _main(capsys, "finetune", csv, *argv, "--test-split", 0.25)
+    assert code == 0, err
+    accuracy = float(re.search(r"Test accuracy ([0-9.]+) on 50 rows", stdout)[1])
+    assert accuracy >= 0.9
+    code, stdout, err = _main(
+        capsys, "predict", "finetuned.keras", "--text", "The keyboard is terrible."
+    )
+    assert code == 0, err
+    assert re.search(r"terrible\.\s+neg\s", stdout)
