@@ -1,6 +1,7 @@
-"""`tfxfer finetune DATA.csv`: fine-tune a saved model (or word vectors) on a CSV.
+"""`tfxfer finetune DATA`: fine-tune a model on a labelled CSV or image folder.
 
-Two kinds of CSV (UTF-8, optionally compressed: `.csv.gz`, ...):
+Three kinds of data (a CSV is UTF-8 unless `--encoding` says otherwise, and
+may be compressed: `.csv.gz`, ...):
 
 - Text (`--text-column`): each row a text and a label. Start from one of:
   a saved text model (`--model m.keras`, a `TextClassifier`; a model that
@@ -34,21 +35,20 @@ surrounding spaces or in how a number is written (" pos" and "pos"; "1",
 "1.0" and "01") are refused unless `--labels-as-is` keeps each raw string as
 a class of its own.
 
-Training is `tfxfer.fine_tune`'s two stages: a head for the CSV's classes on
-the frozen model, then every layer with the base at a lower learning rate.
-Each stage has an epoch budget (`--epochs`, or `--head-epochs` and
-`--base-epochs` apart) and stops early
-when the validation loss (on `--validation-split` of the rows) has not
-improved for `--patience` epochs, keeping the weights of its best epoch. With
-`--encoder`, the frozen encoder's vectors are computed once and the head
-trained on them; the encoder itself is fine-tuned only with `--base-epochs`
-> 0
-(each such epoch runs the whole transformer forward and backward: minutes
-on a CPU). `--test FILE` (same columns) or `--test-split FRACTION` (rows held
-out before the validation split) reports the accuracy and confusion matrix
-of the saved model on a test set. The
-result is saved to `--out` (checked before training; an existing file is
-replaced only with `--overwrite`) atomically: a failure or crash while
+Training is `tfxfer.fine_tune`'s two stages: a head for the data's classes
+on the frozen model, then every layer with the base at a lower learning
+rate. Each stage has an epoch budget (`--epochs`, or `--head-epochs` and
+`--base-epochs` apart) and stops early when the validation loss (on
+`--validation-split` of the rows) has not improved for `--patience` epochs,
+keeping the weights of its best epoch. With `--encoder`, the frozen
+encoder's vectors are computed once and the head trained on them; the
+encoder itself is fine-tuned only with `--base-epochs` above 0 (each such
+epoch runs the whole transformer forward and backward: minutes on a CPU).
+`--test FILE` (same columns, or a folder of images) or `--test-split
+FRACTION` (rows held out before the validation split) reports the accuracy
+and confusion matrix of the saved model on a test set. The result is saved
+to `--out` (checked before training; an existing file is replaced only with
+`--overwrite`) atomically: a failure or crash while
 saving leaves the old file as it was, so `--model m.keras --out m.keras
 --overwrite` is safe. The class names and, for text, the vocabulary are
 stored inside the `.keras` file (`tfxfer.transfer.read_pretrained_metadata`
@@ -841,7 +841,8 @@ def _positive_float(text: str) -> float:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "finetune",
-        help="fine-tune a saved model (or word vectors) on a labeled CSV",
+        help="fine-tune a saved model, word vectors, a sentence encoder or an "
+        "image backbone on a labeled CSV or image folder",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -1000,8 +1001,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--test",
         metavar="FILE",
-        help="CSV of test rows (same columns): report the accuracy and "
-        "confusion matrix of the fine-tuned model on it (default: none)",
+        help="test rows, a CSV with the same columns or a folder of images: "
+        "report the accuracy and confusion matrix of the fine-tuned model on "
+        "them (default: none)",
     )
     parser.add_argument(
         "--test-split",
