@@ -42,7 +42,10 @@ def test_notebooks_link_only_inside_the_repository():
         if path.suffix == ".ipynb":
             notebook = nbformat.read(path, as_version=4)
             text = "\n".join(c.source for c in notebook.cells)
-            assert "](SOURCES.md)" in notebook.cells[0].source, path.name
+            assert "](SOURCES.md)" in notebook.cells[0].source, (
+                f"{path.name}: its first cell must link the sources page, "
+                "[SOURCES.md](SOURCES.md)"
+            )
         else:
             text = path.read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)#]+)", text):
