@@ -29,7 +29,8 @@ import tensorflow as tf
 
 from tfxfer import _keras_internals as internals
 from tfxfer.training.distributed import model_strategy
-from tfxfer.training.trainer import Trainer, check_weights
+from tfxfer.training.state import check_weights
+from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
     check_callbacks,
@@ -499,8 +500,8 @@ class FineTuner:
         if weights is not None:
             model.set_weights(weights)
         for trainer in (self.head_trainer, self.full_trainer):
-            if trainer is not None and trainer._built:
-                trainer._restart()
+            if trainer is not None and trainer.built:
+                trainer.restart()
 
     # -- stages -------------------------------------------------------------
 
@@ -554,9 +555,9 @@ class FineTuner:
     def _resume(trainer: Trainer) -> None:
         """Makes a stage's Trainer ready for another run: its own compile back
         on the model (not the other stage's), a fresh optimizer state."""
-        trainer._restore_compile()
-        if trainer._built:
-            trainer._restart()
+        trainer.restore_compile()
+        if trainer.built:
+            trainer.restart()
 
 
 def fine_tune(

@@ -195,9 +195,9 @@ def lr_find(
         _compile_model=False,
     )
     if seed is None:
-        trainer._set_seed(draw_seed())
+        trainer.set_seed(draw_seed())
     data = ArrayAdapter(x, y, None, batch_size=batch_size)
-    trainer._prepare(data)
+    trainer.prepare(data)
     snapshot = model.get_weights()
     try:
         raw = _sweep(
@@ -259,7 +259,7 @@ def _sweep(trainer, data, batch, num_steps, smoothing, diverge_factor):
     raw: list[float] = []
     for start in range(0, num_steps, STEPS_PER_CALL):
         count = min(STEPS_PER_CALL, num_steps - start)
-        losses, finite = trainer._run_steps(data, rows, start, count)
+        losses, finite = trainer.run_steps(data, rows, start, count)
         raw.extend(float(v) for v in losses)
         _, stop = _smooth_until_divergence(raw, smoothing, diverge_factor)
         if not finite or stop < len(raw):

@@ -100,3 +100,46 @@ def check_weight_arrays(weights: Any) -> list:
     for i, array in enumerate(weights):
         check_finite_array(f"weights[{i}]", array)
     return weights
+
+
+def check_weights(model: keras.Model, weights) -> list:
+    """Returns `weights` as a list if they fit `model.get_weights()`, else raises.
+
+    Raises:
+        ValueError: If the model is not built, or the number or shapes of the
+            arrays differ from the model's weights.
+    """
+    if not model.built:
+        raise ValueError(
+            "Argument `weights` needs a built model: call `fit` once, or "
+            f"build model {model.name!r}, first. Received: weights for an "
+            "unbuilt model"
+        )
+    weights = list(weights)
+    shapes = [tuple(np.shape(w)) for w in weights]
+    expected = [tuple(w.shape) for w in model.get_weights()]
+    if shapes != expected:
+        raise ValueError(
+            "Argument `weights` must match the model's weights (as "
+            f"`model.get_weights()` returns them): {len(expected)} arrays "
+            f"of shapes {expected}. Received: {len(shapes)} arrays of "
+            f"shapes {shapes}"
+        )
+    return weights
+
+
+def snapshot(variables) -> list:
+    """The values of `variables` as NumPy arrays, to `restore` them later.
+
+    `Trainer` keeps the model's variables (also the random seed states of
+    layers such as Dropout, which `get_weights()` leaves out) and the
+    optimizer's when it first runs, so that `Trainer.reset` starts a fresh
+    run without compiling again.
+    """
+    return [v.numpy() for v in variables]
+
+
+def restore(variables, values) -> None:
+    """Assigns the values of a `snapshot` back to `variables`, in order."""
+    for variable, value in zip(variables, values):
+        variable.assign(value)

@@ -14,14 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
-from tfxfer.training.data_checks import check_fit_data
-from tfxfer.training.divergence import DivergenceMonitor
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import get_optimizer
 from tfxfer.utils.validation import (
-    check_callbacks,
-    check_loss,
-    check_metrics,
     check_model,
     check_positive_number,
 )
@@ -125,7 +120,7 @@ def trainer_for(
                 rate = learning_rate
                 if rate is None:
                     rate = entry.default_learning_rate
-                trainer._reset_optimizer(rate)
+                trainer.reset_optimizer(rate)
             elif learning_rate is not None:
                 trainer.optimizer.learning_rate = learning_rate
             return trainer
@@ -288,16 +283,6 @@ def train(
     >>> history.history["val_accuracy"][-1]
     """
     check_model("model", model)
-    check_loss("loss", loss)
-    check_metrics("metrics", metrics)
-    check_fit_data(
-        model,
-        x,
-        y,
-        sample_weight=sample_weight,
-        class_weight=class_weight,
-        validation_data=validation_data,
-    )
     trainer = trainer_for(
         model,
         loss=loss,
@@ -308,13 +293,7 @@ def train(
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
-    trainer._set_seed(seed)
-    # Warns when the loss grows by orders of magnitude (a learning rate far
-    # too large that stays finite); see tfxfer/training/divergence.py.
-    callbacks = [
-        *check_callbacks("callbacks", callbacks),
-        DivergenceMonitor(optimizer=lambda: trainer.optimizer),
-    ]
+    trainer.set_seed(seed)
     return trainer.fit(
         x,
         y,

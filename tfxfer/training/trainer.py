@@ -19,22 +19,29 @@ import warnings
 from typing import Any
 
 import keras
-import numpy as np
 
 from tfxfer import _keras_internals as internals
-from tfxfer.errors import NonFiniteLossError
-from tfxfer.training.checkpoints import RunCheckpoint, check_resume
+from tfxfer.training.checkpoints import RunCheckpoint
 from tfxfer.training.data_adapters import (
-    check_class_weight,
     get_adapter,
     get_validation_adapter,
     split_validation,
 )
 from tfxfer.training.data_checks import check_targets, check_token_ids
 from tfxfer.training.distributed import DistributedSteps, model_strategy
+from tfxfer.training.divergence import DivergenceMonitor
 from tfxfer.training.epoch_iterator import EpochIterator
+from tfxfer.training.fit_arguments import check_fit_arguments, should_evaluate
+from tfxfer.training.non_finite import non_finite_error
 from tfxfer.training.progress import EpochLogger, resolve_verbose
-from tfxfer.training.state import TrainState, check_weight_arrays, draw_seed
+from tfxfer.training.state import (
+    TrainState,
+    check_weight_arrays,
+    check_weights,
+    draw_seed,
+    restore,
+    snapshot,
+)
 from tfxfer.training.step_functions import (
     CompiledObjective,
     StandaloneObjective,
@@ -45,9 +52,9 @@ from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
     check_callbacks,
     check_choice,
-    check_in_range,
+    check_loss,
+    check_metrics,
     check_model,
-    check_non_negative_int,
     check_positive_int,
     check_positive_number,
     check_seed,
@@ -239,6 +246,8 @@ class Trainer:
         _compile_model: bool = True,
     ):
         self.model = check_model("model", model)
+        check_loss("loss", loss)
+        check_metrics("metrics", metrics)
         jit_compile, steps_per_execution = compile_settings(
             model, jit_compile, steps_per_execution
         )
@@ -410,7 +419,7 @@ class Trainer:
             internals.snapshot_compile(self.model) if self._compile_model else None
         )
 
-    def _restore_compile(self) -> None:
+    def restore_compile(self) -> None:
         """Puts back this Trainer's compile if the model was compiled since.
 
         For tools that alternate several Trainers on one model (such as
@@ -425,7 +434,7 @@ class Trainer:
 
     # -- build --------------------------------------------------------------
 
-    def _prepare(self, adapter, *, training: bool = True) -> None:
+    def prepare(self, adapter, *, training: bool = True) -> None:
         """Builds model, loss, metrics and optimizer once; checks the data.
 
         Variables must exist before the step is traced (none may be created
@@ -477,7 +486,7 @@ class Trainer:
     def _snapshot_initial_state(self) -> None:
         # `model.variables` also holds the random seed states of layers such as
         # Dropout, which `get_weights()` leaves out: both return on `reset()`.
-        self._initial_variables = [v.numpy() for v in self.model.variables]
+        self._initial_variables = snapshot(self.model.variables)
         self._built = True
 
     def _bind(self, trainable) -> None:
@@ -503,9 +512,9 @@ class Trainer:
                     self._remember_compile()
         if not optimizer.built:
             optimizer.build(trainable)
-            self._initial_optimizer_values = [v.numpy() for v in optimizer.variables]
+            self._initial_optimizer_values = snapshot(optimizer.variables)
         elif self._initial_optimizer_values is None:
-            self._initial_optimizer_values = [v.numpy() for v in optimizer.variables]
+            self._initial_optimizer_values = snapshot(optimizer.variables)
         self.steps.bind(trainable, optimizer)
 
     def _check_targets_given(self, y) -> None:
@@ -675,62 +684,46 @@ class Trainer:
                 written (a full disk).
         """
         model = self.model
-        batch_size = (
-            32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        args = check_fit_arguments(
+            model,
+            x,
+            y,
+            strategy=self.strategy,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            validation_batch_size=validation_batch_size,
+            validation_freq=validation_freq,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_freq=checkpoint_freq,
+            max_checkpoints=max_checkpoints,
+            resume=resume,
         )
-        epochs = check_positive_int("epochs", epochs)
-        initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
-        if initial_epoch >= epochs:
-            raise ValueError(
-                "Argument `initial_epoch` must be smaller than `epochs`. "
-                f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
-            )
-        verbose = resolve_verbose(check_choice("verbose", verbose, ("auto", 0, 1, 2)))
-        callbacks = check_callbacks("callbacks", callbacks)
-        validation_split = check_in_range(
-            "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+        batch_size, epochs, initial_epoch = (
+            args.batch_size,
+            args.epochs,
+            args.initial_epoch,
         )
-        validation_freq = _check_validation_freq(validation_freq)
-        if steps_per_epoch is not None:
-            steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
-        if validation_steps is not None:
-            validation_steps = check_positive_int("validation_steps", validation_steps)
-        if validation_batch_size is not None:
-            validation_batch_size = check_positive_int(
-                "validation_batch_size", validation_batch_size
-            )
-        class_weight = check_class_weight(class_weight)
-        if checkpoint_freq != "epoch":
-            checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
-        max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
-        resume = check_resume(resume, checkpoint_dir)
-        if (
-            checkpoint_dir is not None
-            and self.strategy is not None
-            and checkpoint_freq != "epoch"
-        ):
-            raise ValueError(
-                "Argument `checkpoint_freq` must be 'epoch' under a "
-                "tf.distribute strategy. Received: "
-                f"checkpoint_freq={checkpoint_freq}"
-            )
-        if checkpoint_dir is not None and not isinstance(
-            checkpoint_dir, str | os.PathLike
-        ):
-            raise ValueError(
-                "Argument `checkpoint_dir` must be a folder path or None. "
-                f"Received: checkpoint_dir={checkpoint_dir!r}"
-            )
-
-        if validation_split and validation_data is None:
-            if not _is_in_memory(x):
-                raise ValueError(
-                    "Argument `validation_split` is only supported for in-memory "
-                    "data (arrays, DataFrames, tensors); pass `validation_data` "
-                    f"instead. Received: x of type {type(x).__name__}"
-                )
+        verbose, callbacks = args.verbose, args.callbacks
+        steps_per_epoch, class_weight = args.steps_per_epoch, args.class_weight
+        if not any(isinstance(c, DivergenceMonitor) for c in callbacks):
+            # Warns when the loss grows by orders of magnitude (a learning
+            # rate far too large that stays finite).
+            callbacks = [
+                *callbacks,
+                DivergenceMonitor(optimizer=lambda: self.optimizer),
+            ]
+        if args.validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = split_validation(
-                x, y, sample_weight, validation_split
+                x, y, sample_weight, args.validation_split
             )
         if self.seed is None:
             self.state.reseed(draw_seed())
@@ -745,7 +738,7 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             seed=self.seed,
         )
-        self._prepare(adapter)
+        self.prepare(adapter)
         iterator = EpochIterator(
             adapter,
             self.steps,
@@ -758,14 +751,14 @@ class Trainer:
         if checkpoint_dir is not None:
             saver, resumed_run = self._open_checkpoint(
                 checkpoint_dir,
-                checkpoint_freq,
-                max_checkpoints,
+                args.checkpoint_freq,
+                args.max_checkpoints,
                 adapter,
                 iterator,
                 batch_size=batch_size,
                 shuffle=shuffle,
                 steps_per_epoch=steps_per_epoch,
-                resume=resume,
+                resume=args.resume,
             )
         start = 0
         if resumed_run is not None:
@@ -778,14 +771,14 @@ class Trainer:
             val_adapter = get_validation_adapter(
                 validation_data,
                 model=model,
-                batch_size=validation_batch_size or batch_size,
+                batch_size=args.validation_batch_size or batch_size,
             )
             self._check_data(val_adapter)
             val_iterator = EpochIterator(
                 val_adapter,
                 self.steps,
                 training=False,
-                steps_per_epoch=validation_steps,
+                steps_per_epoch=args.validation_steps,
             )
 
         # The History `fit` returns: one passed in callbacks, else a new one,
@@ -837,7 +830,7 @@ class Trainer:
                 saver.save(history=history, order=order, position=position, done=done)
 
             iterator.save_every = (
-                None if checkpoint_freq == "epoch" else checkpoint_freq
+                None if args.checkpoint_freq == "epoch" else args.checkpoint_freq
             )
             iterator.on_save = save_mid_epoch
         training_logs = None
@@ -857,11 +850,15 @@ class Trainer:
             self._steps_run += result.steps
             if result.non_finite is not None and not terminate_on_nan:
                 callback_list.on_train_end(logs=training_logs)
-                raise self._non_finite_error(epoch, result.non_finite, model.history)
+                raise non_finite_error(
+                    epoch, result.non_finite, model.history, self.optimizer
+                )
             if result.steps == 0:
                 break  # a generator ran out (warned); nothing left to train on
             epoch_logs = dict(result.logs)
-            if val_iterator is not None and _should_eval(epoch, validation_freq):
+            if val_iterator is not None and should_evaluate(
+                epoch, args.validation_freq
+            ):
                 val_logs = self._evaluate_epoch(val_iterator, callback_list)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callback_list.on_epoch_end(epoch, epoch_logs)
@@ -964,43 +961,6 @@ class Trainer:
             callback_list.on_test_end(logs)
         return logs
 
-    def _non_finite_error(self, epoch, info, history) -> NonFiniteLossError:
-        if np.isfinite(info.loss):
-            what = (
-                f"its gradients were NaN or infinite although the loss was finite "
-                f"({info.loss:.4g})"
-            )
-        else:
-            what = f"the loss was {info.loss}"
-        if info.cause is not None:
-            cause = (
-                f"The batch holds NaN or infinite values in {info.cause}: clean "
-                "or impute them (e.g. np.nan_to_num, or drop those samples)."
-            )
-        elif info.inspected:
-            rate = _learning_rate(self.optimizer)
-            cause = (
-                "The batch's inputs and targets are all finite, so the learning "
-                f"rate{rate} is probably too high, or the loss does not match the "
-                "model's outputs (e.g. log of a non-positive prediction)."
-            )
-        else:
-            cause = (
-                "Check the data for NaN or infinite values (this batch came from a "
-                "dataset, so tfxfer cannot show it), or lower the learning rate."
-            )
-        step = info.step
-        return NonFiniteLossError(
-            f"The training step at epoch {epoch + 1}, step {step + 1} (both counted "
-            f"from 1; callbacks number this batch {step}) was not applied: {what}. "
-            f"{cause} The model keeps the weights of the last finite step, and the "
-            "History of the finished epochs is on this error as `error.history`. "
-            "Pass keras.callbacks.TerminateOnNaN() to stop without an error.",
-            history=history,
-            epoch=epoch,
-            step=step,
-        )
-
     # -- evaluate -----------------------------------------------------------
 
     @_in_strategy_scope
@@ -1045,7 +1005,7 @@ class Trainer:
             shuffle=False,
             steps_per_epoch=steps,
         )
-        self._prepare(adapter, training=False)
+        self.prepare(adapter, training=False)
         iterator = EpochIterator(
             adapter, self.steps, training=False, steps_per_epoch=steps
         )
@@ -1088,20 +1048,27 @@ class Trainer:
         if weights is not None:
             weights = check_weights(model, check_weight_arrays(weights))
         if self._initial_variables is not None:
-            for variable, value in zip(model.variables, self._initial_variables):
-                variable.assign(value)
+            restore(model.variables, self._initial_variables)
         if weights is not None:
             model.set_weights(weights)
-        self._restart()
+        self.restart()
 
-    def _restart(self) -> None:
+    # -- internal API of tfxfer's tools (FineTuner, lr_find, train) ----------
+
+    @property
+    def built(self) -> bool:
+        """Whether this Trainer has built its model, loss and step (its first
+        `fit`, `evaluate` or `prepare`) and recorded the starting state."""
+        return self._built
+
+    def restart(self) -> None:
         """Starts the next `fit` afresh, from the model's current weights.
 
         Puts back the optimizer's initial state, restarts the shuffling
         generator from `seed` and the epoch and step counters from 0, and
         resets the metrics: a new Trainer's state, the compiled step kept.
         """
-        self._reset_optimizer()
+        self.reset_optimizer()
         self.steps.objective.reset()
         self.state.epoch.assign(0)
         self.state.step.assign(0)
@@ -1109,23 +1076,20 @@ class Trainer:
             self.state.reseed(self.seed)
         self.model.stop_training = False
 
-    def _set_seed(self, seed: int | None) -> None:
+    def set_seed(self, seed: int | None) -> None:
         """Sets the seed for the next `fit` (restarting the generator)."""
         self.seed = check_seed("seed", seed)
         if self.seed is not None:
             self.state.reseed(self.seed)
 
-    def _reset_optimizer(self, learning_rate=None) -> None:
+    def reset_optimizer(self, learning_rate=None) -> None:
         """Puts the optimizer back to its initial state (and rate)."""
         if self._initial_optimizer_values is not None:
-            for variable, value in zip(
-                self.optimizer.variables, self._initial_optimizer_values
-            ):
-                variable.assign(value)
+            restore(self.optimizer.variables, self._initial_optimizer_values)
         if learning_rate is not None:
             self.optimizer.learning_rate = learning_rate
 
-    def _run_steps(self, adapter, blocks, start: int, count: int):
+    def run_steps(self, adapter, blocks, start: int, count: int):
         """Runs `count` raw training steps on rows of `blocks` ([rows, batch]).
 
         No callbacks, no metrics: the engine of tools such as `tfxfer.lr_find`.
@@ -1149,67 +1113,6 @@ class Trainer:
         return losses, ok
 
 
-def check_weights(model: keras.Model, weights) -> list:
-    """Returns `weights` as a list if they fit `model.get_weights()`, else raises.
-
-    Raises:
-        ValueError: If the model is not built, or the number or shapes of the
-            arrays differ from the model's weights.
-    """
-    if not model.built:
-        raise ValueError(
-            "Argument `weights` needs a built model: call `fit` once, or "
-            f"build model {model.name!r}, first. Received: weights for an "
-            "unbuilt model"
-        )
-    weights = list(weights)
-    shapes = [tuple(np.shape(w)) for w in weights]
-    expected = [tuple(w.shape) for w in model.get_weights()]
-    if shapes != expected:
-        raise ValueError(
-            "Argument `weights` must match the model's weights (as "
-            f"`model.get_weights()` returns them): {len(expected)} arrays "
-            f"of shapes {expected}. Received: {len(shapes)} arrays of "
-            f"shapes {shapes}"
-        )
-    return weights
-
-
-def _is_in_memory(x) -> bool:
-    import types
-
-    import tensorflow as tf
-
-    return not isinstance(
-        x, tf.data.Dataset | types.GeneratorType | keras.utils.PyDataset
-    )
-
-
-def _check_validation_freq(value):
-    if (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool)
-        and value >= 1
-    ):
-        return int(value)
-    if isinstance(value, list | tuple | set | range) and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
-    ):
-        return {int(v) for v in value}
-    raise ValueError(
-        "Argument `validation_freq` must be a positive integer (validate every "
-        "that many epochs) or a list of epochs (counted from 1). Received: "
-        f"validation_freq={value!r}"
-    )
-
-
-def _should_eval(epoch: int, validation_freq) -> bool:
-    epoch = epoch + 1  # one-indexed, as in Keras
-    if isinstance(validation_freq, int):
-        return epoch % validation_freq == 0
-    return epoch in validation_freq
-
-
 def _created_in_scope(strategy, optimizer) -> bool:
     """Whether `optimizer`'s variables belong to `strategy` (or it has none)."""
     iterations = getattr(optimizer, "iterations", None)
@@ -1218,10 +1121,3 @@ def _created_in_scope(strategy, optimizer) -> bool:
     return strategy.extended.variable_created_in_scope(
         getattr(iterations, "value", iterations)
     )
-
-
-def _learning_rate(optimizer) -> str:
-    try:
-        return f" ({float(np.asarray(optimizer.learning_rate)):.3g})"
-    except (TypeError, ValueError, AttributeError, NotImplementedError):
-        return ""

@@ -1,0 +1,221 @@
+"""One check of `fit`'s arguments, shared by everything that trains.
+
+`Trainer.fit` runs it first, so `tfxfer.train`, `FineTuner`, `fine_tune`,
+`distill` and `lr_find` (all of which train through a `Trainer`) refuse the
+same bad arguments with the same messages, before any data is read or any
+step runs. The data checks that need no built model (input shapes, sample
+weights, `class_weight`'s classes; `tfxfer.training.data_checks`) run here
+too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import os
+import types
+from typing import Any
+
+import keras
+
+from tfxfer.training.checkpoints import check_resume
+from tfxfer.training.data_adapters import check_class_weight
+from tfxfer.training.data_checks import check_fit_data
+from tfxfer.training.progress import resolve_verbose
+from tfxfer.utils.validation import (
+    check_callbacks,
+    check_choice,
+    check_in_range,
+    check_non_negative_int,
+    check_positive_int,
+)
+
+
+@dataclasses.dataclass
+class FitArguments:
+    """`fit`'s arguments, checked and with their defaults resolved."""
+
+    batch_size: int
+    epochs: int
+    initial_epoch: int
+    verbose: int
+    callbacks: list
+    validation_split: float
+    validation_freq: int | set
+    steps_per_epoch: int | None
+    validation_steps: int | None
+    validation_batch_size: int | None
+    class_weight: dict | None
+    checkpoint_dir: str | os.PathLike | None
+    checkpoint_freq: str | int
+    max_checkpoints: int
+    resume: str
+
+
+def check_fit_arguments(
+    model: keras.Model,
+    x,
+    y=None,
+    *,
+    strategy=None,
+    batch_size: int | None = None,
+    epochs: int = 1,
+    verbose: int | str = "auto",
+    callbacks=None,
+    validation_split: float = 0.0,
+    validation_data=None,
+    class_weight=None,
+    sample_weight=None,
+    initial_epoch: int = 0,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    validation_batch_size: int | None = None,
+    validation_freq: Any = 1,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_freq: str | int = "epoch",
+    max_checkpoints: int = 3,
+    resume: str = "auto",
+) -> FitArguments:
+    """Checks the arguments of `Trainer.fit` (see there) and resolves defaults.
+
+    Args:
+        model: The model to be trained.
+        x, y: The training data (its input shapes are checked).
+        strategy: The Trainer's `tf.distribute` strategy, or None.
+        batch_size, epochs, verbose, callbacks, validation_split,
+            validation_data, class_weight, sample_weight, initial_epoch,
+            steps_per_epoch, validation_steps, validation_batch_size,
+            validation_freq, checkpoint_dir, checkpoint_freq,
+            max_checkpoints, resume: As given to `Trainer.fit`.
+
+    Returns:
+        A `FitArguments`: `batch_size` 32 when None, `verbose` resolved,
+        `callbacks` a list, `validation_freq` an int or a set of epochs.
+
+    Raises:
+        ValueError: If an argument is invalid (the message names it).
+        tfxfer.errors.InvalidDataError: If input shapes, sample weights or
+            `class_weight` do not fit the model.
+
+    Example:
+
+    >>> args = check_fit_arguments(model, x, y, epochs=3)
+    >>> args.batch_size
+    32
+    """
+    batch_size = (
+        32 if batch_size is None else check_positive_int("batch_size", batch_size)
+    )
+    epochs = check_positive_int("epochs", epochs)
+    initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
+    if initial_epoch >= epochs:
+        raise ValueError(
+            "Argument `initial_epoch` must be smaller than `epochs`. "
+            f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
+        )
+    verbose = resolve_verbose(check_choice("verbose", verbose, ("auto", 0, 1, 2)))
+    callbacks = check_callbacks("callbacks", callbacks)
+    validation_split = check_in_range(
+        "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+    )
+    validation_freq = check_validation_freq(validation_freq)
+    if steps_per_epoch is not None:
+        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
+    if validation_steps is not None:
+        validation_steps = check_positive_int("validation_steps", validation_steps)
+    if validation_batch_size is not None:
+        validation_batch_size = check_positive_int(
+            "validation_batch_size", validation_batch_size
+        )
+    class_weight = check_class_weight(class_weight)
+    # Input shapes, sample weights and class_weight's classes, before
+    # anything runs (see tfxfer/training/data_checks.py).
+    check_fit_data(
+        model,
+        x,
+        y,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        validation_data=validation_data,
+    )
+    if checkpoint_freq != "epoch":
+        checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
+    max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
+    resume = check_resume(resume, checkpoint_dir)
+    if (
+        checkpoint_dir is not None
+        and strategy is not None
+        and checkpoint_freq != "epoch"
+    ):
+        raise ValueError(
+            "Argument `checkpoint_freq` must be 'epoch' under a "
+            f"tf.distribute strategy. Received: checkpoint_freq={checkpoint_freq}"
+        )
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, str | os.PathLike):
+        raise ValueError(
+            "Argument `checkpoint_dir` must be a folder path or None. "
+            f"Received: checkpoint_dir={checkpoint_dir!r}"
+        )
+    if validation_split and validation_data is None and not is_in_memory(x):
+        raise ValueError(
+            "Argument `validation_split` is only supported for in-memory "
+            "data (arrays, DataFrames, tensors); pass `validation_data` "
+            f"instead. Received: x of type {type(x).__name__}"
+        )
+    return FitArguments(
+        batch_size=batch_size,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        verbose=verbose,
+        callbacks=callbacks,
+        validation_split=validation_split,
+        validation_freq=validation_freq,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+        validation_batch_size=validation_batch_size,
+        class_weight=class_weight,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_freq=checkpoint_freq,
+        max_checkpoints=max_checkpoints,
+        resume=resume,
+    )
+
+
+def is_in_memory(x) -> bool:
+    """Whether `x` is in-memory data (not a dataset, generator or PyDataset)."""
+    import tensorflow as tf
+
+    return not isinstance(
+        x, tf.data.Dataset | types.GeneratorType | keras.utils.PyDataset
+    )
+
+
+def check_validation_freq(value) -> int | set:
+    """Returns `validation_freq` as a positive int or a set of epochs.
+
+    Raises:
+        ValueError: If it is neither a positive int nor a list of ints.
+    """
+    if (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value >= 1
+    ):
+        return int(value)
+    if isinstance(value, list | tuple | set | range) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    ):
+        return {int(v) for v in value}
+    raise ValueError(
+        "Argument `validation_freq` must be a positive integer (validate every "
+        "that many epochs) or a list of epochs (counted from 1). Received: "
+        f"validation_freq={value!r}"
+    )
+
+
+def should_evaluate(epoch: int, validation_freq: int | set) -> bool:
+    """Whether to validate after `epoch` (0-based) under `validation_freq`."""
+    epoch = epoch + 1  # one-indexed, as in Keras
+    if isinstance(validation_freq, int):
+        return epoch % validation_freq == 0
+    return epoch in validation_freq
