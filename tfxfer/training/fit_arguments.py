@@ -82,15 +82,10 @@ def check_fit_arguments(
         model: The model to be trained.
         x, y: The training data (its input shapes are checked).
         strategy: The Trainer's `tf.distribute` strategy, or None.
-        batch_size, epochs, verbose, callbacks, validation_split,
-            validation_data, class_weight, sample_weight, initial_epoch,
-            steps_per_epoch, validation_steps, validation_batch_size,
-            validation_freq, checkpoint_dir, checkpoint_freq,
-            max_checkpoints, resume: As given to `Trainer.fit`.
+        **others: `fit`'s other arguments, as given to `Trainer.fit`.
 
     Returns:
-        A `FitArguments`: `batch_size` 32 when None, `verbose` resolved,
-        `callbacks` a list, `validation_freq` an int or a set of epochs.
+        A `FitArguments`, defaults resolved (`batch_size` 32 when None).
 
     Raises:
         ValueError: If an argument is invalid (the message names it).
@@ -99,8 +94,7 @@ def check_fit_arguments(
 
     Example:
 
-    >>> args = check_fit_arguments(model, x, y, epochs=3)
-    >>> args.batch_size
+    >>> check_fit_arguments(model, x, y, epochs=3).batch_size
     32
     """
     batch_size = (
@@ -128,8 +122,7 @@ def check_fit_arguments(
             "validation_batch_size", validation_batch_size
         )
     class_weight = check_class_weight(class_weight)
-    # Input shapes, sample weights and class_weight's classes, before
-    # anything runs (see tfxfer/training/data_checks.py).
+    # Input shapes, sample weights, class_weight's classes (data_checks.py).
     check_fit_data(
         model,
         x,
