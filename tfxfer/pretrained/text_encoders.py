@@ -22,7 +22,6 @@ the texts by length before batching them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -121,10 +120,6 @@ class TextEncoder(RawTextMixin, keras.Model):
         self.normalize = bool(normalize)
         self.supports_jit = False  # string ops (tokenization) cannot run in XLA
         self.takes_text = True
-        # BERT's pooler (a Dense on the [CLS] output) is not used by the
-        # pooling here: freeze it, so no optimizer looks for its gradients.
-        with contextlib.suppress(ValueError):
-            backbone.get_layer("pooled_dense").trainable = False
 
     @property
     def output_dim(self) -> int:
@@ -151,7 +146,15 @@ class TextEncoder(RawTextMixin, keras.Model):
         length = tf.reduce_max(tf.reduce_sum(mask, axis=1))
         packed = {key: value[:, :length] for key, value in packed.items()}
         outputs = self.backbone(packed, training=training)
+        unused = None
         if isinstance(outputs, dict):
+            # BERT's pooler (a Dense on [CLS], computed by the backbone
+            # anyway) is not used by this pooling. Adding it times zero gives
+            # its weights zero gradients, which leave them unchanged under
+            # Adam, instead of none, for which every optimizer warns
+            # ("Gradients do not exist for variables ...") whenever
+            # `unfreeze` has made the encoder trainable again.
+            unused = outputs.get("pooled_output")
             outputs = outputs["sequence_output"]
         if self.pooling == "cls":
             pooled = outputs[:, 0, :]
@@ -161,6 +164,8 @@ class TextEncoder(RawTextMixin, keras.Model):
             pooled = total / tf.maximum(tf.reduce_sum(weights, axis=1), 1e-9)
         if self.normalize:
             pooled = tf.math.l2_normalize(pooled, axis=-1, epsilon=1e-12)
+        if unused is not None and training:
+            pooled += 0.0 * tf.reduce_sum(tf.cast(unused, pooled.dtype))
         return pooled
 
     def compute_output_spec(self, inputs, training=None):
