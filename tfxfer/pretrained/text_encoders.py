@@ -220,12 +220,19 @@ class TextEncoder(RawTextMixin, keras.Model):
 
         if getattr(self, "_encode_fn", None) is None:
             self._encode_fn = tf.function(
-                lambda x: self(x, training=False),
+                self._encode_batch,
                 input_signature=[tf.TensorSpec([None], tf.string)],
-                reduce_retracing=True,
+                autograph=False,  # no tensor-dependent Python control flow
             )
         fn = self._encode_fn
-        return lambda batch: fn(tf.constant(batch, dtype=tf.string)).numpy()
+
+        def step(batch):
+            return fn(tf.constant(batch, dtype=tf.string)).numpy()
+
+        return step
+
+    def _encode_batch(self, texts):
+        return self(texts, training=False)
 
     def get_config(self):
         config = super().get_config()
