@@ -13,9 +13,9 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from conftest import REVIEWS
 
 import tfxfer
+from conftest import REVIEWS
 from tfxfer import cli
 from tfxfer.datasets import encode_labels, find_look_alike_labels, read_labeled_csv
 from tfxfer.errors import InvalidDataError, ModelLoadError
