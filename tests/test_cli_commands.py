@@ -634,3 +634,26 @@ def test_finetune_defaults_fit_200_templated_reviews(capsys, tmp_path):
     )
     assert code == 0, err
     assert re.search(r"terrible\.\s+neg\s", stdout)
+
+
+@pytest.mark.parametrize("rows_per_class", [1, 2])
+def test_finetune_many_tiny_classes_gives_a_short_clear_error(
+    capsys, tmp_path, tiny_model_path, rows_per_class
+):
+    """Issue 26: 10,000 classes of 2 rows each printed every class name (a
+    69 KB line) and failed on an empty validation set."""
+    classes = [f"class_{i:05d}" for i in range(10_000)]
+    lines = ["f1,f2,f3,label"] + [
+        f"1,2,3,{c}" for c in classes for _ in range(rows_per_class)
+    ]
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = _main(capsys, "finetune", path, "--model", tiny_model_path)
+    assert code == 1
+    assert err.startswith("tfxfer finetune: error:")
+    assert len(err) < 2_000 and len(out) < 2_000, (len(err), len(out))
+    if rows_per_class == 1:
+        assert "10000 of 10000 classes have fewer" in err
+        assert "... and 9,980 more" in err
+    else:
+        assert "left no rows to validate on" in err or "at least" in err, err

@@ -668,10 +668,12 @@ def _run(args: argparse.Namespace) -> int:
     counts = np.bincount(y, minlength=len(classes))
     needed = 3 if args.test_split else 2
     if counts.min() < needed or len(y) < needed * len(classes):
+        short = [f"{c}: {n}" for c, n in zip(classes, counts.tolist()) if n < needed]
         return _fail(
             f"every class needs at least {needed} rows (one to train, one to "
             f"validate{', one to test' if args.test_split else ''}); "
-            f"class counts: {dict(zip(map(str, classes), counts.tolist()))}"
+            f"{len(short)} of {len(classes)} classes have fewer (rows per class: "
+            f"{_short_list(short)})"
         )
     x_test = y_test = None
     rows = np.arange(len(y))
@@ -684,12 +686,21 @@ def _run(args: argparse.Namespace) -> int:
         y[rows], test_size=args.validation_split, seed=args.seed
     )
     fit_rows, val_rows = rows[fit_rows], rows[val_rows]
+    if len(val_rows) == 0 or len(fit_rows) == 0:
+        return _fail(
+            f"--validation-split {args.validation_split} of {len(rows)} rows in "
+            f"{len(classes)} classes left no rows to "
+            f"{'validate' if len(val_rows) == 0 else 'train'} on (the split is "
+            "stratified: each class needs several rows, e.g. 1 / validation "
+            f"split = {1 / args.validation_split:.0f} or more). Give more rows "
+            "per class, merge rare classes, or change --validation-split."
+        )
     x_fit, y_fit, x_val, y_val = x[fit_rows], y[fit_rows], x[val_rows], y[val_rows]
 
     print(
         f"Fine-tuning on {len(fit_rows)} rows (validation: {len(val_rows)}"
         + (f", test: {len(y_test)}" if y_test is not None else "")
-        + f"), {len(classes)} classes: {', '.join(map(str, classes))}",
+        + f"), {len(classes)} classes: {_short_list(list(map(str, classes)))}",
         flush=True,
     )
     if args.tune_embedding and hasattr(model, "embedding"):
@@ -1034,3 +1045,11 @@ def add_parser(subparsers) -> None:
         "--quiet", action="store_true", help="no per-epoch lines (default: off)"
     )
     parser.set_defaults(func=run)
+
+
+def _short_list(items: list[str], limit: int = 20) -> str:
+    """`a, b, c` for a few items; the first `limit` and a count for many
+    (10,000 class names made a 69 KB line)."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return f"{', '.join(items[:limit])}, ... and {len(items) - limit:,} more"
