@@ -401,16 +401,24 @@ def compare_transfer(
 
     Example:
 
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(100, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
     >>> def scratch(subset):
-    ...     model = tfxfer.MLPClassifier(num_classes=subset.num_classes)
+    ...     model = tfxfer.MLPClassifier(num_classes=subset.num_classes,
+    ...                                  hidden_units=(8,))
     ...     history = tfxfer.train(
     ...         model, subset.x, subset.y, loss="sparse_categorical_crossentropy",
-    ...         epochs=20, validation_data=(subset.x_val, subset.y_val), verbose=0)
+    ...         epochs=2, validation_data=(subset.x_val, subset.y_val), verbose=0)
     ...     return model, history
     >>> results = tfxfer.compare_transfer(
-    ...     {"scratch": scratch, "fine-tune": fine_tune_strategy},
-    ...     x_train, y_train, x_test, y_test, fractions=(0.1, 1.0))
-    >>> tfxfer.plot_data_efficiency(results)
+    ...     {"scratch": scratch}, x[:80], y[:80], x[80:], y[80:],
+    ...     fractions=(0.5, 1.0), seeds=(0,), verbose=0)
+    >>> print(results[["strategy", "fraction", "n_labels", "epochs"]])
+      strategy  fraction  n_labels  epochs
+    0  scratch       0.5        40       2
+    1  scratch       1.0        80       2
+    >>> figure = tfxfer.plot_data_efficiency(results)
 
     Ready-made strategies on `tfxfer.Trainer` and `tfxfer.FineTuner`, which
     trace their training step once for all runs, are in

@@ -122,10 +122,13 @@ def load_word_vectors(
 
     Example:
 
-    >>> kv = tfxfer.load_word_vectors("GoogleNews-vectors-negative300.bin.gz",
-    ...                              limit=500_000)
+    >>> with open("vectors.txt", "w") as f:  # word2vec text format
+    ...     _ = f.write("3 2\\nking 0.5 0.1\\nqueen 0.4 0.2\\nfilm -0.3 0.9\\n")
+    >>> kv = tfxfer.load_word_vectors("vectors.txt", limit=2)
+    >>> kv.index_to_key
+    ['king', 'queen']
     >>> kv["king"].shape
-    (300,)
+    (2,)
     """
     require("gensim", feature="tfxfer.load_word_vectors")
     path = pathlib.Path(path)

@@ -531,9 +531,22 @@ def build_embedding_matrix(
 
     Example:
 
+    >>> from gensim.models import KeyedVectors
+    >>> kv = KeyedVectors(vector_size=3)
+    >>> kv.add_vectors(["good", "bad", "film"], np.eye(3, dtype="float32"))
+    >>> train_texts = ["a good film", "a bad film", "a good plot"]
     >>> vocab = tfxfer.Vocabulary.from_texts(train_texts, max_tokens=20_000)
     >>> matrix, report = tfxfer.build_embedding_matrix(kv, vocab)
+    >>> matrix.shape
+    (6, 3)
     >>> print(report)
+    EmbeddingReport: 6 x 3 matrix
+      words:             4
+      found:             3 (0 through their lowercase form)
+      missing:           1 (initialised: random)
+      coverage by type:  75.0%
+      coverage by token: 83.3%
+      missing sample:    plot
     >>> model = tfxfer.TextClassifier.from_embedding_matrix(matrix, 2)
 
     With a Keras `TextVectorization` layer:
@@ -542,6 +555,8 @@ def build_embedding_matrix(
     >>> vectorizer.adapt(train_texts)
     >>> matrix, report = tfxfer.build_embedding_matrix(kv, vectorizer)
     >>> embedding = tfxfer.embedding_layer(matrix)  # row i: word i
+    >>> embedding.input_dim, embedding.output_dim
+    (7, 3)
     """
     check_choice("oov", oov, OOV_STRATEGIES)
     min_coverage = check_in_range("min_coverage", min_coverage, 0.0, 1.0)
@@ -666,7 +681,10 @@ def embedding_layer(
 
     Example:
 
+    >>> matrix = np.random.default_rng(0).normal(size=(10, 4)).astype("float32")
     >>> layer = tfxfer.embedding_layer(matrix)
+    >>> layer.input_dim, layer.output_dim, layer.trainable, layer.mask_zero
+    (10, 4, False, True)
     >>> model = tfxfer.TextClassifier.from_embedding_matrix(layer, 2)
     """
     array = np.asarray(matrix)

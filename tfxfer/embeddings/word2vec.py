@@ -165,8 +165,15 @@ def train_word2vec(
 
     Example:
 
-    >>> kv = tfxfer.train_word2vec(texts, vector_size=50, epochs=10, workers=1)
-    >>> kv.most_similar("film", topn=3)
+    >>> texts = ["a good film", "a bad film", "a good plot", "a bad plot"] * 5
+    >>> kv = tfxfer.train_word2vec(texts, vector_size=8, epochs=2, workers=1,
+    ...                            verbose=False)
+    >>> kv.index_to_key
+    ['plot', 'bad', 'film', 'good']
+    >>> kv["film"].shape
+    (8,)
+    >>> len(kv.most_similar("film", topn=3))
+    3
     """
     require("gensim", feature="tfxfer.train_word2vec")
     from gensim.models import Word2Vec

@@ -453,7 +453,18 @@ def check_class_weight_classes(class_weight, model, y=None) -> None:
 
     Example:
 
-    >>> check_class_weight_classes({0: 1.0, 1: 3.0}, model)
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    >>> check_class_weight_classes({0: 1.0, 1: 3.0}, model)  # 2 classes: fine
+    >>> check_class_weight_classes({0: 1.0, 5: 3.0}, model)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tfxfer.errors.InvalidDataError: Argument `class_weight` must name classes in ...
     """
     if not isinstance(class_weight, Mapping) or not all(
         isinstance(k, int | np.integer)
@@ -605,7 +616,12 @@ def check_input_shapes(model, x, *, name: str = "x") -> None:
 
     Example:
 
-    >>> check_input_shapes(model, np.zeros((32, 4), "float32"))
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> check_input_shapes(model, np.zeros((32, 4), "float32"))  # fine
+    >>> check_input_shapes(model, np.zeros((32, 5), "float32"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tfxfer.errors.InvalidDataError: Argument `x` must have shape (None, 4) ...
     """
     if x is None:
         return
@@ -665,7 +681,14 @@ def check_fit_data(
 
     Example:
 
-    >>> check_fit_data(model, x_train, y_train, sample_weight=weights)
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    >>> check_fit_data(model, x, y, sample_weight=np.ones(32))  # fine: None
     """
     check_input_shapes(model, x)
     check_sample_weight(sample_weight)

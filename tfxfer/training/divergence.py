@@ -49,8 +49,18 @@ class DivergenceMonitor(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(x, y, epochs=5, callbacks=[
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> history = model.fit(x, y, epochs=2, verbose=0, callbacks=[
     ...     tfxfer.training.divergence.DivergenceMonitor()])
+    >>> len(history.history["loss"])
+    2
     """
 
     def __init__(self, factor: float = DIVERGENCE_FACTOR, optimizer=None):

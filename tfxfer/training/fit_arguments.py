@@ -94,6 +94,13 @@ def check_fit_arguments(
 
     Example:
 
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
     >>> check_fit_arguments(model, x, y, epochs=3).batch_size
     32
     """

@@ -83,9 +83,20 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
 
     Example:
 
-    >>> result = tfxfer.fine_tune(model, x, y, base="backbone", head_epochs=3,
-    ...                           epochs=10, validation_split=0.2)
-    >>> tfxfer.plot_history(result, metrics=("loss", "accuracy"))
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    >>> result = tfxfer.fine_tune(model, x, y, base="backbone", head_epochs=1,
+    ...                           epochs=1, validation_split=0.25,
+    ...                           loss="sparse_categorical_crossentropy",
+    ...                           metrics=["accuracy"], verbose=0)
+    >>> figure = tfxfer.plot_history(result, metrics=("loss", "accuracy"))
+    >>> type(figure).__name__, len(figure.axes)
+    ('HistoryFigure', 2)
     """
     require("matplotlib", feature="plot_history", extra="matplotlib")
     from matplotlib.figure import Figure

@@ -39,8 +39,18 @@ class LazyAdam(keras.optimizers.Adam):
 
     Example:
 
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
     >>> trainer = tfxfer.Trainer(model, optimizer=tfxfer.LazyAdam(1e-3),
     ...                          loss="sparse_categorical_crossentropy")
+    >>> history = trainer.fit(x, y, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['loss']
     """
 
     def __init__(self, *args, **kwargs):

@@ -140,10 +140,18 @@ def lr_find(
 
     Example:
 
-    >>> result = tfxfer.lr_find(model, x_train, y_train,
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    >>> result = tfxfer.lr_find(model, x, y, num_steps=20, batch_size=8,
     ...                         loss="sparse_categorical_crossentropy")
-    >>> result.suggestion
-    >>> result.plot()
+    >>> len(result.lrs) <= 20, 1e-7 <= result.suggestion <= 10
+    (True, True)
+    >>> ax = result.plot()
     """
     check_model("model", model)
     if isinstance(x, tf.data.Dataset):

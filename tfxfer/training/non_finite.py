@@ -33,7 +33,16 @@ def non_finite_error(
 
     Example:
 
-    >>> raise non_finite_error(epoch, result.non_finite, model.history, opt)
+    >>> from types import SimpleNamespace
+    >>> info = SimpleNamespace(step=3, loss=float("nan"), cause=None,
+    ...                        inspected=True)
+    >>> error = non_finite_error(0, info, None, keras.optimizers.Adam(1e-3))
+    >>> type(error).__name__
+    'NonFiniteLossError'
+    >>> print(error)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    The training step at epoch 1, step 4 (both counted from 1; ...) was not
+    applied: the loss was nan. ... Pass keras.callbacks.TerminateOnNaN() to
+    stop without an error.
     """
     if np.isfinite(info.loss):
         what = (

@@ -275,12 +275,20 @@ def train(
 
     Example:
 
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")])
     >>> history = tfxfer.train(
-    ...     model, x_train, y_train,
+    ...     model, x[:24], y[:24],
     ...     loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-    ...     epochs=10, validation_data=(x_val, y_val),
+    ...     epochs=2, validation_data=(x[24:], y[24:]), verbose=0,
     ...     callbacks=[keras.callbacks.EarlyStopping(restore_best_weights=True)])
-    >>> history.history["val_accuracy"][-1]
+    >>> sorted(history.history)
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
     check_model("model", model)
     trainer = trainer_for(

@@ -87,10 +87,22 @@ def add_lora(
 
     Example:
 
-    >>> adapted = tfxfer.add_lora(model, rank=4, layers="dense")
-    >>> tfxfer.trainable_summary(model)  # a few % of the weights remain trainable
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> y = (x[:, 0] > 0).astype("int32")
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(16, activation="relu", name="dense"),
+    ...     keras.layers.Dense(2, activation="softmax", name="head")],
+    ...     name="model")
+    >>> adapted = tfxfer.add_lora(model, rank=2, layers="dense")
+    >>> adapted
+    ['model/dense']
+    >>> tfxfer.trainable_summary(model)  # doctest: +NORMALIZE_WHITESPACE
+    TrainableSummary(model_name='model', layers=2, trainable_parameters=40,
+                     total_parameters=154, trainable_share=0.2597)
     >>> model.compile("adam", "sparse_categorical_crossentropy")
-    >>> model.fit(x_target, y_target, epochs=5)
+    >>> history = model.fit(x, y, epochs=1, verbose=0)
     """
     check_model("model", model)
     rank = check_positive_int("rank", rank)
