@@ -72,8 +72,10 @@ def scenario_data(kind):
         x[20, 3, 3, 0] = np.nan
     else:
         x = rng.integers(0, 20, (32, 5)).astype("int32")
+        # A finite weight (non-finite ones are refused before training) so
+        # large that the weighted loss overflows float32 to inf in the step.
         sample_weight = np.ones(32, dtype=np.float32)
-        sample_weight[20] = np.inf
+        sample_weight[20] = np.finfo(np.float32).max
     return x, y, sample_weight
 
 
@@ -136,9 +138,11 @@ def check_outcome(name, outcome):
     assert outcome["finite"], name
     assert outcome["matches_two_steps"], name
     assert outcome["iterations"] == 2, name
-    if source == "arrays":
-        what = "`sample_weight` (sample index 20)" if kind == "embedding" else "`x`"
-        assert what in outcome["message"], (name, outcome["message"])
+    if source == "arrays" and kind == "embedding":
+        # Every input is finite (the weight is only huge): no value to point at.
+        assert "sample index" not in outcome["message"], name
+    elif source == "arrays":
+        assert "`x`" in outcome["message"], (name, outcome["message"])
         assert "sample index 20" in outcome["message"]
     else:
         assert "came from a dataset" in outcome["message"], name
