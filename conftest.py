@@ -34,5 +34,10 @@ def _doctest_setup(request, doctest_namespace):
 
     doctest_namespace.update(tfxfer=tfxfer, np=np, keras=keras, tf=tf)
     keras.utils.set_random_seed(0)
-    request.getfixturevalue("monkeypatch").chdir(request.getfixturevalue("tmp_path"))
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    tmp_path = request.getfixturevalue("tmp_path")
+    monkeypatch.chdir(tmp_path)
+    # Caches (word vectors, sentence features) go to the example's folder,
+    # not the user's ~/.cache.
+    monkeypatch.setenv("TFXFER_CACHE_DIR", str(tmp_path / "cache"))
     yield
