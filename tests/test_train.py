@@ -454,6 +454,26 @@ def test_verbose_auto_is_one_line_per_epoch_in_a_notebook(
     assert [line[:9] for line in out.splitlines()] == ["Epoch 1/2", "Epoch 2/2"]
     # IPython's terminal shell has no kernel: the progress bar, as in Keras.
     _fake_ipython(monkeypatch, kernel=None)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
+    assert resolve_verbose("auto") == 1
+
+
+def test_verbose_auto_is_one_plain_line_per_epoch_when_piped(
+    tiny_tabular, capsys, monkeypatch
+):
+    """Piped to a file, Keras' bar would leave ANSI codes and backspaces."""
+    from tfxfer.training.progress import resolve_verbose
+
+    x, y = tiny_tabular
+    monkeypatch.delitem(__import__("sys").modules, "IPython", raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False, raising=False)
+    assert resolve_verbose("auto") == 2
+    tfxfer.train(small_model(), x, y, epochs=2, **fit_args(verbose="auto"))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x08" not in out and "\r" not in out
+    assert [line[:9] for line in out.splitlines()] == ["Epoch 1/2", "Epoch 2/2"]
+    # On a terminal (and not in a notebook) "auto" is Keras' progress bar.
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
     assert resolve_verbose("auto") == 1
 
 

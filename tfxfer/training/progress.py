@@ -10,17 +10,28 @@ from absl import logging as absl_logging
 
 
 def resolve_verbose(verbose):
-    """The verbosity `"auto"` stands for: 2 in a Jupyter kernel, else 1.
+    """The verbosity `"auto"` stands for: 1 on a terminal, else 2.
 
-    A progress bar redraws itself with carriage returns and backspaces, which
-    a terminal overwrites in place but a notebook keeps as new output: 30
-    epochs of Keras' bar leave over a hundred output entries in a cell. In a
-    notebook `"auto"` therefore prints one line per epoch (`verbose=2`);
-    elsewhere it is Keras' progress bar. 0, 1 and 2 are kept as given.
+    A progress bar redraws itself with carriage returns, backspaces and ANSI
+    colour codes, which a terminal overwrites in place but a notebook keeps
+    as new output (30 epochs of Keras' bar leave over a hundred output
+    entries in a cell) and a file or pipe keeps as raw bytes. `"auto"` is
+    therefore Keras' progress bar only when standard output is a terminal,
+    and one plain line per epoch (`verbose=2`) in a notebook, a log file or a
+    pipe. 0, 1 and 2 are kept as given.
     """
     if verbose != "auto":
         return verbose
-    return 2 if _in_notebook() else 1
+    return 1 if _on_terminal() and not _in_notebook() else 2
+
+
+def _on_terminal() -> bool:
+    """True when standard output is an interactive terminal."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def _in_notebook() -> bool:
