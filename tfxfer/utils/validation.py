@@ -16,62 +16,492 @@ def _received(name: str, value: Any) -> str:
     return f"Received: {name}={value!r}"
 
 
+_CLOSED = ("both", "left", "right", "neither")
+
+
+def _number_phrase(
+    integer: bool, low: float | None, high: float | None, closed: str
+) -> str:
+    """What `check_number` expects, in words: "a positive integer", "a number
+    in (0, 1]", "an integer >= 2"."""
+    kind = "integer" if integer else "number"
+    low_in = closed in ("both", "left")
+    high_in = closed in ("both", "right")
+    if high is None and low == 0:
+        return f"a non-negative {kind}" if low_in else f"a positive {kind}"
+    if high is None and integer and low == 1 and low_in:
+        return "a positive integer"
+    article = "an integer" if integer else "a number"
+    if low is None and high is None:
+        return article
+    if high is None:
+        return f"{article} {'>=' if low_in else '>'} {low}"
+    if low is None:
+        return f"{article} {'<=' if high_in else '<'} {high}"
+    return (
+        f"{article} in {'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+    )
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    allow_none: bool = False,
+    expected: str | None = None,
+) -> int | float | None:
+    """Checks a scalar argument's type and bounds, like scikit-learn's
+    `check_scalar`.
+
+    A bool is never a number here, NaN never passes, and neither does an
+    infinite value unless a bound allows it (`high=float("inf")`).
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        integer: Whether only integers (`numbers.Integral`) pass.
+        low: The lower bound, or None for none.
+        high: The upper bound, or None for none.
+        closed: Which bounds are allowed values themselves: "both", "left",
+            "right" or "neither".
+        allow_none: Whether None passes (and is returned).
+        expected: What the message says is expected, when the words made
+            from the bounds ("a number in (0, 1]") are not the clearest.
+
+    Returns:
+        `value` as an `int` (when `integer`) or a `float`, or None.
+
+    Raises:
+        ValueError: "Argument `name` must be ... Received: name=...".
+
+    Example:
+
+    >>> check_number("test_size", 0.2, low=0, high=1, closed="neither")
+    0.2
+    >>> check_number("epochs", 0, integer=True, low=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `epochs` must be a positive integer. Received: epochs=0
+    """
+    if closed not in _CLOSED:
+        raise ValueError(
+            f"Argument `closed` must be one of {_CLOSED}. Received: closed={closed!r}"
+        )
+    if value is None and allow_none:
+        return None
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        v = int(value) if integer else float(value)
+        low_ok = low is None or (v >= low if closed in ("both", "left") else v > low)
+        high_ok = high is None or (
+            v <= high if closed in ("both", "right") else v < high
+        )
+        finite = high == float("inf") or -float("inf") < v < float("inf")
+        ok = low_ok and high_ok and finite
+    if not ok:
+        what = expected or _number_phrase(integer, low, high, closed)
+        if allow_none:
+            what += " or None"
+        raise ValueError(f"Argument `{name}` must be {what}. {_received(name, value)}")
+    return v
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Returns `value` as an int if it is an integer > 0, else raises."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or int(value) <= 0
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer. {_received(name, value)}"
-        )
-    return int(value)
+    return check_number(name, value, integer=True, low=1)
 
 
 def check_non_negative_int(name: str, value: Any) -> int:
     """Returns `value` as an int if it is an integer >= 0, else raises."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or int(value) < 0
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a non-negative integer. "
-            f"{_received(name, value)}"
-        )
-    return int(value)
+    return check_number(name, value, integer=True, low=0)
 
 
 def check_positive_number(name: str, value: Any) -> float:
     """Returns `value` as a float if it is a finite number > 0, else raises."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not float(value) > 0
-        or float(value) == float("inf")
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a positive number. {_received(name, value)}"
-        )
-    return float(value)
+    return check_number(name, value, low=0, closed="neither")
 
 
 def check_in_range(
     name: str, value: Any, low: float, high: float, *, high_inclusive: bool = True
 ) -> float:
     """Returns `value` as a float if low <= value <= high (or < high)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = low <= v <= high if high_inclusive else low <= v < high
-    if not ok:
-        bracket = "]" if high_inclusive else ")"
+    return check_number(
+        name,
+        value,
+        low=float(low),
+        high=float(high),
+        closed="both" if high_inclusive else "left",
+    )
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Returns `value` if it is a bool (`True` or `False`), else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check; numbers such as 0 and 1 do not pass.
+
+    Returns:
+        `value`, a Python bool.
+
+    Raises:
+        ValueError: "Argument `name` must be a bool. Received: name=...".
+
+    Example:
+
+    >>> check_bool("freeze", True)
+    True
+    """
+    import numpy as np
+
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"Argument `{name}` must be a bool. {_received(name, value)}")
+    return bool(value)
+
+
+def check_instance(
+    name: str, value: Any, types: type | tuple, expected: str, *, allow_none=False
+) -> Any:
+    """Returns `value` if it is an instance of `types`, else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        types: A class or a tuple of classes, as for `isinstance`.
+        expected: What is expected, in words ("a Keras layer or model").
+        allow_none: Whether None passes.
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `name` must be <expected>. Received: name of
+            type T".
+
+    Example:
+
+    >>> check_instance("trunk", keras.layers.Dense(2), keras.layers.Layer,
+    ...                "a Keras layer or model").units
+    2
+    """
+    if (value is None and allow_none) or isinstance(value, types):
+        return value
+    raise ValueError(
+        f"Argument `{name}` must be {expected}. "
+        f"Received: {name} of type {type(value).__name__}"
+    )
+
+
+def check_callable(name: str, value: Any, expected: str, *, allow_none=False) -> Any:
+    """Returns `value` if it is callable (or None, when allowed), else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        expected: What is expected, in words ("a callable text -> tokens").
+        allow_none: Whether None passes; the message then says "or None".
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `name` must be <expected>[ or None].
+            Received: name=...".
+
+    Example:
+
+    >>> check_callable("tokenizer", str.split, "a callable", allow_none=True)
+    <method 'split' of 'str' objects>
+    """
+    if (value is None and allow_none) or callable(value):
+        return value
+    what = f"{expected} or None" if allow_none else expected
+    raise ValueError(f"Argument `{name}` must be {what}. {_received(name, value)}")
+
+
+def check_string(name: str, value: Any, *, allow_empty: bool = False) -> str:
+    """Returns `value` if it is a string (non-empty unless allowed), else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        allow_empty: Whether "" passes.
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `name` must be a [non-empty] string.
+            Received: name=...".
+
+    Example:
+
+    >>> check_string("column", "text")
+    'text'
+    """
+    if not isinstance(value, str) or (not value and not allow_empty):
+        what = "a string" if allow_empty else "a non-empty string"
+        raise ValueError(f"Argument `{name}` must be {what}. {_received(name, value)}")
+    return value
+
+
+def check_path_exists(name: str, value: Any, *, kind: str = "file", hint: str = ""):
+    """Returns `value` as a `pathlib.Path` if it names an existing file or
+    folder, else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: A `str` or `os.PathLike`.
+        kind: "file", "folder" or "any": what must exist there.
+        hint: Words added to the message (how to get the file, say).
+
+    Returns:
+        The path, as a `pathlib.Path`.
+
+    Raises:
+        ValueError: When `value` is not a path, or "Argument `name` must be
+            the path of an existing file. Received: name=..." when nothing
+            of that kind is there.
+
+    Example:
+
+    >>> _ = open("data.csv", "w").write("a,b")
+    >>> check_path_exists("path", "data.csv").name
+    'data.csv'
+    """
+    import os
+    import pathlib
+
+    if kind not in ("file", "folder", "any"):
         raise ValueError(
-            f"Argument `{name}` must be a number in [{low}, {high}{bracket}. "
+            "Argument `kind` must be one of ('file', 'folder', 'any'). "
+            f"Received: kind={kind!r}"
+        )
+    what = "a file or folder" if kind == "any" else f"a {kind}"
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ValueError(
+            f"Argument `{name}` must be the path of {what}. "
+            f"Received: {name} of type {type(value).__name__}"
+        )
+    path = pathlib.Path(value)
+    found = {"file": path.is_file, "folder": path.is_dir, "any": path.exists}[kind]
+    if not found():
+        extra = f" {hint}" if hint else ""
+        raise ValueError(
+            f"Argument `{name}` must be the path of an existing {what[2:]}."
+            f"{extra} {_received(name, os.fspath(value))}"
+        )
+    return path
+
+
+def check_array(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | None = None,
+    allow_empty: bool = True,
+    expected: str | None = None,
+    dtype: Any = None,
+):
+    """Returns `value` as a numpy array of the expected rank, else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: An array-like.
+        ndim: The number of dimensions it must have, or None for any.
+        allow_empty: Whether an array with no elements passes.
+        expected: What is expected, in words, when the default ("a
+            non-empty 2-D array") says too little, e.g. "a 2-D array of
+            shape (samples, features)".
+        dtype: Passed to `np.asarray`; a value that does not convert is
+            refused with the same message.
+
+    Returns:
+        The numpy array.
+
+    Raises:
+        ValueError: "Argument `name` must be a non-empty 1-D array.
+            Received: name with shape (2, 3)".
+
+    Example:
+
+    >>> check_array("labels", [0, 1, 1], ndim=1, allow_empty=False).shape
+    (3,)
+    """
+    import numpy as np
+
+    if expected is None:
+        rank = f"{ndim}-D array" if ndim is not None else "array"
+        expected = rank if allow_empty else f"non-empty {rank}"
+        expected = f"a {expected}"
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Argument `{name}` must be {expected}. "
+            f"Received: {name} of type {type(value).__name__} ({error})"
+        ) from None
+    if (ndim is not None and array.ndim != ndim) or (
+        not allow_empty and array.size == 0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be {expected}. "
+            f"Received: {name} with shape {array.shape}"
+        )
+    return array
+
+
+def check_length(name: str, value: Any, length: int, of: str) -> Any:
+    """Returns `value` if `len(value) == length`, else raises.
+
+    For arguments that go together: labels and the rows they label, one
+    weight per feature.
+
+    Args:
+        name: The argument's name, for the message.
+        value: Anything with a length.
+        length: The length it must have.
+        of: What it must have one entry per, in words ("sample of `x`").
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `y` must have one entry per sample of `x`
+            (3). Received: y with 2 entries".
+
+    Example:
+
+    >>> check_length("y", [0, 1, 0], 3, "sample of `x`")
+    [0, 1, 0]
+    """
+    if len(value) != length:
+        raise ValueError(
+            f"Argument `{name}` must have one entry per {of} ({length}). "
+            f"Received: {name} with {len(value)} entries"
+        )
+    return value
+
+
+def check_built(name: str, model: Any, *, action: str = "") -> Any:
+    """Returns `model` if it is built (has its weights), else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        model: A Keras layer or model.
+        action: What needs it built, in words, e.g. "before adding LoRA".
+
+    Returns:
+        `model`, unchanged.
+
+    Raises:
+        ValueError: "Argument `model` must be built (call it on data or
+            `build()` it first). Received: model='mlp' (not built)".
+
+    Example:
+
+    >>> check_built("model", keras.Sequential([keras.Input((3,)),
+    ...                                        keras.layers.Dense(2)])).built
+    True
+    """
+    if not model.built:
+        when = f" {action}" if action else ""
+        raise ValueError(
+            f"Argument `{name}` must be built{when} (call it on data or "
+            f"`build()` it first). Received: {name}={model.name!r} (not built)"
+        )
+    return model
+
+
+def check_regex(name: str, value: Any):
+    """Returns `value` compiled if it is a valid regular expression, else
+    raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: A `str` pattern (or an already compiled `re.Pattern`).
+
+    Returns:
+        The compiled `re.Pattern`.
+
+    Raises:
+        ValueError: Naming the argument when it is not a string or does not
+            compile (with `re`'s reason).
+
+    Example:
+
+    >>> check_regex("pattern", "[a-z]+").pattern
+    '[a-z]+'
+    """
+    import re
+
+    if isinstance(value, re.Pattern):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f"Argument `{name}` must be a regular expression (a string). "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise ValueError(
+            f"Argument `{name}` must be a valid regular expression. "
+            f"{_received(name, value)} ({error})"
+        ) from error
+
+
+def check_mapping(name: str, value: Any, expected: str, *, allow_empty=False) -> dict:
+    """Returns `value` as a dict if it is a mapping (non-empty unless
+    allowed), else raises.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        expected: What it must map, in words ("task names to Keras layers").
+        allow_empty: Whether an empty mapping passes.
+
+    Returns:
+        A `dict` with the same items.
+
+    Raises:
+        ValueError: "Argument `name` must be a non-empty dict mapping
+            <expected>. Received: name=...".
+
+    Example:
+
+    >>> check_mapping("heads", {"a": 1}, "task names to layers")
+    {'a': 1}
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping) or (not value and not allow_empty):
+        what = "a dict" if allow_empty else "a non-empty dict"
+        raise ValueError(
+            f"Argument `{name}` must be {what} mapping {expected}. "
             f"{_received(name, value)}"
         )
-    return float(value)
+    return dict(value)
+
+
+def check_unique(name: str, values: Sequence) -> Sequence:
+    """Returns `values` if no value repeats, else raises.
+
+    Example:
+
+    >>> check_unique("seeds", [0, 1, 2])
+    [0, 1, 2]
+    """
+    if len(set(values)) != len(values):
+        raise ValueError(
+            f"Argument `{name}` must not repeat a value. {_received(name, values)}"
+        )
+    return values
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:

@@ -1,0 +1,143 @@
+"""The shared argument checks of `tfxfer.utils.validation`."""
+
+import math
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from tfxfer.utils import validation as v
+
+
+@pytest.mark.parametrize(
+    "kwargs, value, expected",
+    [
+        ({"integer": True, "low": 1}, 3, 3),
+        ({"integer": True, "low": 0}, np.int64(0), 0),
+        ({"low": 0, "high": 1, "closed": "neither"}, 0.5, 0.5),
+        ({"low": 0, "high": 1, "closed": "right"}, 1, 1.0),
+        ({"high": float("inf"), "low": 0}, float("inf"), float("inf")),
+        ({"allow_none": True}, None, None),
+    ],
+)
+def test_check_number_accepts(kwargs, value, expected):
+    result = v.check_number("x", value, **kwargs)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs, value, words",
+    [
+        ({"integer": True, "low": 1}, 0, "a positive integer"),
+        ({"integer": True, "low": 1}, 2.0, "a positive integer"),
+        ({"integer": True, "low": 1}, True, "a positive integer"),
+        ({"integer": True, "low": 0}, -1, "a non-negative integer"),
+        ({"low": 0, "closed": "neither"}, 0.0, "a positive number"),
+        ({"low": 0, "closed": "neither"}, math.inf, "a positive number"),
+        ({"low": 0, "closed": "neither"}, math.nan, "a positive number"),
+        ({"low": 0, "high": 1, "closed": "neither"}, 1, "a number in (0, 1)"),
+        ({"low": 0, "high": 1, "closed": "right"}, 0, "a number in (0, 1]"),
+        ({"integer": True, "low": 2}, 1, "an integer >= 2"),
+        ({"high": 5, "closed": "left"}, 5, "a number < 5"),
+        ({"allow_none": True, "low": 0}, "a", "a non-negative number or None"),
+        ({"expected": "a rate"}, "fast", "a rate"),
+    ],
+)
+def test_check_number_refuses_with_keras_wording(kwargs, value, words):
+    message = f"Argument `x` must be {words}. Received: x={value!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        v.check_number("x", value, **kwargs)
+
+
+def test_check_number_refuses_unknown_closed():
+    with pytest.raises(ValueError, match=r"Argument `closed` must be one of"):
+        v.check_number("x", 1, closed="open")
+
+
+def test_older_number_checks_keep_their_messages():
+    with pytest.raises(ValueError, match=r"`n` must be a positive integer\. "):
+        v.check_positive_int("n", 0)
+    with pytest.raises(ValueError, match=r"must be a number in \[0.0, 1.0\)\. "):
+        v.check_in_range("dropout", 1.0, 0, 1, high_inclusive=False)
+    assert v.check_in_range("dropout", 1, 0, 1) == 1.0
+
+
+def test_check_bool():
+    assert v.check_bool("flag", np.bool_(True)) is True
+    with pytest.raises(ValueError, match=r"`flag` must be a bool\. Received: flag=1"):
+        v.check_bool("flag", 1)
+
+
+def test_check_instance_and_callable():
+    layer = keras.layers.Dense(2)
+    assert v.check_instance("trunk", layer, keras.layers.Layer, "a layer") is layer
+    assert v.check_instance("trunk", None, int, "an int", allow_none=True) is None
+    with pytest.raises(
+        ValueError, match=r"`trunk` must be a layer\. Received: trunk of"
+    ):
+        v.check_instance("trunk", "dense", keras.layers.Layer, "a layer")
+    assert v.check_callable("fn", print, "a function") is print
+    with pytest.raises(
+        ValueError, match=r"must be a function or None\. Received: fn=3"
+    ):
+        v.check_callable("fn", 3, "a function", allow_none=True)
+
+
+def test_check_string():
+    assert v.check_string("s", "", allow_empty=True) == ""
+    with pytest.raises(
+        ValueError, match=r"must be a non-empty string\. Received: s=''"
+    ):
+        v.check_string("s", "")
+    with pytest.raises(ValueError, match=r"must be a string\. Received: s=3"):
+        v.check_string("s", 3, allow_empty=True)
+
+
+def test_check_path_exists(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    assert v.check_path_exists("p", tmp_path / "a.txt").name == "a.txt"
+    assert v.check_path_exists("p", str(tmp_path), kind="folder") == tmp_path
+    with pytest.raises(ValueError, match=r"the path of an existing folder\. Get it"):
+        v.check_path_exists("p", tmp_path / "a.txt", kind="folder", hint="Get it.")
+    with pytest.raises(
+        ValueError, match=r"must be the path of a file\. Received: p of"
+    ):
+        v.check_path_exists("p", 3)
+
+
+def test_check_array():
+    assert v.check_array("m", [[1, 2]], ndim=2).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"non-empty 1-D array\. .* shape \(0,\)"):
+        v.check_array("labels", [], ndim=1, allow_empty=False)
+    with pytest.raises(ValueError, match=r"a 2-D array\. .* shape \(3,\)"):
+        v.check_array("m", [1, 2, 3], ndim=2)
+    with pytest.raises(ValueError, match=r"must be a grid\. Received: m of type list"):
+        v.check_array("m", [[1], [1, 2]], dtype=np.float64, expected="a grid")
+
+
+def test_check_length_unique_and_mapping():
+    with pytest.raises(ValueError, match=r"per sample \(3\). Received: y with 2 "):
+        v.check_length("y", [0, 1], 3, "sample")
+    with pytest.raises(ValueError, match=r"must not repeat a value. .*\[1, 1\]"):
+        v.check_unique("seeds", [1, 1])
+    assert v.check_mapping("m", {}, "names to files", allow_empty=True) == {}
+    with pytest.raises(ValueError, match=r"a non-empty dict mapping names to files"):
+        v.check_mapping("m", {}, "names to files")
+
+
+def test_check_built():
+    model = keras.Sequential([keras.layers.Dense(2)], name="seq")
+    with pytest.raises(ValueError, match=r"built before x \(call .* model='seq'"):
+        v.check_built("model", model, action="before x")
+
+
+def test_check_regex():
+    assert v.check_regex("p", "a+").match("aa")
+    with pytest.raises(
+        ValueError, match=r"valid regular expression\. Received: p='\('"
+    ):
+        v.check_regex("p", "(")
+    with pytest.raises(ValueError, match=r"\(a string\)\. Received: p=3 of type int"):
+        v.check_regex("p", 3)
