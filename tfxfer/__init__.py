@@ -28,6 +28,7 @@ if _TYPE_CHECKING:
 
 __all__ = [
     "Autoencoder",
+    "ClassificationResults",
     "EmbeddingReport",
     "Ensemble",
     "FineTuner",
@@ -72,6 +73,7 @@ __all__ = [
     "plot_history",
     "pretrained",
     "score_sources",
+    "show_results",
     "text",
     "text_classifier",
     "text_encoder",

@@ -27,6 +27,7 @@ from tfxfer.embeddings import (
     train_word2vec,
 )
 from tfxfer.errors import TfxferError
+from tfxfer.interpretation import ClassificationResults, show_results
 from tfxfer.models import (
     Autoencoder,
     Ensemble,
