@@ -21,7 +21,7 @@ from typing import Any
 import keras
 
 from tfxfer import _keras_internals as internals
-from tfxfer.training.checkpoints import RunCheckpoint
+from tfxfer.training.checkpointing import RunCheckpointing
 from tfxfer.training.data_adapters import (
     get_adapter,
     get_validation_adapter,
@@ -82,8 +82,7 @@ def compile_settings(model: keras.Model, jit_compile, steps_per_execution) -> tu
     `"auto"` then applies). Compile resolves its default `jit_compile="auto"`
     to True or False (False on machines without a GPU, under a strategy, or
     when a layer does not support XLA); compile's value is used when it
-    differs from that resolution (an explicit choice), and a True is not
-    used under a strategy (tfxfer runs distributed steps without XLA).
+    differs from that resolution (an explicit choice).
     Otherwise tfxfer's `"auto"` applies: XLA once the run is long enough to
     repay it, where every layer supports it.
 
@@ -108,8 +107,7 @@ def compile_settings(model: keras.Model, jit_compile, steps_per_execution) -> tu
         explicit = isinstance(compiled, bool) and (
             compiled != internals.resolved_auto_jit_compile(model)
         )
-        distributed = compiled is True and model_strategy(model) is not None
-        jit_compile = compiled if explicit and not distributed else "auto"
+        jit_compile = compiled if explicit else "auto"
     return jit_compile, steps_per_execution
 
 
@@ -175,7 +173,8 @@ class Trainer:
       never stopped.
     - A model built inside a `tf.distribute` strategy's scope (Mirrored or
       MultiWorkerMirrored; Keras 3 `fit` fails under the latter) trains
-      under it: one step per compiled call, no XLA (see
+      under it, `steps_per_execution` steps per compiled call; XLA
+      compiles each replica's step with `jit_compile=True` only (see
       `tfxfer.training.distributed`).
 
     Args:
@@ -281,12 +280,6 @@ class Trainer:
         # A model built under a tf.distribute strategy trains under it; its
         # compile state and optimizer are created in the strategy's scope.
         self.strategy = model_strategy(model)
-        if self.strategy is not None and jit_compile is True:
-            raise ValueError(
-                "Argument `jit_compile` must be 'auto' or False under a "
-                "tf.distribute strategy (tfxfer runs distributed steps without "
-                "XLA). Received: jit_compile=True"
-            )
         scope = (
             self.strategy.scope()
             if self.strategy is not None
@@ -331,7 +324,8 @@ class Trainer:
                 optimizer,
                 use_xla=jit_compile is True,
                 xla_scope="loop" if policy is None else policy[0],
-                allow_xla_fallback=jit_compile == "auto",
+                # A strategy XLA cannot run under falls back with a warning.
+                allow_xla_fallback=jit_compile == "auto" or self.strategy is not None,
                 steps_per_execution=steps_per_execution,
                 extra_loss=extra_loss,
             )
@@ -758,25 +752,6 @@ class Trainer:
             shuffle=shuffle,
             steps_per_epoch=steps_per_epoch,
         )
-        saver, resumed_run = None, None
-        if checkpoint_dir is not None:
-            saver, resumed_run = self._open_checkpoint(
-                checkpoint_dir,
-                args.checkpoint_freq,
-                args.max_checkpoints,
-                adapter,
-                iterator,
-                batch_size=batch_size,
-                shuffle=shuffle,
-                steps_per_epoch=steps_per_epoch,
-                resume=args.resume,
-            )
-        start = 0
-        if resumed_run is not None:
-            initial_epoch = int(self.state.epoch.numpy())
-            start = resumed_run["done"]
-        planned = max(0, (epochs - initial_epoch) * (iterator.num_batches or 0) - start)
-        self._maybe_switch_to_xla(planned)
         val_iterator = None
         if validation_data is not None:
             val_adapter = get_validation_adapter(
@@ -799,9 +774,37 @@ class Trainer:
         )
         added = [] if history is not None else [keras.callbacks.History()]
         history = history or added[0]
+        checkpointing = None
+        if checkpoint_dir is not None:
+            checkpointing = RunCheckpointing(
+                checkpoint_dir,
+                args.checkpoint_freq,
+                args.max_checkpoints,
+                objective=self.steps.objective,
+                state=self.state,
+                optimizer=self.optimizer,
+                adapter=adapter,
+                iterator=iterator,
+                history=history,
+                layout={
+                    "batch_size": batch_size,
+                    "shuffle": bool(shuffle),
+                    "steps_per_epoch": steps_per_epoch,
+                },
+                model=model,
+                strategy=self.strategy,
+                resume=args.resume,
+            )
+            iterator.save_every = checkpointing.save_every
         callback_list = keras.callbacks.CallbackList(
-            # verbose=2 prints one line per epoch (see EpochLogger).
-            [*callbacks, *([EpochLogger()] if verbose == 2 else []), *added],
+            # verbose=2 prints one line per epoch (see EpochLogger); the run's
+            # checkpoints come last, after the History.
+            [
+                *callbacks,
+                *([EpochLogger()] if verbose == 2 else []),
+                *added,
+                *([checkpointing] if checkpointing is not None else []),
+            ],
             add_history=False,
             add_progbar=verbose == 1,
             model=model,
@@ -815,35 +818,29 @@ class Trainer:
         model.stop_training = False
         internals.clear_resume_epoch(model)
         callback_list.on_train_begin()
+        start = 0
+        if checkpointing is not None and checkpointing.resumed is not None:
+            self._steps_run += checkpointing.restored_steps
+            initial_epoch, start = checkpointing.initial_epoch, checkpointing.start
         # BackupAndRestore sets the epoch to resume from in on_train_begin.
         resumed = internals.pop_resume_epoch(model)
         if resumed:
             initial_epoch = int(resumed)
-        if resumed_run is not None:
-            history.epoch = list(resumed_run["epochs_done"])
-            history.history = {k: list(v) for k, v in resumed_run["history"].items()}
-            model.history = history
-            if resumed_run["stopped"] or initial_epoch >= epochs:
-                how = "stopped early" if resumed_run["stopped"] else "finished"
+        if checkpointing is not None and checkpointing.resumed is not None:
+            stopped = checkpointing.resumed["stopped"]
+            if stopped or initial_epoch >= epochs:
+                how = "stopped early" if stopped else "finished"
                 warnings.warn(
                     f"Argument `checkpoint_dir` holds a run that already {how} "
                     f"({len(history.epoch)} epochs); nothing to train. Pass an "
                     "empty folder (or delete this one) to train again"
-                    f"{'' if resumed_run['stopped'] else ', or more `epochs`'}. "
+                    f"{'' if stopped else ', or more `epochs`'}. "
                     f"Received: checkpoint_dir={str(checkpoint_dir)!r}",
                     stacklevel=2,
                 )
                 initial_epoch = epochs
-        if saver is not None:
-
-            def save_mid_epoch(done):
-                order, position = iterator.pass_under_way
-                saver.save(history=history, order=order, position=position, done=done)
-
-            iterator.save_every = (
-                None if args.checkpoint_freq == "epoch" else args.checkpoint_freq
-            )
-            iterator.on_save = save_mid_epoch
+        planned = max(0, (epochs - initial_epoch) * (iterator.num_batches or 0) - start)
+        self._maybe_switch_to_xla(planned)
         training_logs = None
         objective = self.steps.objective
         for epoch in range(initial_epoch, epochs):
@@ -875,72 +872,12 @@ class Trainer:
             callback_list.on_epoch_end(epoch, epoch_logs)
             self.state.epoch.assign(epoch + 1)
             training_logs = epoch_logs
-            if saver is not None:
-                under_way = iterator.pass_under_way
-                saver.save(
-                    history=history,
-                    order=None if under_way is None else under_way[0],
-                    position=0 if under_way is None else under_way[1],
-                    stopped=bool(model.stop_training),
-                )
             if model.stop_training:
                 break
         if isinstance(self.optimizer, keras.optimizers.Optimizer):
             self.optimizer.finalize_variable_values(model.trainable_weights)
         callback_list.on_train_end(logs=training_logs)
         return model.history
-
-    def _open_checkpoint(
-        self,
-        directory,
-        freq,
-        max_to_keep,
-        adapter,
-        iterator,
-        *,
-        batch_size,
-        shuffle,
-        steps_per_epoch,
-        resume="auto",
-    ):
-        """Opens `directory` for this run; restores its newest checkpoint.
-
-        Returns `(RunCheckpoint, what was restored or None)`.
-        """
-        if freq != "epoch" and adapter.kind != "array":
-            raise ValueError(
-                "Argument `checkpoint_freq` must be 'epoch' for datasets and "
-                "generators (their position within an epoch cannot be saved); "
-                f"steps work with in-memory data. Received: checkpoint_freq={freq}"
-            )
-        description = {
-            "data": adapter.kind,
-            "samples": getattr(adapter, "num_samples", None),
-            "batch_size": batch_size,
-            "shuffle": bool(shuffle),
-            "steps_per_epoch": steps_per_epoch,
-        }
-        saver = RunCheckpoint(
-            directory,
-            model=self.model,
-            optimizer=self.optimizer,
-            state=self.state,
-            metric_variables=self.steps.objective.variables,
-            max_to_keep=max_to_keep,
-            description=description,
-            strategy=self.strategy,
-            loss=self.steps.objective.loss_spec,
-            adapter=adapter,
-            resume=resume,
-        )
-        step_before = int(self.state.step.numpy())
-        restored = saver.restore()
-        if restored is None:
-            return saver, None
-        self._steps_run += int(self.state.step.numpy()) - step_before
-        if restored["position"] > 0 and adapter.kind == "array":
-            iterator.resume(restored["order"], restored["position"])
-        return saver, restored
 
     def _maybe_switch_to_xla(self, planned_steps: int) -> None:
         """Turns XLA on (for good) once this Trainer's steps, run and planned,
