@@ -121,6 +121,11 @@ def test_text_classifier_raw_strings_match_ids(vocab):
         model.predict(EDGE_TEXTS, verbose=0), expected, atol=1e-6
     )
     np.testing.assert_allclose(model(np.array(EDGE_TEXTS)), expected, atol=1e-6)
+    # A pandas column's `.to_numpy()` is an object array: texts too.
+    as_objects = np.array(EDGE_TEXTS, dtype=object)
+    np.testing.assert_allclose(
+        model.predict(as_objects, verbose=0), expected, atol=1e-6
+    )
     # An empty text is an all-padding row: the same answer as "" through ids.
     empty = model.predict(np.zeros((1, 5), "int32"), verbose=0)
     np.testing.assert_allclose(model.predict([""], verbose=0), empty, atol=1e-6)

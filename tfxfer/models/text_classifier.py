@@ -22,7 +22,9 @@ POOLINGS = ("mean", "max")
 def _check_token_ids(x, vocab_size: int) -> None:
     """Refuses integer inputs outside `[0, vocab_size)` (other inputs pass)."""
     dtype = getattr(x, "dtype", None)
-    if dtype is None or "int" not in keras.backend.standardize_dtype(dtype):
+    if dtype is None or getattr(dtype, "kind", None) in ("O", "U", "S"):
+        return  # raw texts (NumPy object or str arrays) are the vectorizer's
+    if "int" not in keras.backend.standardize_dtype(dtype):
         return
     ids = keras.ops.convert_to_numpy(x)
     if not ids.ndim or not ids.size or (ids.min() >= 0 and ids.max() < vocab_size):
