@@ -283,7 +283,7 @@ def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
     if not np.issubdtype(labels.dtype, np.number):
         raise InvalidDataError(
             "Argument `y` must hold integer class ids or one-hot rows. "
-            f"Received: y of dtype {labels.dtype} (first value {labels[0]!r})"
+            f"Received: y of dtype {labels.dtype} (first value {labels[0].item()!r})"
         )
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -299,7 +299,7 @@ def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
         first = int(np.argmin(whole))
         raise InvalidDataError(
             "Argument `y` must hold integer class ids. Received: "
-            f"y[{first}]={labels[first]!r} ({int((~whole).sum())} such values)"
+            f"y[{first}]={labels[first].item()!r} ({int((~whole).sum())} such values)"
         )
     outside = (labels < 0) | (labels >= num_classes)
     if outside.any():
@@ -307,7 +307,7 @@ def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
         raise InvalidDataError(
             f"Argument `y` must hold class ids in [0, {num_classes - 1}] (the "
             f"model has {num_classes} classes). Received: y[{first}]="
-            f"{labels[first]!r} ({int(outside.sum())} labels out of range)"
+            f"{labels[first].item()!r} ({int(outside.sum())} labels out of range)"
         )
     return labels.astype("int64")
 
