@@ -42,6 +42,39 @@ def new_head_model(extractor: keras.Model, num_classes: int) -> keras.Model:
     return keras.Model(inputs, head(base(inputs, training=False)))
 
 
+def random_cnn(num_classes: int, seed: int) -> keras.Model:
+    """The digits CNN with random weights drawn from `seed`: the control source.
+
+    Keras' seed is set before the model is built, so its weights are the
+    same in every process; its untrained softmax head counts as its source
+    head for LEEP and NCE.
+    """
+    keras.utils.set_random_seed(seed)
+    return digits_scratch(num_classes, name="random_cnn")
+
+
+def image_sources(x_train, strategies: dict[str, tuple[keras.Model, tuple]]):
+    """`TransferSource`s of CNNs on the target's training images.
+
+    `strategies` maps a source name to `(model, strategy names)`: the
+    features are the model's `"features"` output, the probabilities its
+    softmax head's.
+    """
+    from tfxfer import feature_extractor
+    from tfxfer.comparison import predict_eagerly
+    from tfxfer.demo.scores import extract_source
+
+    sources = {}
+    for name, (model, names) in strategies.items():
+        extractor = feature_extractor(model, "features")
+        sources[name] = extract_source(
+            lambda extractor=extractor: predict_eagerly(extractor, x_train),
+            names,
+            lambda model=model: predict_eagerly(model, x_train),
+        )
+    return sources
+
+
 IMAGE_DESCRIPTIONS = {
     "scratch": "the digits CNN from random weights, Adam 1e-3",
     "frozen features": (
@@ -51,6 +84,10 @@ IMAGE_DESCRIPTIONS = {
     "fine-tune": (
         "pretrained CNN + new head through tfxfer.FineTuner: the head alone at "
         "3e-3 (at most half the epochs), then everything, the base at 3e-4"
+    ),
+    "random CNN, frozen features": (
+        "the control: the same CNN with random weights (never trained), its "
+        "'features' output frozen; a new softmax head trained on it, Adam 1e-2"
     ),
     "fine-tune, source head": (
         "the whole clean-digits model, its own head included, trained further at 3e-4"

@@ -8,6 +8,7 @@ import pathlib
 from collections.abc import Sequence
 
 from tfxfer.comparison import format_table, plot_data_efficiency
+from tfxfer.demo.scores import format_scores
 from tfxfer.demo.settings import BASELINE, ScenarioResult
 from tfxfer.utils.files import atomic_write_bytes, atomic_write_text
 
@@ -43,7 +44,11 @@ def save_outputs(
     """Writes the runs, the summaries, a Markdown report and one PNG per scenario.
 
     Files: `results.csv` (one row per run), `summary.csv` (mean and std per
-    scenario, strategy and fraction), `report.md` (settings, strategies,
+    scenario, strategy and fraction), `scores.csv` (each transfer source's
+    transferability scores, computed before training, beside the accuracy
+    of its best strategy: one row per scenario, fraction and source),
+    `score_correlations.csv` (Kendall's tau and Pearson's r of each score
+    against that accuracy), `report.md` (settings, strategies,
     tables, verdicts, links to the plots) and `<scenario>.png`
     (data-efficiency plot). Each file is written atomically: a crash leaves
     the previous file or the new one, never a part.
@@ -69,6 +74,15 @@ def save_outputs(
     path = directory / "summary.csv"
     atomic_write_bytes(path, _csv(summaries))
     written.append(path)
+    scored = [s for s in scenarios if s.scores is not None]
+    if scored:
+        for name, frames in (
+            ("scores.csv", [s.scores for s in scored]),
+            ("score_correlations.csv", [s.score_correlations for s in scored]),
+        ):
+            path = directory / name
+            atomic_write_bytes(path, _csv(pd.concat(frames, ignore_index=True)))
+            written.append(path)
     for scenario in scenarios:
         buffer = io.BytesIO()
         plot_scenario(scenario).savefig(buffer, format="png", dpi=110)
@@ -115,6 +129,15 @@ def format_scenario(scenario: ScenarioResult, plot: bool = True) -> str:
     lines += ["", format_table(scenario.summary), "", scenario.verdict, ""]
     if scenario.references:
         lines += [format_references(scenario), ""]
+    if scenario.scores is not None:
+        lines.append(
+            format_scores(
+                scenario.scores,
+                scenario.score_correlations,
+                scenario.n_test,
+                float(scenario.results["train_seconds"].sum()),
+            )
+        )
     if plot:
         lines += [f"![{scenario.name}]({scenario.name}.png)", ""]
     return "\n".join(lines)

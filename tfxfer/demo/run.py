@@ -15,6 +15,7 @@ from tfxfer.comparison import (
     write_verdict,
 )
 from tfxfer.demo import digits, domain_shift, text
+from tfxfer.demo.scores import correlations, score_fractions, source_table
 from tfxfer.demo.settings import BASELINE, ScenarioResult, Settings
 from tfxfer.utils.validation import (
     check_choice,
@@ -66,6 +67,25 @@ def _measure_part(
     scenario = _BUILT[key]
     if verbose:
         print(f"== {prefix}: {scenario.title}", flush=True)
+    y_test = np.asarray(scenario.data[3])
+    num_classes = int(max(np.max(scenario.data[1]), y_test.max())) + 1
+    # Before any training: every source scored on the labels of the very
+    # subsets the strategies are about to train on.
+    scores = None
+    if scenario.sources:
+        scores = score_fractions(
+            scenario.sources,
+            scenario.data[1],
+            fractions,
+            settings.seeds(seed),
+            num_classes,
+        )
+        if verbose:
+            print(
+                f"== {prefix}: scored {len(scenario.sources)} sources before "
+                f"training in {scores['score_seconds'].sum():.1f} s",
+                flush=True,
+            )
     results = compare_transfer(
         scenario.strategies,
         *scenario.data,
@@ -76,7 +96,6 @@ def _measure_part(
         print_fn=lambda line: print(f"{prefix} {line}", flush=True),
         only_at=scenario.only_at,
     )
-    y_test = np.asarray(scenario.data[3])
     counts = np.bincount(y_test)
     return {
         "title": scenario.title,
@@ -88,7 +107,12 @@ def _measure_part(
         "no_transfer": scenario.no_transfer,
         "references": scenario.references,
         "majority": float(counts.max() / counts.sum()),
-        "chance": 1.0 / int(max(np.max(scenario.data[1]), y_test.max()) + 1),
+        "chance": 1.0 / num_classes,
+        "scores": scores,
+        "sources": {
+            name: (source.strategies, source.seconds)
+            for name, source in scenario.sources.items()
+        },
     }
 
 
@@ -104,6 +128,11 @@ def _scenario_result(
     summary = summarize_comparison(results)
     matches = first_match(results, BASELINE)
     first = parts[0]
+    table = correlation = None
+    if first["sources"]:
+        scored = pd.concat([part["scores"] for part in parts], ignore_index=True)
+        table = source_table(name, scored, results, first["sources"])
+        correlation = correlations(table)
     results.insert(0, "scenario", name)
     return ScenarioResult(
         name=name,
@@ -126,6 +155,8 @@ def _scenario_result(
         settings=settings,
         notes=first["notes"],
         references=first["references"],
+        scores=table,
+        score_correlations=correlation,
     )
 
 

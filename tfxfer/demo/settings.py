@@ -125,6 +125,10 @@ class Scenario:
         references: Published accuracies on the same target, `(who and
             what, accuracy)`, set beside the measured full-data ones in the
             report.
+        sources: The transfer sources to score before training, by name
+            (`tfxfer.demo.scores.TransferSource`: features of the training
+            inputs, source-head probabilities, the strategies that start
+            from it).
     """
 
     title: str
@@ -136,6 +140,7 @@ class Scenario:
     no_transfer: tuple[str, ...] = ()
     only_at: dict[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
     references: tuple[tuple[str, float], ...] = ()
+    sources: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -160,6 +165,12 @@ class ScenarioResult:
         settings: The `Settings` the scenario ran with.
         notes: Extra lines for the report.
         references: Published accuracies on the same target (see `Scenario`).
+        scores: Each source's transferability scores beside the accuracy of
+            its best strategy, one row per fraction and source
+            (`tfxfer.demo.scores.source_table`), or `None`.
+        score_correlations: Kendall's tau and Pearson's r of each score
+            against that accuracy (`tfxfer.demo.scores.correlations`), or
+            `None`.
     """
 
     name: str
@@ -176,3 +187,5 @@ class ScenarioResult:
     settings: Settings | None = None
     notes: tuple[str, ...] = ()
     references: tuple[tuple[str, float], ...] = ()
+    scores: Any = None
+    score_correlations: Any = None

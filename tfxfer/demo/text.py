@@ -37,6 +37,7 @@ SOURCES = {"mr": "MR (movie reviews)", "mpqa": "MPQA (news opinions)"}
 # short sentences and cuts almost nothing.
 MINILM_SEQUENCE_LENGTH = 128
 LOGISTIC_CS = (0.1, 1.0, 10.0, 100.0)
+RANDOM_BODY = "random body, frozen"
 # Kim (2014), Table 2, CR: 10-fold cross-validation, a CNN with filter widths
 # 3-5 on word2vec trained on 100 billion words of Google News.
 KIM_2014 = (
@@ -84,6 +85,9 @@ DESCRIPTIONS = {
     f"batches of {MINILM_FINE_TUNE_BATCH}, at most {MINILM_FINE_TUNE_EPOCHS} "
     "epochs, the best epoch by validation loss kept; run only at the "
     "fractions the 2-core budget allows (see the note)",
+    RANDOM_BODY: "the control: the same classifier with random weights, never "
+    "trained; its body's output (Dense 64, the input of its head) frozen, a "
+    "new softmax head trained on it, Adam 1e-2",
     "TF-IDF + logistic regression": "no network and no transfer: scikit-learn "
     "TF-IDF of word unigrams and bigrams, logistic regression, C picked on the "
     "validation part",
@@ -137,6 +141,8 @@ def build(
     `fine_tune_model` (a 2-class `PretrainedTextClassifier` on `encoder`)
     replace MiniLM, GloVe and the MiniLM classifier (tests pass tiny ones).
     """
+    import keras
+
     import tfxfer
     from tfxfer import TextClassifier, build_embedding_matrix
     from tfxfer.comparison import (
@@ -199,7 +205,7 @@ def build(
         f"MR and MPQA); {report.coverage_by_type:.1%} of them have a Word2Vec "
         f"vector, {report.coverage_by_token:.1%} of their occurrences.",
     ]
-    bodies = {}
+    bodies, source_models = {}, {}
     for name, title in SOURCES.items():
         source_data = load_sentences(name)
         source, reached = pretrain(
@@ -210,6 +216,7 @@ def build(
             settings=fit,
         )
         bodies[name] = (source.embedding.get_weights(), source.backbone.get_weights())
+        source_models[name] = source
         notes.append(
             f"Source {title}: {len(source_data)} sentences, {reached['epochs']} "
             f"epochs, {reached['val_accuracy']:.3f} accuracy on its held-out 20 %."
@@ -306,7 +313,26 @@ def build(
             "ids",
             fine_tune_strategy(transferred(name), ["embedding", "backbone"], 2, fit),
         )
+    # The control, built last (seeding it leaves the strategies above as
+    # they were): a classifier with random weights, never trained.
+    keras.utils.set_random_seed(seed)
+    control = untrained(2)
+    control(x_train["ids"][:1])
+    strategies[RANDOM_BODY] = on_input(
+        "ids",
+        frozen_features_strategy(tfxfer.feature_extractor(control), 2, fit),
+    )
     strategies["TF-IDF + logistic regression"] = on_input("ids", tfidf_strategy())
+    sources = text_sources(
+        x_train,
+        lookup,
+        {"Word2Vec": matrix, "GloVe": glove_matrix},
+        {**{f"{n.upper()} body": m for n, m in source_models.items()}},
+        control,
+        minilm_strategies=tuple(
+            n for n in ("MiniLM frozen + head", "MiniLM fine-tuned") if n in strategies
+        ),
+    )
     descriptions = {name: descriptions[name] for name in strategies}
     title = (
         "MR movie reviews and MPQA news opinions -> CR product reviews "
@@ -322,7 +348,47 @@ def build(
         no_transfer=("TF-IDF + logistic regression",),
         only_at=only_at,
         references=KIM_2014,
+        sources=sources,
     )
+
+
+def text_sources(x_train, lookup, matrices, bodies, control, minilm_strategies):
+    """The text scenario's sources as the transferability scores see them.
+
+    MiniLM: its cached sentence vectors. Word2Vec and GloVe (`matrices`):
+    each text's mean word vector, the input of their frozen strategies. The
+    MR and MPQA bodies (`bodies`, their whole source classifiers) and the
+    random control: the output of the body (the input of the head), and
+    the head's probabilities for LEEP and NCE.
+    """
+    import tfxfer
+    from tfxfer import TextClassifier
+    from tfxfer.comparison import predict_eagerly
+    from tfxfer.demo.scores import extract_source
+
+    ids, texts = x_train["ids"], x_train["text"]
+    sources = {"MiniLM": extract_source(lambda: lookup(texts), minilm_strategies)}
+    for name, vectors in matrices.items():
+        pooled = tfxfer.feature_extractor(
+            TextClassifier.from_embedding_matrix(
+                vectors, 2, hidden_units=HIDDEN_UNITS, embedding_trainable=False
+            ),
+            "pooling",
+        )
+        key = "word2vec" if name == "Word2Vec" else name
+        sources[name] = extract_source(
+            lambda pooled=pooled: predict_eagerly(pooled, ids),
+            (f"{key} frozen", f"{key} fine-tuned"),
+        )
+    for name, model in [*bodies.items(), ("random body", control)]:
+        body = tfxfer.feature_extractor(model)
+        strategies = (RANDOM_BODY,) if model is control else (f"{name}, fine-tuned",)
+        sources[name] = extract_source(
+            lambda body=body: predict_eagerly(body, ids),
+            strategies,
+            lambda model=model: predict_eagerly(model, ids),
+        )
+    return sources
 
 
 class TextFeatures:
