@@ -22,7 +22,6 @@ checked.
 
 from __future__ import annotations
 
-import inspect
 import time
 import warnings
 from collections.abc import Callable
@@ -103,94 +102,6 @@ def auto_xla_policy(model: keras.Model) -> tuple[str, int] | None:
     if cpu_only and any(isinstance(layer, _CONVOLUTIONS) for layer in layers):
         return "step", XLA_MIN_STEPS_CONV_ON_CPU
     return "loop", XLA_MIN_STEPS
-
-
-class CompiledObjective:
-    """Loss, loss tracker and metrics from the model's `compile`, as in `fit`.
-
-    The logs are `model.get_metrics_result()`: the same keys and values as
-    `fit` (per-output losses of multi-output models included).
-    """
-
-    def __init__(self, model: keras.Model):
-        self.model = model
-        params = inspect.signature(model.compute_loss).parameters
-        self._loss_has_training = "training" in params
-
-    @property
-    def needs_targets(self) -> bool:
-        return getattr(self.model, "loss", None) is not None
-
-    @property
-    def loss_spec(self):
-        return getattr(self.model, "loss", None)
-
-    def loss(self, x, y, y_pred, sample_weight, training: bool):
-        kwargs = {"training": training} if self._loss_has_training else {}
-        return self.model.compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **kwargs
-        )
-
-    def track(self, loss, batch_size):
-        tracker = internals.loss_tracker(self.model)
-        if tracker is not None:
-            tracker.update_state(loss, sample_weight=batch_size)
-
-    def update_metrics(self, x, y, y_pred, sample_weight):
-        self.model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-
-    def results(self) -> dict:
-        return self.model.get_metrics_result()
-
-    def reset(self):
-        self.model.reset_metrics()
-
-    @property
-    def variables(self) -> list:
-        """The loss tracker's and metrics' variables (e.g. for checkpoints)."""
-        return list(self.model.metrics_variables)
-
-
-class StandaloneObjective:
-    """A loss computed without touching the model's compile state (no metrics).
-
-    Used by tools such as `tfxfer.lr_find`, which must leave the model as it
-    found it.
-    """
-
-    def __init__(self, model: keras.Model, loss, loss_weights=None):
-        self.model = model
-        self.loss_spec = loss
-        self._loss_fn = internals.compile_loss(
-            loss, loss_weights, getattr(model, "output_names", None)
-        )
-        self._tracker = keras.metrics.Mean(name="loss")
-
-    needs_targets = True
-
-    def loss(self, x, y, y_pred, sample_weight, training: bool):
-        total = self._loss_fn(y, y_pred, sample_weight)
-        for extra in self.model.losses:
-            extra = tf.cast(tf.reduce_sum(extra), total.dtype)
-            total = total + scale_loss_for_distribution(extra)
-        return total
-
-    def track(self, loss, batch_size):
-        self._tracker.update_state(loss, sample_weight=batch_size)
-
-    def update_metrics(self, x, y, y_pred, sample_weight):
-        pass
-
-    def results(self) -> dict:
-        return {"loss": self._tracker.result()}
-
-    def reset(self):
-        self._tracker.reset_state()
-
-    @property
-    def variables(self) -> list:
-        """The loss tracker's variables (e.g. for checkpoints)."""
-        return list(self._tracker.variables)
 
 
 def _relaxed_spec(value):
@@ -556,11 +467,7 @@ class StepFunctions:
             pipelined = (
                 training and xla and self.xla_scope == "loop" and self.check_finite
             )
-            if kind == "distributed":
-                self._fns[key] = self.distributed.function(
-                    training, xla, known=signature
-                )
-            elif kind == "array" and pipelined:
+            if kind == "array" and pipelined:
                 self._fns[key] = self._pipelined_array_fn(signature)
             elif kind == "array":
                 self._fns[key] = self._array_fn(training, xla, signature)
@@ -572,10 +479,8 @@ class StepFunctions:
         """Calls a compiled function, falling back from XLA if it fails to compile.
 
         Args:
-            kind: "array" (args: `(x, y, sample_weight)`, blocks, start, n),
-                "dataset" (args: iterator, n) or "distributed" (args: a
-                distributed iterator, n, and whether `n` batches are known
-                to be left).
+            kind: "array" (args: `(x, y, sample_weight)`, blocks, start, n)
+                or "dataset" (args: iterator, n).
 
         Returns:
             `(ran, ok, exhausted, losses, logs)`: steps run, whether the last
@@ -597,9 +502,6 @@ class StepFunctions:
                 tf.TensorSpec([], tf.int32),
                 tf.TensorSpec([], tf.int32),
             )
-        elif kind == "distributed":
-            iterator, n, signature = args
-            args = (iterator, n)
         xla = self.use_xla and supports_xla
         fn, key = self._function(kind, training, xla, signature)
         first_call = key not in self._ran

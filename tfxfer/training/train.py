@@ -191,7 +191,7 @@ def train(
     model compiled with SGD and accuracy trains with them, and so do
     compile's `steps_per_execution` when more than 1 and its `jit_compile`
     when it differs from what compile's `"auto"` resolves to; otherwise
-    tfxfer's `"auto"` applies (see `tfxfer.training.trainer.compile_settings`).
+    tfxfer's `"auto"` applies (see `tfxfer.training.objective.compile_settings`).
     Like `fit` after `compile`, `train` leaves the model compiled with the
     loss, metrics and optimizer used (`model.optimizer`).
 

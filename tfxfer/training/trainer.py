@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import numbers
 import os
 import warnings
 from typing import Any
@@ -33,6 +32,12 @@ from tfxfer.training.divergence import DivergenceMonitor
 from tfxfer.training.epoch_iterator import EpochIterator
 from tfxfer.training.fit_arguments import check_fit_arguments, should_evaluate
 from tfxfer.training.non_finite import non_finite_error
+from tfxfer.training.objective import (
+    CompiledObjective,
+    build_objective,
+    compile_settings,
+    flatten_logs,
+)
 from tfxfer.training.progress import EpochLogger, resolve_verbose
 from tfxfer.training.state import (
     TrainState,
@@ -42,13 +47,8 @@ from tfxfer.training.state import (
     restore,
     snapshot,
 )
-from tfxfer.training.step_functions import (
-    CompiledObjective,
-    StandaloneObjective,
-    StepFunctions,
-    auto_xla_policy,
-)
-from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
+from tfxfer.training.step_functions import StepFunctions, auto_xla_policy
+from tfxfer.utils.optimizers import fresh_optimizer
 from tfxfer.utils.validation import (
     check_callbacks,
     check_choice,
@@ -59,73 +59,6 @@ from tfxfer.utils.validation import (
     check_positive_number,
     check_seed,
 )
-
-
-def _as_metrics(metrics):
-    if isinstance(metrics, str):
-        return [metrics]
-    if isinstance(metrics, tuple):
-        return list(metrics)
-    return metrics
-
-
-def _default_compute_loss(model) -> bool:
-    return type(model).compute_loss is keras.Model.compute_loss
-
-
-def compile_settings(model: keras.Model, jit_compile, steps_per_execution) -> tuple:
-    """`(jit_compile, steps_per_execution)`: what is given, else the model's
-    `compile`'s, else `"auto"`.
-
-    Compile's `steps_per_execution` is used when it is more than 1 (1 is
-    compile's default, so it cannot tell a choice from no choice; tfxfer's
-    `"auto"` then applies). Compile resolves its default `jit_compile="auto"`
-    to True or False (False on machines without a GPU, under a strategy, or
-    when a layer does not support XLA); compile's value is used when it
-    differs from that resolution (an explicit choice).
-    Otherwise tfxfer's `"auto"` applies: XLA once the run is long enough to
-    repay it, where every layer supports it.
-
-    Example:
-
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    >>> model.compile(optimizer="adam", loss="mse", steps_per_execution=8)
-    >>> compile_settings(model, None, None)
-    ('auto', 8)
-    """
-    config = (
-        internals.compile_arguments(model) if getattr(model, "compiled", False) else {}
-    )
-    if steps_per_execution is None:
-        compiled = config.get("steps_per_execution", 1)
-        usable = isinstance(compiled, numbers.Integral) and not isinstance(
-            compiled, bool
-        )
-        steps_per_execution = int(compiled) if usable and compiled > 1 else "auto"
-    if jit_compile is None:
-        compiled = config.get("jit_compile", "auto")
-        explicit = isinstance(compiled, bool) and (
-            compiled != internals.resolved_auto_jit_compile(model)
-        )
-        jit_compile = compiled if explicit else "auto"
-    return jit_compile, steps_per_execution
-
-
-def _flatten_logs(model: keras.Model, logs: dict):
-    """`evaluate`'s list of results, in the order `Model.evaluate` gives."""
-    names = []
-    for metric in model.metrics:
-        # Compile's metrics container lists the metrics it holds.
-        inner = getattr(metric, "metrics", None)
-        if isinstance(inner, list | tuple) and not isinstance(
-            metric, keras.metrics.Mean
-        ):
-            names += [m.name for m in inner]
-        else:
-            names.append(metric.name)
-    values = [logs[name] for name in names if name in logs]
-    values += [logs[key] for key in sorted(logs) if key not in names]
-    return values[0] if len(values) == 1 else values
 
 
 def _in_strategy_scope(method):
@@ -276,7 +209,6 @@ class Trainer:
             )
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
-        self._optimizer_origin = "name" if isinstance(optimizer, str) else "given"
         # A model built under a tf.distribute strategy trains under it; its
         # compile state and optimizer are created in the strategy's scope.
         self.strategy = model_strategy(model)
@@ -286,18 +218,15 @@ class Trainer:
             else contextlib.nullcontext()
         )
         with scope:
-            if _compile_model:
-                optimizer = self._compile(
-                    loss, optimizer, learning_rate, metrics, loss_weights
-                )
-                objective = CompiledObjective(model)
-            else:
-                if loss is None:
-                    raise ValueError("Argument `loss` is required. Received: loss=None")
-                optimizer = get_optimizer(
-                    "adam" if optimizer is None else optimizer, learning_rate
-                )
-                objective = StandaloneObjective(model, loss, loss_weights)
+            objective, optimizer, self._optimizer_origin = build_objective(
+                model,
+                loss=loss,
+                optimizer=optimizer,
+                learning_rate=learning_rate,
+                metrics=metrics,
+                loss_weights=loss_weights,
+                compile=_compile_model,
+            )
             self._compile_model = _compile_model
             if self.strategy is not None and not _created_in_scope(
                 self.strategy, optimizer
@@ -348,49 +277,6 @@ class Trainer:
         self._initial_optimizer_values = None
 
     # -- compile ------------------------------------------------------------
-
-    def _compile(self, loss, optimizer, learning_rate, metrics, loss_weights):
-        model = self.model
-        compiled = bool(getattr(model, "compiled", False))
-        if compiled and all(
-            v is None for v in (loss, optimizer, learning_rate, metrics, loss_weights)
-        ):
-            self._optimizer_origin = "compiled"
-            return model.optimizer
-        config = internals.compile_arguments(model) if compiled else {}
-        if optimizer is None and compiled and model.optimizer is not None:
-            self._optimizer_origin = "compiled"
-            resolved = model.optimizer
-            if learning_rate is not None:
-                resolved.learning_rate = learning_rate
-        else:
-            if optimizer is None:
-                self._optimizer_origin = "name"
-            resolved = get_optimizer(
-                "adam" if optimizer is None else optimizer, learning_rate
-            )
-        loss = loss if loss is not None else config.get("loss")
-        if loss is None and _default_compute_loss(model) and not model.losses:
-            raise ValueError(
-                "Argument `loss` is required: the model is not compiled with a "
-                "loss and does not compute one itself. Pass e.g. "
-                "loss='sparse_categorical_crossentropy'. Received: loss=None"
-            )
-        model.compile(
-            optimizer=resolved,
-            loss=loss,
-            metrics=_as_metrics(
-                metrics if metrics is not None else config.get("metrics")
-            ),
-            loss_weights=(
-                loss_weights if loss_weights is not None else config.get("loss_weights")
-            ),
-            weighted_metrics=_as_metrics(config.get("weighted_metrics")),
-            # Kept from the model's own compile, so `fit` still uses them.
-            steps_per_execution=config.get("steps_per_execution", 1),
-            jit_compile=config.get("jit_compile", "auto"),
-        )
-        return model.optimizer  # wrapped in a LossScaleOptimizer under mixed_float16
 
     def _compile_objects(self) -> tuple:
         return internals.compiled_objects(self.model)
@@ -968,7 +854,7 @@ class Trainer:
         logs = self._evaluate_epoch(iterator, callback_list)
         if return_dict:
             return logs
-        return _flatten_logs(self.model, logs)
+        return flatten_logs(self.model, logs)
 
     # -- reuse --------------------------------------------------------------
 
