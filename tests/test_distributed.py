@@ -205,6 +205,195 @@ def test_mirrored_fine_tune_nan_safety_scope_check_and_resume(mirrored):
     assert mirrored["resume_identical"]
 
 
+@pytest.fixture(scope="module")
+def mirrored_steps():
+    """Several steps per compiled call, mid-epoch checkpoints and XLA under
+    MirroredStrategy (2 logical CPUs): one process, tiny model."""
+    return _python(
+        """
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import os, tempfile, warnings
+        import keras, tfxfer
+        from tfxfer.errors import NonFiniteLossError
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        x, y = data()
+        RUN = dict(loss=LOSS, epochs=2, batch_size=32, shuffle=True, seed=1,
+                   verbose=0)
+
+        def small():
+            keras.utils.set_random_seed(0)
+            with strategy.scope():
+                return keras.Sequential([
+                    keras.Input((8,)),
+                    keras.layers.Dense(4, activation="relu"),
+                    keras.layers.Dense(3, activation="softmax"),
+                ])
+
+        class Batches(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.begin, self.end = [], []
+            def on_train_batch_begin(self, batch, logs=None):
+                self.begin.append(batch)
+            def on_train_batch_end(self, batch, logs=None):
+                self.end.append([batch, sorted(logs)])
+
+        def weights(model):
+            return [w.tolist() for w in model.get_weights()]
+
+        out = {}
+        for spe in (1, 4, "auto"):
+            model, batches = small(), Batches()
+            tfxfer.train(model, x, y, steps_per_execution=spe,
+                         callbacks=[batches], **RUN)
+            out[f"arrays_{spe}"] = weights(model)
+            out[f"begin_{spe}"], out[f"end_{spe}"] = batches.begin, batches.end
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+        unknown = ds.filter(lambda a, b: True)  # size unknown to the loop
+        for name, data_, spe in (("ds_1", ds, 1), ("ds_4", ds, 4),
+                                 ("unknown_4", unknown, 4)):
+            model = small()
+            tfxfer.train(model, data_, loss=LOSS, epochs=2, verbose=0,
+                         steps_per_execution=spe)
+            out[name] = weights(model)
+        # A NaN in the 3rd batch: the error names it; the weights are those
+        # after the 2 good steps, whatever the steps per call.
+        bad = x.copy(); bad[70, 3] = np.nan
+        for spe in (1, 4):
+            model = small()
+            try:
+                tfxfer.train(model, bad, y, steps_per_execution=spe,
+                             **{**RUN, "shuffle": False})
+                out[f"nan_{spe}"] = "no error"
+            except NonFiniteLossError as error:
+                out[f"nan_{spe}"] = str(error)
+            out[f"nan_weights_{spe}"] = weights(model)
+        # checkpoint_freq in steps: a crash in the middle of epoch 2, then
+        # the same call resumes from the last mid-epoch checkpoint.
+        class Crash(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+            def on_train_batch_end(self, batch, logs=None):
+                if self.epoch == 1 and batch >= 4:
+                    raise RuntimeError("crash")
+
+        model = small()
+        tfxfer.train(model, x, y, steps_per_execution=2, **RUN)
+        out["uninterrupted"] = weights(model)
+        folder = tempfile.mkdtemp()
+        ckpt = dict(steps_per_execution=2, checkpoint_dir=folder,
+                    checkpoint_freq=3)
+        try:
+            tfxfer.train(small(), x, y, callbacks=[Crash()], **ckpt, **RUN)
+        except RuntimeError:
+            pass
+        out["checkpoints"] = sorted(
+            f for f in os.listdir(folder) if f.endswith(".index"))
+        model = small()
+        tfxfer.train(model, x, y, **ckpt, **RUN)
+        out["resumed"] = weights(model)
+        # XLA compiles each replica's step; an op XLA cannot compile falls
+        # back to a plain tf.function with one warning.
+        model = small()
+        trainer = tfxfer.Trainer(model, loss=LOSS, jit_compile=True,
+                                 steps_per_execution=4, seed=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer.fit(x, y, epochs=2, batch_size=32, shuffle=True, verbose=0)
+        out["xla"] = weights(model)
+        out["xla_used"] = trainer.steps.use_xla and not trainer.steps.xla_failed
+        out["xla_warnings"] = [str(w.message) for w in caught
+                               if "XLA" in str(w.message)]
+
+        class NotXla(keras.layers.Layer):
+            def call(self, inputs):
+                twice = tf.numpy_function(lambda a: a * 2, [inputs], tf.float32)
+                return tf.ensure_shape(twice, inputs.shape)
+
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            model = keras.Sequential([keras.Input((8,)), NotXla(),
+                                      keras.layers.Dense(3, activation="softmax")])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tfxfer.train(model, x, y, jit_compile=True, steps_per_execution=4,
+                         **RUN)
+        out["fallback_warnings"] = [str(w.message) for w in caught
+                                    if "XLA" in str(w.message)]
+        out["fallback_finite"] = all(
+            bool(np.isfinite(w).all()) for w in model.get_weights())
+        print(json.dumps(out))
+        """
+    )
+
+
+def _arrays(weights):
+    return [np.array(w) for w in weights]
+
+
+@pytest.mark.slow
+def test_mirrored_steps_per_execution_gives_the_same_weights(mirrored_steps):
+    reference = _arrays(mirrored_steps["arrays_1"])
+    for name in ("arrays_4", "arrays_auto"):
+        assert _relative(reference, _arrays(mirrored_steps[name])) < 1e-6, name
+    dataset = _arrays(mirrored_steps["ds_1"])
+    for name in ("ds_4", "unknown_4"):
+        assert _relative(dataset, _arrays(mirrored_steps[name])) < 1e-6, name
+
+
+@pytest.mark.slow
+def test_mirrored_batch_callbacks_run_once_per_compiled_call(mirrored_steps):
+    # 8 batches an epoch: as in `fit`, the hooks get each call's first and
+    # last batch, and the logs of its last step.
+    assert mirrored_steps["begin_1"] == list(range(8)) * 2
+    assert mirrored_steps["begin_4"] == [0, 4, 0, 4]
+    assert [b for b, _ in mirrored_steps["end_4"]] == [3, 7, 3, 7]
+    assert all(keys == ["loss"] for _, keys in mirrored_steps["end_4"])
+    assert len(mirrored_steps["end_auto"]) <= 16
+
+
+@pytest.mark.slow
+def test_mirrored_non_finite_step_stops_at_the_same_step_for_any_call_size(
+    mirrored_steps,
+):
+    for spe in (1, 4):
+        message = mirrored_steps[f"nan_{spe}"]
+        assert "epoch 1, step 3" in message, message
+    assert (
+        _relative(
+            _arrays(mirrored_steps["nan_weights_1"]),
+            _arrays(mirrored_steps["nan_weights_4"]),
+        )
+        < 1e-6
+    )
+    assert all(np.isfinite(w).all() for w in _arrays(mirrored_steps["nan_weights_4"]))
+
+
+@pytest.mark.slow
+def test_mirrored_checkpoint_freq_in_steps_resumes_mid_epoch(mirrored_steps):
+    # Steps 3, 6 (epoch 1), 9 (epoch 2, batch 1) and the end of epoch 1.
+    assert len(mirrored_steps["checkpoints"]) >= 2
+    assert (
+        _relative(
+            _arrays(mirrored_steps["uninterrupted"]), _arrays(mirrored_steps["resumed"])
+        )
+        == 0.0
+    )
+
+
+@pytest.mark.slow
+def test_mirrored_xla_compiles_each_replica_step_or_warns_once(mirrored_steps):
+    assert mirrored_steps["xla_used"]
+    assert mirrored_steps["xla_warnings"] == []
+    reference = _arrays(mirrored_steps["arrays_4"])
+    assert _relative(reference, _arrays(mirrored_steps["xla"])) < 1e-5
+    warnings = mirrored_steps["fallback_warnings"]
+    assert len(warnings) == 1 and "XLA could not compile" in warnings[0], warnings
+    assert mirrored_steps["fallback_finite"]
+
+
 def _free_ports(n):
     sockets = [socket.socket() for _ in range(n)]
     try:

@@ -83,29 +83,47 @@ def _zeros_for_none(grads, variables):
 class DistributedSteps:
     """The compiled steps of one `StepFunctions` under a strategy.
 
+    A compiled call runs up to `n` steps on batches of a distributed
+    iterator inside one `tf.while_loop` (Keras' `steps_per_execution`),
+    stopping after a step that is not finite. Each replica's forward and
+    backward pass can be compiled with XLA (`xla=True`): the all-reduce of the
+    finite flag and the optimizer's update (with its all-reduce of the
+    gradients) stay outside XLA, since XLA cannot compile a function whose
+    operations span several devices (Keras' `fit` with `jit_compile=True`
+    under `MirroredStrategy` fails for that reason: "Trying to access
+    resource ... located in device CPU:1 from device CPU:0").
+
     Args:
         steps: The `StepFunctions` (its model, objective and optimizer were
             created under `strategy`).
         strategy: The `tf.distribute.Strategy`.
         state: The run's `TrainState` (its step counter is advanced by each
-            applied training step).
+            applied training step, inside the compiled call).
     """
 
     def __init__(self, steps, strategy, state):
         self.steps = steps
         self.strategy = strategy
         self.state = state
-        self._fns = {}
+        self._xla_gradients = None
+        self._xla_test = None
 
     @property
     def num_replicas(self) -> int:
         return self.strategy.num_replicas_in_sync
 
-    def _replica_train(self, x, y, sample_weight):
+    def _replica_train(self, x, y, sample_weight, xla):
         """One replica's step; returns its loss and whether all were finite."""
         steps = self.steps
         variables = steps.trainable_variables
-        total, finite, grads = steps._gradients(x, y, sample_weight)
+        if xla:
+            if self._xla_gradients is None:
+                self._xla_gradients = compile_step(
+                    steps._gradients, jit_compile=True, autograph=False
+                )
+            total, finite, grads = self._xla_gradients(x, y, sample_weight)
+        else:
+            total, finite, grads = steps._gradients(x, y, sample_weight)
         grads = _zeros_for_none(grads, variables)
         if not steps.check_finite:
             steps.optimizer.apply(grads, variables)
@@ -131,40 +149,108 @@ class DistributedSteps:
         context.merge_call(apply_if_finite, args=(finite, grads))
         return total, finite
 
-    def _replica_test(self, x, y, sample_weight):
-        loss, _ = self.steps._test_step(x, y, sample_weight)
+    def _replica_test(self, x, y, sample_weight, xla):
+        if xla:
+            if self._xla_test is None:
+                self._xla_test = compile_step(
+                    self.steps._test_step, jit_compile=True, autograph=False
+                )
+            loss, _ = self._xla_test(x, y, sample_weight)
+        else:
+            loss, _ = self.steps._test_step(x, y, sample_weight)
         return loss
 
-    def _train(self, batch):
-        strategy, steps = self.strategy, self.steps
-        x, y, sample_weight = batch
-        total, finite = strategy.run(self._replica_train, args=(x, y, sample_weight))
+    def _step(self, batch, training: bool, xla: bool):
+        """One step on a distributed batch: `(global loss, finite)`."""
+        strategy = self.strategy
+        x, y, sample_weight = (batch.get(k) for k in ("x", "y", "sample_weight"))
+        if training:
+            total, finite = strategy.run(
+                self._replica_train, args=(x, y, sample_weight, xla)
+            )
+            finite = strategy.experimental_local_results(finite)[0]
+            # Counted inside the compiled call: no eager work per step.
+            self.state.step.assign_add(tf.cast(finite, tf.int64))
+        else:
+            total = strategy.run(self._replica_test, args=(x, y, sample_weight, xla))
+            finite = tf.constant(True)
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
-        finite = strategy.experimental_local_results(finite)[0]
-        # Counted and logged inside the compiled step: no eager work per step.
-        self.state.step.assign_add(tf.cast(finite, tf.int64))
-        return loss, finite, steps.objective.results()
+        return tf.cast(loss, tf.float32), finite
 
-    def _test(self, batch):
-        x, y, sample_weight = batch
-        loss = self.strategy.run(self._replica_test, args=(x, y, sample_weight))
-        return (
-            self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-            tf.constant(True),
-            self.steps.objective.results(),
-        )
+    def _loop(self, training: bool, xla: bool, known: bool):
+        """Runs up to `n` steps on batches of a distributed iterator.
 
-    def function(self, training: bool):
-        """The compiled step (traced once per input structure)."""
-        if training not in self._fns:
-            self._fns[training] = compile_step(self._train if training else self._test)
-        return self._fns[training]
+        With `known=True` the caller knows that `n` batches are left, and the
+        loop reads them with `get_next`. Otherwise each step first asks the
+        iterator for an optional batch and the loop ends when there is none.
+        Returns `(ran, ok, exhausted, losses, logs)` as `StepFunctions.call`.
+        """
+        buffer = self.steps.buffer
+
+        def record(losses, i, loss):
+            return tf.tensor_scatter_nd_update(losses, [[i]], [loss])
+
+        def run(iterator, n):
+            self.steps.traces += 1
+            losses = tf.zeros([buffer], tf.float32)
+            if known:
+
+                def body(i, ok, losses):
+                    loss, finite = self._step(iterator.get_next(), training, xla)
+                    return i + 1, finite, record(losses, i, loss)
+
+                ran, ok, losses = tf.while_loop(
+                    lambda i, ok, _: tf.logical_and(i < n, ok),
+                    body,
+                    (tf.constant(0), tf.constant(True), losses),
+                    parallel_iterations=1,
+                )
+                more = tf.constant(True)
+            else:
+
+                def body(i, ok, more, losses):
+                    optional = iterator.get_next_as_optional()
+
+                    def step():
+                        batch = optional.get_value()
+                        loss, finite = self._step(batch, training, xla)
+                        return i + 1, finite, tf.constant(True), record(losses, i, loss)
+
+                    return tf.cond(
+                        optional.has_value(),
+                        step,
+                        lambda: (i, ok, tf.constant(False), losses),
+                    )
+
+                ran, ok, more, losses = tf.while_loop(
+                    lambda i, ok, more, _: tf.logical_and(
+                        tf.logical_and(i < n, ok), more
+                    ),
+                    body,
+                    (tf.constant(0), tf.constant(True), tf.constant(True), losses),
+                    parallel_iterations=1,
+                )
+            return (
+                ran,
+                ok,
+                tf.logical_not(more),
+                losses,
+                self.steps.objective.results(),
+            )
+
+        return compile_step(run, autograph=False)
+
+    def function(self, training: bool, xla: bool = False, known: bool = True):
+        """A new compiled multi-step call (`StepFunctions` caches it)."""
+        return self._loop(training, xla, known)
 
     def clear(self) -> None:
-        self._fns.clear()
+        """Drops the per-replica XLA functions (their variables changed)."""
+        self._xla_gradients = None
+        self._xla_test = None
 
     def distribute(self, dataset: tf.data.Dataset):
-        """Distributes a dataset of global batches of `(x, y, sample_weight)`."""
+        """Distributes a dataset of global batches (see `array_dataset`)."""
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
@@ -175,7 +261,8 @@ class DistributedSteps:
 
 
 def array_dataset(adapter, order: tf.Tensor, start_batch: int = 0) -> tf.data.Dataset:
-    """Global batches of an `ArrayAdapter`'s data in `order`, from a batch on."""
+    """Global batches of an `ArrayAdapter`'s data in `order`, from a batch on,
+    as dicts of `x`, `y` and `sample_weight` (those present)."""
     x, y, sample_weight = adapter.arrays
     size = adapter.batch_size
     indices = tf.data.Dataset.from_tensor_slices(order[start_batch * size :])
@@ -186,17 +273,26 @@ def array_dataset(adapter, order: tf.Tensor, start_batch: int = 0) -> tf.data.Da
                 return None
             return keras.tree.map_structure(lambda t: tf.gather(t, index), part)
 
-        return take(x), take(y), take(sample_weight)
+        return _present(
+            {"x": take(x), "y": take(y), "sample_weight": take(sample_weight)}
+        )
 
     return indices.batch(size).map(gather)
 
 
+def _present(batch: dict) -> dict:
+    # A distributed iterator read inside a compiled loop cannot hold None.
+    return {k: v for k, v in batch.items() if v is not None}
+
+
 def dataset_batches(adapter) -> tf.data.Dataset:
-    """A `DatasetAdapter`'s dataset as `(x, y, sample_weight)` triples."""
+    """A `DatasetAdapter`'s dataset as dicts of `x`, `y` and `sample_weight`
+    (those present)."""
     from tfxfer.training.data_adapters import unpack
 
     def triple(*batch):
         element = batch[0] if len(batch) == 1 else batch
-        return unpack(element)
+        x, y, sample_weight = unpack(element)
+        return _present({"x": x, "y": y, "sample_weight": sample_weight})
 
     return adapter.dataset.map(triple)

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfxfer.training.distributed import array_dataset, dataset_batches
+
 _RAN_OUT = (
     "Your input ran out of data; interrupting training. Make sure that your "
     "dataset or generator can generate at least `steps_per_epoch * epochs` "
@@ -105,11 +107,10 @@ class EpochIterator:
         self._iterator = None  # dataset iterator of the current pass
         self._ever_ran = False
         self._resumed = False
-        # Checkpoints within an epoch: every `save_every` steps (counted by
-        # `state.step`), `on_save(done)` is called after the step that ends
-        # on a multiple; compiled calls are cut to end there.
+        # Checkpoints within an epoch, every `save_every` steps (counted by
+        # `state.step`): compiled calls are cut to end on a multiple, where
+        # the run's checkpoint callback saves at the batch-end hook.
         self.save_every = None
-        self.on_save = None
 
     def reset(self) -> None:
         """Starts the next epoch at a new pass (as Keras' `evaluate` does)."""
@@ -130,6 +131,7 @@ class EpochIterator:
         self._order = tf.constant(order, dtype=tf.int32)
         self._pass = self.adapter.blocks(self._order)
         self._position = position
+        self._iterator = None
         self._resumed = True
 
     @property
@@ -147,6 +149,12 @@ class EpochIterator:
     def run(self, callbacks=None, *, model=None, stop_on_non_finite=True, start=0):
         """Runs one epoch.
 
+        The one loop for every source (in-memory arrays, datasets, and
+        either under a `tf.distribute` strategy): each compiled call runs
+        up to `steps_per_execution` steps, cut short where the pass ends, at
+        a checkpoint's step or after a step that is not finite; the
+        batch-level callback hooks are dispatched here, once per call.
+
         Args:
             callbacks: A `keras.callbacks.CallbackList`, or None.
             model: The model, whose `stop_training` ends the epoch early.
@@ -158,16 +166,53 @@ class EpochIterator:
 
         Returns:
             An `EpochResult`.
+
+        Raises:
+            ValueError: If a dataset yields no batch at all.
         """
-        if self.steps.distributed is not None:
-            result = self._run_distributed(callbacks, model, stop_on_non_finite, start)
-        elif self.adapter.kind == "array":
-            result = self._run_arrays(callbacks, model, stop_on_non_finite, start)
-        else:
-            result = self._run_dataset(callbacks, model, stop_on_non_finite)
-        if result.steps:
+        begin, end = self._hooks(callbacks)
+        self._open()
+        target = self.num_batches
+        done, logs, non_finite = start, {}, None
+        while target is None or done < target:
+            left = self._batches_left()
+            if left == 0:
+                if self.steps_per_epoch:
+                    warnings.warn(_RAN_OUT, stacklevel=3)
+                break
+            wanted = self.steps.buffer if target is None else target - done
+            count = self._call_size(
+                self.steps.chunk_size(wanted if left is None else min(wanted, left))
+            )
+            if begin is not None:
+                begin(done)
+            ran, ok, exhausted, loss, logs = self._call(count, left)
+            self._position += ran
+            done += ran
+            if not ok:
+                cause, inspected = self._culprit(ran)
+                non_finite = NonFiniteStep(done - 1, loss, cause, inspected)
+                if stop_on_non_finite:
+                    break
+            if ran and end is not None:
+                end(done - 1, logs_to_python(logs))
+            if self._stopped(model):
+                break
+            if exhausted:
+                if self.steps_per_epoch and done < self.steps_per_epoch:
+                    warnings.warn(_RAN_OUT, stacklevel=3)
+                self._iterator = None
+                break
+        self._close()
+        if done > start:
             self._ever_ran = True
-        return result
+        elif not self._ever_ran and self.adapter.kind != "array":
+            raise ValueError(
+                "Argument `x` must yield at least one batch. Received: an empty dataset"
+            )
+        return EpochResult(
+            logs_to_python(logs) if done > start else {}, done - start, non_finite
+        )
 
     def _stopped(self, model) -> bool:
         if model is None:
@@ -176,7 +221,16 @@ class EpochIterator:
             return bool(model.stop_training)
         return bool(getattr(model, "stop_evaluating", False))
 
-    # -- arrays -------------------------------------------------------------
+    def _steps_to_save(self) -> int | None:
+        if not (self.training and self.save_every):
+            return None
+        return self.save_every - int(self.state.step.numpy()) % self.save_every
+
+    # -- the source: arrays, a dataset, either distributed ---------------------
+
+    @property
+    def _distributed(self):
+        return self.steps.distributed
 
     def _new_pass(self):
         n = self.adapter.num_samples
@@ -189,206 +243,103 @@ class EpochIterator:
         self._position = 0
         self._iterator = None
 
-    def _steps_to_save(self) -> int | None:
-        if not (self.training and self.save_every):
-            return None
-        return self.save_every - int(self.state.step.numpy()) % self.save_every
-
-    def _run_arrays(self, callbacks, model, stop_on_non_finite, start=0):
-        adapter, steps = self.adapter, self.steps
-        begin, end = self._hooks(callbacks)
-        if self._resumed:
-            self._resumed = False
-        elif self._pass is None or self.steps_per_epoch is None:
-            self._new_pass()
-        target = self.steps_per_epoch or adapter.num_batches
-        done, logs, non_finite = start, {}, None
-        while done < target:
-            if self._position >= adapter.num_batches:
-                warnings.warn(_RAN_OUT, stacklevel=4)
-                break
-            block, row, rows_left = adapter.locate(self._position)
-            count = steps.chunk_size(min(target - done, rows_left))
-            to_save = self._steps_to_save()
-            if to_save is not None:
-                count = min(count, to_save)
-            if begin is not None:
-                begin(done)
-            ran, ok, _, losses, logs = steps.call(
-                "array",
-                self.training,
-                adapter.supports_xla,
-                (
-                    adapter.arrays,
-                    self._pass[block],
-                    tf.constant(row),
-                    tf.constant(count),
-                ),
-            )
-            self._position += ran
-            done += ran
-            if self.training:
-                self.state.step.assign_add(ran if ok else ran - 1)
-            if not ok:
-                indices = self._pass[block][row + ran - 1].numpy()
-                non_finite = NonFiniteStep(
-                    done - 1, float(losses[-1]), adapter.non_finite(indices), True
-                )
-                if stop_on_non_finite:
-                    break
-            if end is not None:
-                end(done - 1, logs_to_python(logs))
-            if (
-                ok
-                and self.save_every
-                and self.on_save is not None
-                and done < target
-                and self._steps_to_save() == self.save_every
-            ):
-                self.on_save(done)
-            if self._stopped(model):
-                break
-        if self._position >= adapter.num_batches:
-            self._pass = None
-        return EpochResult(logs_to_python(logs), done - start, non_finite)
-
-    def _pass_ended(self) -> bool:
-        """Whether a dataset of known size has no batch left in this pass
-        (warns, as Keras does, when `steps_per_epoch` asked for more)."""
-        known = self.adapter.num_batches
-        if known is None or self._position < known:
-            return False
-        if self.steps_per_epoch:
-            warnings.warn(_RAN_OUT, stacklevel=5)
-        return True
-
-    # -- under a tf.distribute strategy ---------------------------------------
-
-    def _run_distributed(self, callbacks, model, stop_on_non_finite, start=0):
-        """One epoch, one compiled step per batch, batches distributed."""
-        from tfxfer.training.distributed import array_dataset, dataset_batches
-
-        adapter, dist = self.adapter, self.steps.distributed
-        begin, end = self._hooks(callbacks)
-        arrays = adapter.kind == "array"
-        if arrays:
+    def _open(self) -> None:
+        """Starts the epoch: a new pass where one is due, and its iterator."""
+        adapter, dist = self.adapter, self._distributed
+        if adapter.kind == "array":
             if self._resumed:
                 self._resumed = False
             elif self._pass is None or self.steps_per_epoch is None:
                 self._new_pass()
-            if self._iterator is None:
+            if dist is not None and self._iterator is None:
                 dataset = array_dataset(adapter, self._order, self._position)
                 self._iterator = iter(dist.distribute(dataset))
-        else:
-            adapter.on_epoch_begin()
-            if self._iterator is None or self.steps_per_epoch is None:
-                self._iterator = iter(dist.distribute(dataset_batches(adapter)))
-                self._position = 0
-        fn = dist.function(self.training)
-        target = self.num_batches
-        done, non_finite = start, None
-        while target is None or done < target:
-            if self._pass_ended():
-                break
-            try:
-                batch = next(self._iterator)
-            except StopIteration:
-                self._iterator = None
-                if self.steps_per_epoch and done < self.steps_per_epoch:
-                    warnings.warn(_RAN_OUT, stacklevel=4)
-                break
-            if begin is not None:
-                begin(done)
-            loss, ok, step_logs = fn(batch)
-            ok = bool(ok)
-            self._position += 1
-            done += 1
-            if not ok:
-                culprit = None
-                if arrays:
-                    size = adapter.batch_size
-                    row = self._position - 1
-                    indices = self._order[row * size : (row + 1) * size].numpy()
-                    culprit = adapter.non_finite(indices)
-                non_finite = NonFiniteStep(done - 1, float(loss), culprit, arrays)
-                if stop_on_non_finite:
-                    break
-            if end is not None:
-                end(done - 1, logs_to_python(step_logs))
-            if self._stopped(model):
-                break
-        known = adapter.num_batches
+            return
+        adapter.on_epoch_begin()
+        if self._iterator is None or self.steps_per_epoch is None:
+            self._iterator = self._dataset_iterator()
+            self._position = 0
+
+    def _dataset_iterator(self):
+        dist = self._distributed
+        if dist is None:
+            return self.adapter.iterator()
+        return iter(dist.distribute(dataset_batches(self.adapter)))
+
+    def _close(self) -> None:
+        known = self.adapter.num_batches
         if known is not None and self._position >= known:
             self._pass = None
             self._iterator = None
-        if not arrays:
-            adapter.on_epoch_end()
-        if done == start and not self._ever_ran and not arrays:
-            raise ValueError(
-                "Argument `x` must yield at least one batch. Received: an empty dataset"
-            )
-        logs = logs_to_python(self.steps.objective.results()) if done > start else {}
-        return EpochResult(logs, done - start, non_finite)
+        if self.adapter.kind != "array":
+            self.adapter.on_epoch_end()
 
-    # -- datasets -------------------------------------------------------------
+    def _batches_left(self) -> int | None:
+        """Batches left in this pass (None if the dataset's size is unknown)."""
+        known = self.adapter.num_batches
+        return None if known is None else max(0, known - self._position)
 
-    def _run_dataset(self, callbacks, model, stop_on_non_finite):
+    def _call_size(self, count: int) -> int:
+        """`count`, cut to end at a checkpoint's step and, for arrays gathered
+        by the compiled call, at the end of the current block."""
+        to_save = self._steps_to_save()
+        if to_save is not None:
+            count = min(count, to_save)
+        if self.adapter.kind == "array" and self._distributed is None:
+            _, _, rows_left = self.adapter.locate(self._position)
+            count = min(count, rows_left)
+        return count
+
+    def _call(self, count: int, left: int | None):
+        """One compiled call of up to `count` steps.
+
+        Returns `(ran, ok, exhausted, loss of the last step, logs)`.
+        """
         adapter, steps = self.adapter, self.steps
-        begin, end = self._hooks(callbacks)
-        adapter.on_epoch_begin()
-        if self._iterator is None or self.steps_per_epoch is None:
-            self._iterator = adapter.iterator()
-            self._position = 0
-        target = self.num_batches
-        done, logs, non_finite = 0, {}, None
-        holder = {"iterator": self._iterator}
+        if self._distributed is not None:
+            kind = "distributed"
+            args = (self._iterator, tf.constant(count), left is not None)
+        elif adapter.kind == "array":
+            kind = "array"
+            block, row, _ = adapter.locate(self._position)
+            block = self._pass[block]
+            args = (adapter.arrays, block, tf.constant(row), tf.constant(count))
+        else:
+            kind = "dataset"
+            args = (self._iterator, tf.constant(count))
 
         def restart(args):
-            # XLA failed on the first batch: start the pass again without XLA.
-            holder["iterator"] = adapter.iterator()
-            return (holder["iterator"], args[1])
+            # XLA failed on the first call: read the batches again, without XLA.
+            if adapter.kind == "array":
+                dataset = array_dataset(adapter, self._order, self._position)
+                self._iterator = iter(self._distributed.distribute(dataset))
+            else:
+                self._iterator = self._dataset_iterator()
+            return (self._iterator, *args[1:])
 
-        while target is None or done < target:
-            if self._pass_ended():
-                break
-            known = adapter.num_batches
-            remaining = steps.buffer if target is None else target - done
-            if known is not None:
-                remaining = min(remaining, known - self._position)
-            count = steps.chunk_size(remaining)
-            if begin is not None:
-                begin(done)
-            ran, ok, exhausted, losses, logs = steps.call(
-                "dataset",
-                self.training,
-                adapter.supports_xla,
-                (holder["iterator"], tf.constant(count)),
-                on_fallback=restart,
-            )
-            self._iterator = holder["iterator"]
-            self._position += ran
-            done += ran
-            if self.training:
-                self.state.step.assign_add(ran if ok else ran - 1)
-            if not ok:
-                non_finite = NonFiniteStep(done - 1, float(losses[-1]), None, False)
-                if stop_on_non_finite:
-                    break
-            if ran and end is not None:
-                end(done - 1, logs_to_python(logs))
-            if self._stopped(model):
-                break
-            if exhausted:
-                if self.steps_per_epoch and done < self.steps_per_epoch:
-                    warnings.warn(_RAN_OUT, stacklevel=4)
-                self._iterator = None
-                break
-        known = adapter.num_batches
-        if known is not None and self._position >= known:
-            self._iterator = None
-        adapter.on_epoch_end()
-        if done == 0 and not self._ever_ran:
-            raise ValueError(
-                "Argument `x` must yield at least one batch. Received: an empty dataset"
-            )
-        return EpochResult(logs_to_python(logs) if done else {}, done, non_finite)
+        ran, ok, exhausted, losses, logs = steps.call(
+            kind,
+            self.training,
+            adapter.supports_xla,
+            args,
+            on_fallback=None if kind == "array" else restart,
+        )
+        if self.training and kind != "distributed":
+            # (A distributed call counts its applied steps itself.)
+            self.state.step.assign_add(ran if ok else ran - 1)
+        loss = float(losses[-1]) if ran else float("nan")
+        return ran, ok, exhausted, loss, logs
+
+    def _culprit(self, ran: int) -> tuple[str | None, bool]:
+        """What in the last batch run was not finite, and whether it could be
+        inspected (in-memory arrays only)."""
+        adapter = self.adapter
+        if adapter.kind != "array":
+            return None, False
+        if self._distributed is None:
+            block, row, _ = adapter.locate(self._position - ran)
+            indices = self._pass[block][row + ran - 1].numpy()
+        else:
+            size, row = adapter.batch_size, self._position - 1
+            indices = self._order[row * size : (row + 1) * size].numpy()
+        return adapter.non_finite(indices), True

@@ -142,15 +142,6 @@ def check_fit_arguments(
         checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
     max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
     resume = check_resume(resume, checkpoint_dir)
-    if (
-        checkpoint_dir is not None
-        and strategy is not None
-        and checkpoint_freq != "epoch"
-    ):
-        raise ValueError(
-            "Argument `checkpoint_freq` must be 'epoch' under a "
-            f"tf.distribute strategy. Received: checkpoint_freq={checkpoint_freq}"
-        )
     if checkpoint_dir is not None and not isinstance(checkpoint_dir, str | os.PathLike):
         raise ValueError(
             "Argument `checkpoint_dir` must be a folder path or None. "

@@ -467,7 +467,11 @@ class StepFunctions:
             pipelined = (
                 training and xla and self.xla_scope == "loop" and self.check_finite
             )
-            if kind == "array" and pipelined:
+            if kind == "distributed":
+                self._fns[key] = self.distributed.function(
+                    training, xla, known=signature
+                )
+            elif kind == "array" and pipelined:
                 self._fns[key] = self._pipelined_array_fn(signature)
             elif kind == "array":
                 self._fns[key] = self._array_fn(training, xla, signature)
@@ -479,8 +483,10 @@ class StepFunctions:
         """Calls a compiled function, falling back from XLA if it fails to compile.
 
         Args:
-            kind: "array" (args: `(x, y, sample_weight)`, blocks, start, n)
-                or "dataset" (args: iterator, n).
+            kind: "array" (args: `(x, y, sample_weight)`, blocks, start, n),
+                "dataset" (args: iterator, n) or "distributed" (args: a
+                distributed iterator, n, and whether `n` batches are known
+                to be left).
 
         Returns:
             `(ran, ok, exhausted, losses, logs)`: steps run, whether the last
@@ -502,6 +508,9 @@ class StepFunctions:
                 tf.TensorSpec([], tf.int32),
                 tf.TensorSpec([], tf.int32),
             )
+        elif kind == "distributed":
+            iterator, n, signature = args
+            args = (iterator, n)
         xla = self.use_xla and supports_xla
         fn, key = self._function(kind, training, xla, signature)
         first_call = key not in self._ran
