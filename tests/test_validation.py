@@ -122,9 +122,13 @@ def test_check_length_unique_and_mapping():
         v.check_length("y", [0, 1], 3, "sample")
     with pytest.raises(ValueError, match=r"must not repeat a value. .*\[1, 1\]"):
         v.check_unique("seeds", [1, 1])
-    assert v.check_mapping("m", {}, "names to files", allow_empty=True) == {}
+    assert v.check_mapping("m", {}, "names", "files", allow_empty=True) == {}
     with pytest.raises(ValueError, match=r"a non-empty dict mapping names to files"):
-        v.check_mapping("m", {}, "names to files")
+        v.check_mapping("m", {}, "names", "files")
+    with pytest.raises(ValueError, match=r"non-empty string keys \(names\)\. .* key 1"):
+        v.check_mapping("m", {1: "a"}, "names", "files")
+    with pytest.raises(ValueError, match=r"map names to files\. .*m\['a'\]=3 of type"):
+        v.check_mapping("m", {"a": 3}, "names", "files", value_check=callable)
 
 
 def test_check_built():

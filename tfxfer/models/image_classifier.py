@@ -15,7 +15,12 @@ import urllib.error
 import keras
 
 from tfxfer.errors import WeightsUnavailableError
-from tfxfer.utils.validation import check_choice, check_in_range, check_positive_int
+from tfxfer.utils.validation import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_positive_int,
+)
 
 #: Named backbones: name -> (`keras.applications` constructor name, module
 #: holding its `preprocess_input`, expected input range).
@@ -158,11 +163,7 @@ def image_classifier(
     num_classes = check_positive_int("num_classes", num_classes)
     pooling = check_choice("pooling", pooling, _POOLING)
     dropout = check_in_range("dropout", dropout, 0.0, 1.0, high_inclusive=False)
-    if not isinstance(freeze_backbone, bool):
-        raise ValueError(
-            "Argument `freeze_backbone` must be a bool. "
-            f"Received: freeze_backbone={freeze_backbone!r}"
-        )
+    freeze_backbone = check_bool("freeze_backbone", freeze_backbone)
     input_shape = _check_input_shape(input_shape)
     if weights is not None and not isinstance(weights, str | os.PathLike):
         raise ValueError(

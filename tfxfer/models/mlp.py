@@ -11,6 +11,31 @@ from tfxfer.utils.validation import (
 )
 
 
+def dense_backbone(
+    hidden_units: tuple[int, ...],
+    activation,
+    dropout: float,
+    *,
+    input_dropout: bool = False,
+) -> keras.Sequential:
+    """The hidden Dense stack of `MLPClassifier` and `TextClassifier`.
+
+    Layers `dense_0`, `dropout_0`, `dense_1`, ... (the Dropout layers only when
+    `dropout` > 0), in a `keras.Sequential` named "backbone"; with
+    `input_dropout`, a `dropout_pooled` layer first.
+    """
+    layers = []
+    if dropout and input_dropout:
+        layers.append(keras.layers.Dropout(dropout, name="dropout_pooled"))
+    for i, units in enumerate(hidden_units):
+        layers.append(
+            keras.layers.Dense(units, activation=activation, name=f"dense_{i}")
+        )
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
+    return keras.Sequential(layers, name="backbone")
+
+
 @keras.saving.register_keras_serializable(package="tfxfer")
 class MLPClassifier(keras.Model):
     """A multi-layer perceptron with a softmax head.
@@ -60,14 +85,7 @@ class MLPClassifier(keras.Model):
             "dropout", dropout, 0.0, 1.0, high_inclusive=False
         )
 
-        layers = []
-        for i, units in enumerate(self.hidden_units):
-            layers.append(
-                keras.layers.Dense(units, activation=activation, name=f"dense_{i}")
-            )
-            if self.dropout:
-                layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
-        self.backbone = keras.Sequential(layers, name="backbone")
+        self.backbone = dense_backbone(self.hidden_units, activation, self.dropout)
         self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
 
     def build(self, input_shape):

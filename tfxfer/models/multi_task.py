@@ -8,6 +8,15 @@ from collections.abc import Mapping
 import keras
 
 from tfxfer.errors import InvalidDataError
+from tfxfer.utils.validation import check_instance, check_mapping
+
+
+def _is_loss_weight(weight) -> bool:
+    return (
+        isinstance(weight, numbers.Real)
+        and not isinstance(weight, bool)
+        and 0.0 <= float(weight) < float("inf")
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfxfer")
@@ -71,51 +80,28 @@ class MultiTaskModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(trunk, keras.layers.Layer):
-            raise ValueError(
-                "Argument `trunk` must be a Keras layer or model. "
-                f"Received: trunk of type {type(trunk).__name__}"
-            )
-        if not isinstance(heads, Mapping) or not heads:
-            raise ValueError(
-                "Argument `heads` must be a non-empty dict mapping task names to "
-                f"Keras layers. Received: heads={heads!r}"
-            )
-        for name, head in heads.items():
-            if not isinstance(name, str) or not name:
-                raise ValueError(
-                    "Argument `heads` must have non-empty string keys (task "
-                    f"names). Received: heads with key {name!r}"
-                )
-            if not isinstance(head, keras.layers.Layer):
-                raise ValueError(
-                    "Argument `heads` must map task names to Keras layers. "
-                    f"Received: heads[{name!r}] of type {type(head).__name__}"
-                )
-        if loss_weights is None:
-            loss_weights = {}
-        if not isinstance(loss_weights, Mapping):
-            raise ValueError(
-                "Argument `loss_weights` must be a dict mapping task names to "
-                f"non-negative numbers. Received: loss_weights={loss_weights!r}"
-            )
+        check_instance("trunk", trunk, keras.layers.Layer, "a Keras layer or model")
+        heads = check_mapping(
+            "heads",
+            heads,
+            "task names",
+            "Keras layers",
+            value_check=lambda head: isinstance(head, keras.layers.Layer),
+        )
+        loss_weights = check_mapping(
+            "loss_weights",
+            {} if loss_weights is None else loss_weights,
+            "task names",
+            "finite non-negative numbers",
+            allow_empty=True,
+            value_check=_is_loss_weight,
+        )
         unknown = [name for name in loss_weights if name not in heads]
         if unknown:
             raise ValueError(
                 "Argument `loss_weights` must only name tasks in `heads` "
-                f"({list(heads)}). Received: loss_weights={dict(loss_weights)!r}"
+                f"({list(heads)}). Received: loss_weights={loss_weights!r}"
             )
-        for weight in loss_weights.values():
-            if (
-                isinstance(weight, bool)
-                or not isinstance(weight, numbers.Real)
-                or not 0.0 <= float(weight) < float("inf")
-            ):
-                raise ValueError(
-                    "Argument `loss_weights` must map task names to finite "
-                    f"non-negative numbers. Received: loss_weights="
-                    f"{dict(loss_weights)!r}"
-                )
         self.trunk = trunk
         self.heads = dict(heads)
         self.loss_weights = {

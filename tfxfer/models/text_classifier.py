@@ -8,10 +8,13 @@ import numpy as np
 from tfxfer.errors import InvalidDataError
 from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 from tfxfer.layers.text_vectorizer import TextVectorizer, _as_string_tensor
+from tfxfer.models.mlp import dense_backbone
 from tfxfer.utils.validation import (
+    check_array,
     check_choice,
     check_finite_array,
     check_in_range,
+    check_instance,
     check_positive_int,
     check_units,
 )
@@ -139,32 +142,25 @@ class TextClassifier(keras.Model):
             self.pooling_layer = MaskedGlobalAveragePooling1D(name="pooling")
         else:
             self.pooling_layer = MaskedGlobalMaxPooling1D(name="pooling")
-        layers = []
-        if self.dropout:
-            layers.append(keras.layers.Dropout(self.dropout, name="dropout_pooled"))
-        for i, units in enumerate(self.hidden_units):
-            layers.append(
-                keras.layers.Dense(units, activation=activation, name=f"dense_{i}")
-            )
-            if self.dropout:
-                layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
-        self.backbone = keras.Sequential(layers, name="backbone")
+        self.backbone = dense_backbone(
+            self.hidden_units, activation, self.dropout, input_dropout=True
+        )
         self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
         if isinstance(vectorizer, dict):
             vectorizer = keras.saving.deserialize_keras_object(vectorizer)
-        if vectorizer is not None:
-            if not isinstance(vectorizer, TextVectorizer):
-                raise ValueError(
-                    "Argument `vectorizer` must be a `tfxfer.layers."
-                    "TextVectorizer` or None. Received: vectorizer of type "
-                    f"{type(vectorizer).__name__}"
-                )
-            if vectorizer.vocabulary_size() > self.vocab_size:
-                raise ValueError(
-                    "Argument `vectorizer` must have a vocabulary that fits the "
-                    f"embedding ({self.vocab_size} rows). Received: a "
-                    f"vocabulary of {vectorizer.vocabulary_size()} ids"
-                )
+        check_instance(
+            "vectorizer",
+            vectorizer,
+            TextVectorizer,
+            "a `tfxfer.layers.TextVectorizer` or None",
+            allow_none=True,
+        )
+        if vectorizer is not None and vectorizer.vocabulary_size() > self.vocab_size:
+            raise ValueError(
+                "Argument `vectorizer` must have a vocabulary that fits the "
+                f"embedding ({self.vocab_size} rows). Received: a "
+                f"vocabulary of {vectorizer.vocabulary_size()} ids"
+            )
         self.vectorizer = vectorizer
         self.build((None, None))
 
@@ -217,13 +213,13 @@ class TextClassifier(keras.Model):
             kwargs.setdefault("mask_zero", layer.mask_zero)
             kwargs.setdefault("embedding_trainable", layer.trainable)
             matrix = keras.ops.convert_to_numpy(layer.embeddings)
-        array = np.asarray(matrix)
-        if array.ndim != 2 or 0 in array.shape:
-            raise ValueError(
-                "Argument `matrix` must be a non-empty 2-D array of shape "
-                "(vocab_size, embedding_dim). "
-                f"Received: matrix with shape {array.shape}"
-            )
+        array = check_array(
+            "matrix",
+            matrix,
+            ndim=2,
+            allow_empty=False,
+            expected="a non-empty 2-D array of shape (vocab_size, embedding_dim)",
+        )
         check_finite_array("matrix", array)
         if vocabulary is not None:
             if "vectorizer" in kwargs:

@@ -456,26 +456,38 @@ def check_regex(name: str, value: Any):
         ) from error
 
 
-def check_mapping(name: str, value: Any, expected: str, *, allow_empty=False) -> dict:
-    """Returns `value` as a dict if it is a mapping (non-empty unless
-    allowed), else raises.
+def check_mapping(
+    name: str,
+    value: Any,
+    keys: str,
+    values: str,
+    *,
+    allow_empty: bool = False,
+    value_check: Any = None,
+) -> dict:
+    """Returns `value` as a dict if it maps non-empty string keys to valid
+    values, else raises.
 
     Args:
         name: The argument's name, for the message.
         value: The value to check.
-        expected: What it must map, in words ("task names to Keras layers").
+        keys: What the keys are, in words ("task names"); each must be a
+            non-empty `str`.
+        values: What the values are, in words ("Keras layers").
         allow_empty: Whether an empty mapping passes.
+        value_check: A predicate each value must satisfy, or None.
 
     Returns:
         A `dict` with the same items.
 
     Raises:
-        ValueError: "Argument `name` must be a non-empty dict mapping
-            <expected>. Received: name=...".
+        ValueError: "Argument `heads` must be a non-empty dict mapping task
+            names to Keras layers. Received: heads=...", or naming the bad
+            key or value.
 
     Example:
 
-    >>> check_mapping("heads", {"a": 1}, "task names to layers")
+    >>> check_mapping("heads", {"a": 1}, "task names", "sizes")
     {'a': 1}
     """
     from collections.abc import Mapping
@@ -483,9 +495,20 @@ def check_mapping(name: str, value: Any, expected: str, *, allow_empty=False) ->
     if not isinstance(value, Mapping) or (not value and not allow_empty):
         what = "a dict" if allow_empty else "a non-empty dict"
         raise ValueError(
-            f"Argument `{name}` must be {what} mapping {expected}. "
+            f"Argument `{name}` must be {what} mapping {keys} to {values}. "
             f"{_received(name, value)}"
         )
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(
+                f"Argument `{name}` must have non-empty string keys ({keys}). "
+                f"Received: {name} with key {key!r}"
+            )
+        if value_check is not None and not value_check(item):
+            raise ValueError(
+                f"Argument `{name}` must map {keys} to {values}. "
+                f"Received: {name}[{key!r}]={item!r} of type {type(item).__name__}"
+            )
     return dict(value)
 
 
