@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.metrics import confusion_matrix
 
 import tfxfer
@@ -276,6 +277,9 @@ def test_show_results_rejects_what_is_not_a_classifier(data):
     x, y = data
     with pytest.raises(ValueError, match="`model` must be a Keras model"):
         tfxfer.show_results(lambda batch: batch, x, y)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    with pytest.raises(InvalidDataError, match="gather its inputs and labels"):
+        tfxfer.show_results(_random_model(3), dataset, y)
     with pytest.raises(InvalidDataError, match="at least one example"):
         tfxfer.show_results(_random_model(3), x[:0], y[:0])
     encoder = keras.Sequential([keras.Input((4,)), keras.layers.Reshape((2, 2))])

@@ -45,8 +45,8 @@ class ClassificationResults:
     ...                           keras.layers.Dense(2, activation="softmax")])
     >>> x = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
     >>> results = tfxfer.show_results(model, x, [0, 1, 1, 0], top=2)
-    >>> results.confusion.to_numpy().sum(), len(results.worst)
-    (np.int64(4), 2)
+    >>> int(results.confusion.to_numpy().sum()), len(results.worst)
+    (4, 2)
     """
 
     accuracy: float

@@ -182,6 +182,13 @@ def _resolve_model(model) -> tuple[keras.Model, list[str] | None]:
 
 def _count_examples(x) -> int:
     """How many examples `x` holds (every input of a dict the same)."""
+    if hasattr(x, "element_spec"):  # a tf.data.Dataset
+        raise InvalidDataError(
+            "Argument `x` must be arrays or a list of examples, with their labels "
+            "in `y`; for a `tf.data.Dataset`, gather its inputs and labels "
+            "first (e.g. `np.concatenate` over its batches). Received: x of "
+            f"type {type(x).__name__}"
+        )
     if isinstance(x, Mapping):
         lengths = {key: _length(value, f"x[{key!r}]") for key, value in x.items()}
         if not lengths or len(set(lengths.values())) != 1:
