@@ -167,6 +167,19 @@ def test_show_results_shows_texts_and_draws_a_table():
     assert again.worst["input"].tolist() == worst["input"].tolist()
 
 
+def test_show_results_takes_raw_text_for_a_text_classifier_with_vocabulary():
+    texts = ["a great film", "a bad film", "great", "bad"] * 3
+    vocabulary = tfxfer.Vocabulary.from_texts(texts)
+    matrix = np.random.default_rng(0).normal(size=(len(vocabulary), 4))
+    model = tfxfer.TextClassifier.from_embedding_matrix(
+        matrix.astype("float32"), 2
+    ).with_vocabulary(vocabulary, max_length=8)
+    results = tfxfer.show_results(model, texts, [1, 0, 1, 0] * 3, top=3)
+    probabilities = model.predict(texts, verbose=0)
+    np.testing.assert_allclose(results.probabilities, probabilities, rtol=1e-6)
+    assert results.worst["input"].tolist() == [texts[i] for i in results.worst["index"]]
+
+
 def test_show_results_draws_the_worst_images():
     import matplotlib.pyplot as plt
 

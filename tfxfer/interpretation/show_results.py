@@ -118,10 +118,11 @@ def show_results(
     model, stored_names = _resolve_model(model)
     count = _count_examples(x)
     texts = _texts(x)
+    labels = _label_array(y, count)
     outputs = model.predict(as_text_array(x), batch_size=batch_size, verbose=0)
     scores = _check_outputs(outputs, count)
     num_classes = max(2, scores.shape[1])
-    labels = _check_labels(y, count, num_classes)
+    labels = _check_labels(labels, num_classes)
     names = _class_names(class_names, stored_names, num_classes)
     probabilities, log_probs, from_logits = _probabilities(scores, from_logits)
     predictions = probabilities.argmax(axis=1)
@@ -273,12 +274,18 @@ def _check_outputs(outputs, count: int) -> np.ndarray:
     return scores
 
 
-def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
-    """`y` as integer class ids in [0, num_classes), or raises."""
+def _label_array(y, count: int) -> np.ndarray:
+    """`y` as a numeric array of `count` rows (checked before predicting)."""
     try:
         labels = np.asarray(keras.ops.convert_to_numpy(y))
-    except Exception:  # ragged lists, unconvertible objects
-        labels = np.asarray(y, dtype=object)
+    except Exception:  # strings, ragged lists, unconvertible objects
+        try:
+            labels = np.asarray(y, dtype=object)
+        except ValueError:
+            raise InvalidDataError(
+                "Argument `y` must hold integer class ids or one-hot rows. "
+                f"Received: y of type {type(y).__name__} that is not an array"
+            ) from None
     if labels.ndim == 0 or labels.shape[0] != count:
         length = "a scalar" if labels.ndim == 0 else f"{labels.shape[0]} labels"
         raise InvalidDataError(
@@ -290,8 +297,14 @@ def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
     if not np.issubdtype(labels.dtype, np.number):
         raise InvalidDataError(
             "Argument `y` must hold integer class ids or one-hot rows. "
-            f"Received: y of dtype {labels.dtype} (first value {labels[0].item()!r})"
+            f"Received: y of dtype {labels.dtype} (first value {_plain(labels[0])!r})"
         )
+    return labels
+
+
+def _check_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """`labels` (from `_label_array`) as integer class ids in
+    [0, num_classes), or raises."""
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim == 2:
@@ -306,7 +319,7 @@ def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
         first = int(np.argmin(whole))
         raise InvalidDataError(
             "Argument `y` must hold integer class ids. Received: "
-            f"y[{first}]={labels[first].item()!r} ({int((~whole).sum())} such values)"
+            f"y[{first}]={_plain(labels[first])!r} ({int((~whole).sum())} such values)"
         )
     outside = (labels < 0) | (labels >= num_classes)
     if outside.any():
@@ -314,7 +327,7 @@ def _check_labels(y, count: int, num_classes: int) -> np.ndarray:
         raise InvalidDataError(
             f"Argument `y` must hold class ids in [0, {num_classes - 1}] (the "
             f"model has {num_classes} classes). Received: y[{first}]="
-            f"{labels[first].item()!r} ({int(outside.sum())} labels out of range)"
+            f"{_plain(labels[first])!r} ({int(outside.sum())} labels out of range)"
         )
     return labels.astype("int64")
 
@@ -408,3 +421,8 @@ def _probabilities(
     else:
         probabilities = scores
     return probabilities, np.log(np.clip(probabilities, epsilon, 1 - epsilon)), False
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
