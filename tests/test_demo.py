@@ -266,8 +266,8 @@ def test_demo_quick_end_to_end(tmp_path):
         assert f"### {name}" in stdout
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Progress: one line per training run, named by scenario.
-    # domain-shift: 2 fractions x 4 strategies
-    assert "domain-shift [1/8] scratch" in stdout
+    # domain-shift: 2 fractions x 5 strategies (the random CNN control too)
+    assert "domain-shift [1/10] scratch" in stdout
     # One seed: a "Single seed" caveat per scenario, no spread, no verdict.
     assert stdout.count("Single seed:") == 3
     assert "±" not in stdout
@@ -288,6 +288,47 @@ def test_demo_quick_end_to_end(tmp_path):
     for name in demo.SCENARIOS:
         assert f"![{name}]({name}.png)" in report
     assert "- **frozen features**: " in report
+    # Transferability scores, before training, against measured accuracies.
+    scored = pd.read_csv(out / "scores.csv")
+    assert list(scored.columns) == list(demo.scores.TABLE_COLUMNS)
+    sources = scored.groupby("scenario")["source"].agg(set).to_dict()
+    assert sources == {
+        "domain-shift": {"clean-digits CNN", "random CNN"},
+        "digits": {"digits 0-4 CNN", "random CNN"},
+        "text": {
+            "MiniLM",
+            "GloVe",
+            "Word2Vec",
+            "MR body",
+            "MPQA body",
+            "random body",
+        },
+    }
+    assert len(scored) == 2 * (2 + 2 + 6)  # one row per fraction and source
+    assert scored["logme"].notna().all() and scored["h_score"].notna().all()
+    assert scored["accuracy"].between(0, 1).all()
+    # LEEP and NCE only where there is a source head.
+    headless = scored["source"].isin({"MiniLM", "GloVe", "Word2Vec"})
+    assert scored.loc[headless, "leep"].isna().all()
+    assert scored.loc[~headless, ["leep", "nce"]].notna().all().all()
+    # Every source's accuracy is that of one of its strategies at that fraction.
+    for _, row in scored.iterrows():
+        runs = results[
+            (results["scenario"] == row["scenario"])
+            & (results["strategy"] == row["strategy"])
+            & (results["fraction"] == row["fraction"])
+        ]
+        assert row["accuracy"] == pytest.approx(runs["accuracy"].mean(), abs=1e-4)
+    correlation = pd.read_csv(out / "score_correlations.csv")
+    assert list(correlation.columns) == list(demo.scores.CORRELATION_COLUMNS)
+    text_logme = correlation[
+        (correlation["scenario"] == "text") & (correlation["score"] == "logme")
+    ]
+    assert set(text_logme["fraction"]) == {"0.05", "1.0", "pooled"}
+    assert (text_logme["n_points"] == [6, 6, 12]).all()
+    assert text_logme["kendall_tau"].between(-1, 1).all()
+    assert report.count("#### Transferability scores before training") == 3
+    assert report.count("Where a score ranked wrong") == 3
 
 
 _TEXT_WITHOUT_FIT = """

@@ -25,8 +25,10 @@ def _table(score_values, accuracies, fraction=0.05, scenario="toy", n_labels=40)
             "nce": [np.nan] * len(names),
             "h_score": score_values[::-1],
             "accuracy": accuracies,
+            "accuracy_std": np.nan,
             "strategy": [f"{n} frozen" for n in names],
             "seeds": 1,
+            "dims": 8,
             "extract_seconds": 0.5,
             "score_seconds": 0.25,
         },
@@ -116,7 +118,10 @@ def test_source_table_takes_each_sources_best_strategy_and_mean_scores():
             "accuracy": [0.6, 0.8, 0.75, 0.75, 0.9, 0.7],
         }
     )
-    sources = {"a": (("a frozen", "a tuned", "a never run"), 1.5), "b": (("b",), 2.0)}
+    sources = {
+        "a": (("a frozen", "a tuned", "a never run"), 1.5, 4),
+        "b": (("b",), 2.0, 30),
+    }
     table = scores.source_table("toy", raw, results, sources)
     assert list(table.columns) == list(scores.TABLE_COLUMNS)
     a, b = table.iloc[0], table.iloc[1]
@@ -124,6 +129,9 @@ def test_source_table_takes_each_sources_best_strategy_and_mean_scores():
     assert a["logme"] == 2.0 and a["seeds"] == 2
     assert a["score_seconds"] == pytest.approx(0.2) and a["extract_seconds"] == 1.5
     assert (b["strategy"], b["accuracy"]) == ("b", pytest.approx(0.8))
+    assert a["accuracy_std"] == 0.0
+    assert b["accuracy_std"] == pytest.approx(np.std([0.9, 0.7], ddof=1))
+    assert (a["dims"], b["dims"]) == (4, 30)
 
 
 def test_score_fractions_scores_the_subsets_compare_transfer_trains_on():
@@ -160,3 +168,18 @@ def test_score_fractions_scores_the_subsets_compare_transfer_trains_on():
     row = good[(good["fraction"] == 0.5) & (good["seed"] == 1)].iloc[0]
     assert row["logme"] == pytest.approx(expected, rel=1e-12)
     assert set(results["n_labels"]) == set(good["n_labels"])
+
+
+def test_format_scores_marks_gaps_within_the_spread_and_too_wide_features():
+    table = _table([0.2, 0.1], [0.70, 0.75])
+    table["seeds"] = 3
+    table["accuracy_std"] = [0.08, 0.01]  # 0.05 apart, within 0.08
+    table["dims"] = [8, 64]  # 64 dimensions for 40 labels: an exact fit
+    text = scores.format_scores(table, scores.correlations(table), n_test=100)
+    assert "LogME put s0 above s1 at 5 % (0.700 against 0.750, within" in text
+    assert "With one seed" not in text
+    assert "s1 (64 dimensions) at 5 % (40 labels)" in text
+    assert "s0 (8 dimensions)" not in text
+    table["accuracy_std"] = [0.01, 0.01]
+    text = scores.format_scores(table, scores.correlations(table), n_test=100)
+    assert "(0.700 against 0.750)." in text

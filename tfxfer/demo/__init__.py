@@ -23,6 +23,11 @@ the training time, a verdict in plain words (`tfxfer.comparison.summary`)
 and the smallest fraction at which each transfer strategy reached the
 baseline's full-data accuracy. `run_demo` returns them; `tfxfer demo` prints
 them and writes CSV, Markdown and PNG files (`outputs.py`).
+
+Before training, every scenario also scores its transfer sources with
+`tfxfer.transferability`'s LogME, LEEP, NCE and H-score on the labels each
+fraction trains on, and reports how well each score ranked the sources by
+their measured accuracy (`scores.py`).
 """
 
 from tfxfer.comparison import format_matches, format_table, write_verdict

@@ -110,7 +110,7 @@ def _measure_part(
         "chance": 1.0 / num_classes,
         "scores": scores,
         "sources": {
-            name: (source.strategies, source.seconds)
+            name: (source.strategies, source.seconds, source.features.shape[1])
             for name, source in scenario.sources.items()
         },
     }

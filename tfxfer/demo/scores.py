@@ -40,8 +40,10 @@ TABLE_COLUMNS = (
     "source",
     *SCORES,
     "accuracy",
+    "accuracy_std",
     "strategy",
     "seeds",
+    "dims",
     "extract_seconds",
     "score_seconds",
 )
@@ -179,21 +181,25 @@ def source_table(
         scenario: The scenario's name.
         scores: `score_fractions`' rows (every part of the scenario).
         results: `compare_transfer`'s rows of the scenario.
-        sources: Source name -> `(strategies, extract_seconds)`.
+        sources: Source name -> `(strategies, extract_seconds, dims)`,
+            `dims` the width of its features.
 
     Returns:
         A DataFrame with `TABLE_COLUMNS`, one row per fraction and source:
         the scores are means over the seeds, `accuracy` is the highest mean
         test accuracy over the seeds among the source's strategies that ran
-        at that fraction (named in `strategy`; NaN and empty where none ran).
+        at that fraction (named in `strategy`; NaN and empty where none ran)
+        and `accuracy_std` its standard deviation over the seeds (NaN with
+        one seed).
     """
     import pandas as pd
 
-    means = results.groupby(["strategy", "fraction"])["accuracy"].mean()
+    grouped_runs = results.groupby(["strategy", "fraction"])["accuracy"]
+    means, stds = grouped_runs.mean(), grouped_runs.std()
     grouped = scores.groupby(["fraction", "source"], sort=False)
     rows = []
     for (fraction, source), part in grouped:
-        strategies, extract_seconds = sources[source]
+        strategies, extract_seconds, dims = sources[source]
         measured = {
             name: float(means[(name, fraction)])
             for name in strategies
@@ -208,8 +214,10 @@ def source_table(
                 "source": source,
                 **{score: float(part[score].mean()) for score in SCORES},
                 "accuracy": measured[best] if best else float("nan"),
+                "accuracy_std": float(stds[(best, fraction)]) if best else float("nan"),
                 "strategy": best,
                 "seeds": len(part),
+                "dims": int(dims),
                 "extract_seconds": float(extract_seconds),
                 "score_seconds": float(part["score_seconds"].sum()),
             }
@@ -394,7 +402,22 @@ def format_scores(
             )
         lines.append(f"| {SCORE_TITLES[score]} | " + " | ".join(cells) + " |")
     wrong = wrong_rankings(table, margin=1.0 / n_test)
-    lines += ["", _wrong_paragraph(wrong, scored, n_test)]
+    lines += ["", _wrong_paragraph(wrong, table, scored, n_test, seeds)]
+    wide = table[table["dims"] >= table["n_labels"]]
+    if not wide.empty:
+        cases = "; ".join(
+            f"{r['source']} ({r['dims']} dimensions) at {_percent(r['fraction'])} "
+            f"({r['n_labels']} labels)"
+            for _, r in wide.iterrows()
+        )
+        lines += [
+            "",
+            "Where a source's features have at least as many dimensions as there "
+            "are labels, a linear model on them can fit the labels exactly: "
+            "LogME is then floored and H-score reaches its maximum (classes - 1) "
+            "whatever the features are worth, so those rows rank nothing: "
+            f"{cases}.",
+        ]
     total = float(table.groupby("source")["extract_seconds"].first().sum())
     scoring = float(table["score_seconds"].sum())
     timing = (
@@ -412,8 +435,21 @@ def _signed(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:+.2f}"
 
 
-def _wrong_paragraph(wrong, scored: Sequence[str], n_test: int) -> str:
+def _wrong_paragraph(
+    wrong, table, scored: Sequence[str], n_test: int, seeds: int
+) -> str:
     """Plain words: where each score put a source above a better one."""
+    spread = {
+        (r["fraction"], r["source"]): r["accuracy_std"] for _, r in table.iterrows()
+    }
+
+    def within(r) -> str:
+        stds = [spread[(r["fraction"], r[k])] for k in ("above", "below")]
+        gap = r["accuracy_below"] - r["accuracy_above"]
+        if all(np.isfinite(stds)) and gap <= max(stds):
+            return ", within the seeds' spread"
+        return ""
+
     parts = []
     for score in scored:
         rows = wrong[wrong["score"] == score]
@@ -423,12 +459,20 @@ def _wrong_paragraph(wrong, scored: Sequence[str], n_test: int) -> str:
             continue
         pairs = [
             f"{r['above']} above {r['below']} at {_percent(r['fraction'])} "
-            f"({r['accuracy_above']:.3f} against {r['accuracy_below']:.3f})"
+            f"({r['accuracy_above']:.3f} against {r['accuracy_below']:.3f}"
+            f"{within(r)})"
             for _, r in rows.iterrows()
         ]
         parts.append(f"{title} put " + "; ".join(pairs) + ".")
+    caveat = (
+        " With one seed there is no spread to tell a real gap from a lucky "
+        "draw: a pair a few examples apart may swap on another seed."
+        if seeds == 1
+        else ""
+    )
     return (
         "Where a score ranked wrong (it put a source above one whose accuracy "
         f"was higher by more than one of the {n_test} test examples): "
         + " ".join(parts)
+        + caveat
     )
