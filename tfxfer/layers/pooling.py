@@ -4,8 +4,23 @@ import keras
 from keras import ops
 
 
+class _MaskedPooling1D(keras.layers.Layer):
+    """What both masked poolings share: (batch, steps, features) ->
+    (batch, features), taking the mask and passing none on."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
 @keras.saving.register_keras_serializable(package="tfxfer")
-class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+class MaskedGlobalMaxPooling1D(_MaskedPooling1D):
     """Max over the time axis that ignores padded (masked) steps.
 
     `keras.layers.GlobalMaxPooling1D` ignores the mask, so padding zeros
@@ -21,10 +36,6 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
            [2.]], dtype=float32)
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
     def call(self, inputs, mask=None):
         if mask is None:
             return ops.max(inputs, axis=1)
@@ -34,15 +45,9 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
         any_step = ops.any(mask, axis=1)
         return ops.where(any_step, pooled, ops.zeros_like(pooled))
 
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
-
 
 @keras.saving.register_keras_serializable(package="tfxfer")
-class MaskedGlobalAveragePooling1D(keras.layers.Layer):
+class MaskedGlobalAveragePooling1D(_MaskedPooling1D):
     """Mean over the time axis of the unmasked steps; an empty sequence pools to 0.
 
     `keras.layers.GlobalAveragePooling1D` divides by the number of unmasked
@@ -60,10 +65,6 @@ class MaskedGlobalAveragePooling1D(keras.layers.Layer):
            [0.]], dtype=float32)
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
     def call(self, inputs, mask=None):
         if mask is None:
             return ops.mean(inputs, axis=1)
@@ -71,9 +72,3 @@ class MaskedGlobalAveragePooling1D(keras.layers.Layer):
         total = ops.sum(inputs * weights, axis=1)
         count = ops.maximum(ops.sum(weights, axis=1), ops.ones_like(total[:, :1]))
         return total / count
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])

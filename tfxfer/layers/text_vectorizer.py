@@ -37,7 +37,7 @@ import keras
 import numpy as np
 
 from tfxfer.text import DEFAULT_PATTERN, OOV_INDEX, PAD_INDEX, Vocabulary, _compiled
-from tfxfer.utils.validation import check_choice, check_positive_int
+from tfxfer.utils.validation import check_choice, check_instance, check_positive_int
 
 _ASSET = "vocabulary.json"
 #: Escapes whose meaning differs between Python's `re` and RE2 (Unicode vs
@@ -187,11 +187,13 @@ class TextVectorizer(keras.layers.Layer):
     ):
         kwargs.setdefault("dtype", "int32")
         super().__init__(**kwargs)
-        if vocabulary is not None and not isinstance(vocabulary, Vocabulary):
-            raise ValueError(
-                "Argument `vocabulary` must be a `tfxfer.Vocabulary`. "
-                f"Received: vocabulary of type {type(vocabulary).__name__}"
-            )
+        check_instance(
+            "vocabulary",
+            vocabulary,
+            Vocabulary,
+            "a `tfxfer.Vocabulary`",
+            allow_none=True,
+        )
         self.max_length = (
             None if max_length is None else check_positive_int("max_length", max_length)
         )
@@ -252,11 +254,7 @@ class TextVectorizer(keras.layers.Layer):
         """
         import tensorflow as tf
 
-        if not isinstance(vocabulary, Vocabulary):
-            raise ValueError(
-                "Argument `vocabulary` must be a `tfxfer.Vocabulary`. "
-                f"Received: vocabulary of type {type(vocabulary).__name__}"
-            )
+        check_instance("vocabulary", vocabulary, Vocabulary, "a `tfxfer.Vocabulary`")
         if vocabulary.custom_tokenizer is not None:
             raise ValueError(
                 "Argument `vocabulary` must use tfxfer's tokenizer (with a "
