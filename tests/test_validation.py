@@ -145,3 +145,11 @@ def test_check_regex():
         v.check_regex("p", "(")
     with pytest.raises(ValueError, match=r"\(a string\)\. Received: p=3 of type int"):
         v.check_regex("p", 3)
+
+
+def test_check_strings():
+    assert v.check_strings("texts", ("a", "b")) == ["a", "b"]
+    with pytest.raises(ValueError, match=r"sequence of strings .* texts='one'"):
+        v.check_strings("texts", "one")
+    with pytest.raises(ValueError, match=r"strings only .* texts\[1\]=2 of type int"):
+        v.check_strings("texts", ["a", 2])

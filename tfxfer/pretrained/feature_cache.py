@@ -198,12 +198,12 @@ def encode_cached(
     from tfxfer.pretrained.registry import ASSETS
     from tfxfer.pretrained.text_encoders import (
         TextEncoder,
-        check_texts,
         resolve_preset,
         text_encoder,
     )
+    from tfxfer.utils.validation import check_strings
 
-    texts = check_texts("texts", texts)
+    texts = check_strings("texts", texts)
     folder = pathlib.Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     if isinstance(encoder, str) and encoder in ASSETS:
         name = encoder

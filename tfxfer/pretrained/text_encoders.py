@@ -27,7 +27,6 @@ import math
 import os
 import pathlib
 from collections.abc import Sequence
-from typing import Any
 
 import keras
 import numpy as np
@@ -36,7 +35,12 @@ from tfxfer.errors import ModelLoadError
 from tfxfer.models.raw_text import RawTextMixin
 from tfxfer.pretrained.registry import ASSETS, get_asset
 from tfxfer.pretrained.verify import verify_asset
-from tfxfer.utils.validation import check_choice, check_positive_int
+from tfxfer.utils.validation import (
+    check_choice,
+    check_number,
+    check_positive_int,
+    check_strings,
+)
 
 POOLINGS = ("mean", "cls")
 _DOWNLOAD_PREFIXES = (
@@ -201,7 +205,7 @@ class TextEncoder(RawTextMixin, keras.Model):
         """
         from tfxfer.training.progress import resolve_verbose
 
-        texts = check_texts("texts", texts)
+        texts = check_strings("texts", texts)
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = resolve_verbose(verbose)
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -411,16 +415,13 @@ def text_classifier(
     >>> model.predict(np.array(["great", "awful"]), verbose=0).shape
     (2, 2)
     """
-    num_classes = check_positive_int("num_classes", num_classes)
-    if num_classes < 2:
-        raise ValueError(
-            "Argument `num_classes` must be at least 2. Received: "
-            f"num_classes={num_classes}"
-        )
-    if not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise ValueError(
-            f"Argument `dropout` must be in [0, 1). Received: dropout={dropout!r}"
-        )
+    check_positive_int("num_classes", num_classes)
+    num_classes = check_number(
+        "num_classes", num_classes, integer=True, low=2, expected="at least 2"
+    )
+    dropout = check_number(
+        "dropout", dropout, low=0, high=1, closed="left", expected="in [0, 1)"
+    )
     encoder = text_encoder(
         source,
         sequence_length=sequence_length,
@@ -435,23 +436,6 @@ def text_classifier(
         metrics=["accuracy"],
     )
     return model
-
-
-def check_texts(argument: str, texts: Any) -> list[str]:
-    """Checks that `texts` is a non-string sequence of `str`; returns a list."""
-    if isinstance(texts, str | bytes) or not hasattr(texts, "__len__"):
-        raise ValueError(
-            f"Argument `{argument}` must be a sequence of strings (a list or "
-            f"a 1-D array of str). Received: {argument}={texts!r:.80}"
-        )
-    values = list(texts.tolist() if hasattr(texts, "tolist") else texts)
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            raise ValueError(
-                f"Argument `{argument}` must hold strings only (dtype string). "
-                f"Received: {argument}[{i}]={value!r} of type {type(value).__name__}"
-            )
-    return values
 
 
 def _load_preset(folder: str, sequence_length: int):

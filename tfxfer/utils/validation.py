@@ -250,6 +250,45 @@ def check_string(name: str, value: Any, *, allow_empty: bool = False) -> str:
     return value
 
 
+def check_strings(name: str, value: Any) -> list[str]:
+    """Returns `value` as a list if it is a sequence of `str` (a list, a
+    tuple, a 1-D array of strings), else raises.
+
+    A single string is refused: it is a sequence of characters, almost never
+    what was meant.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+
+    Returns:
+        The strings, as a list.
+
+    Raises:
+        ValueError: "Argument `texts` must be a sequence of strings ...
+            Received: texts='one text'", or naming the first item that is
+            not a string.
+
+    Example:
+
+    >>> check_strings("texts", np.array(["good", "bad"]))
+    ['good', 'bad']
+    """
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        raise ValueError(
+            f"Argument `{name}` must be a sequence of strings (a list or "
+            f"a 1-D array of str). Received: {name}={value!r:.80}"
+        )
+    values = list(value.tolist() if hasattr(value, "tolist") else value)
+    for i, item in enumerate(values):
+        if not isinstance(item, str):
+            raise ValueError(
+                f"Argument `{name}` must hold strings only (dtype string). "
+                f"Received: {name}[{i}]={item!r} of type {type(item).__name__}"
+            )
+    return values
+
+
 def check_path_exists(name: str, value: Any, *, kind: str = "file", hint: str = ""):
     """Returns `value` as a `pathlib.Path` if it names an existing file or
     folder, else raises.
