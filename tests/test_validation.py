@@ -153,3 +153,14 @@ def test_check_strings():
         v.check_strings("texts", "one")
     with pytest.raises(ValueError, match=r"strings only .* texts\[1\]=2 of type int"):
         v.check_strings("texts", ["a", 2])
+
+
+def test_check_numbers():
+    each = "numbers in (0, 1]"
+    bounds = {"low": 0, "high": 1, "closed": "right"}
+    assert v.check_numbers("f", 0.5, each, **bounds) == (0.5,)
+    with pytest.raises(ValueError, match=r"non-empty sequence of numbers in \(0, 1\]"):
+        v.check_numbers("f", [], each, **bounds)
+    with pytest.raises(ValueError, match=r"contain only numbers in .* f=\[0.5, 2\]"):
+        v.check_numbers("f", [0.5, 2], each, **bounds)
+    assert v.check_numbers("s", [3, 1], "integers", integer=True) == (3, 1)

@@ -18,7 +18,14 @@ import keras
 import numpy as np
 
 from tfxfer.errors import InvalidDataError
-from tfxfer.utils.validation import check_in_range, require
+from tfxfer.utils.validation import (
+    check_callable,
+    check_in_range,
+    check_mapping,
+    check_numbers,
+    check_unique,
+    require,
+)
 
 COLUMNS = (
     "strategy",
@@ -119,72 +126,26 @@ def _as_labels(name: str, y, n: int) -> np.ndarray:
 
 
 def _check_fractions(fractions) -> tuple[float, ...]:
-    if isinstance(fractions, numbers.Real):
-        fractions = (fractions,)
-    if (
-        not isinstance(fractions, Sequence)
-        or isinstance(fractions, str)
-        or not fractions
-    ):
-        raise ValueError(
-            "Argument `fractions` must be a non-empty sequence of numbers in "
-            f"(0, 1]. Received: fractions={fractions!r}"
-        )
-    checked = []
-    for value in fractions:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        if not ok or not 0 < float(value) <= 1:
-            raise ValueError(
-                "Argument `fractions` must contain only numbers in (0, 1]. "
-                f"Received: fractions={fractions!r}"
-            )
-        checked.append(float(value))
-    if len(set(checked)) != len(checked):
-        raise ValueError(
-            "Argument `fractions` must not repeat a value. "
-            f"Received: fractions={fractions!r}"
-        )
-    return tuple(sorted(checked))
+    checked = check_numbers(
+        "fractions", fractions, "numbers in (0, 1]", low=0, high=1, closed="right"
+    )
+    return tuple(sorted(check_unique("fractions", checked)))
 
 
 def _check_seeds(seeds) -> tuple[int, ...]:
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        seeds = (seeds,)
-    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not seeds:
-        raise ValueError(
-            "Argument `seeds` must be a non-empty sequence of integers. "
-            f"Received: seeds={seeds!r}"
-        )
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(
-                "Argument `seeds` must contain only integers >= 0. "
-                f"Received: seeds={seeds!r}"
-            )
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(
-            f"Argument `seeds` must not repeat a value. Received: seeds={seeds!r}"
-        )
-    return tuple(int(s) for s in seeds)
+    return check_unique(
+        "seeds", check_numbers("seeds", seeds, "integers >= 0", integer=True, low=0)
+    )
 
 
 def _check_strategies(strategies, baseline: str) -> dict[str, Strategy]:
-    if not isinstance(strategies, Mapping) or not strategies:
-        raise ValueError(
-            "Argument `strategies` must be a non-empty dict mapping names to "
-            f"callables. Received: strategies={strategies!r}"
-        )
-    for name, strategy in strategies.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(
-                "Argument `strategies` must have non-empty string names. "
-                f"Received: a key {name!r}"
-            )
-        if not callable(strategy):
-            raise ValueError(
-                "Argument `strategies` must map names to callables taking a "
-                f"`LabeledSubset`. Received: strategies[{name!r}]={strategy!r}"
-            )
+    strategies = check_mapping(
+        "strategies",
+        strategies,
+        "names",
+        "callables taking a `LabeledSubset`",
+        value_check=callable,
+    )
     if baseline not in strategies:
         raise ValueError(
             "Argument `baseline` must name one of `strategies` (the model "
@@ -197,11 +158,9 @@ def _check_strategies(strategies, baseline: str) -> dict[str, Strategy]:
 def _check_only_at(only_at, strategies, baseline: str) -> dict:
     if only_at is None:
         return {}
-    if not isinstance(only_at, Mapping):
-        raise ValueError(
-            "Argument `only_at` must be a dict mapping strategy names to "
-            f"fractions, or None. Received: only_at={only_at!r}"
-        )
+    only_at = check_mapping(
+        "only_at", only_at, "strategy names", "fractions", allow_empty=True
+    )
     checked = {}
     for name, chosen in only_at.items():
         if name not in strategies or name == baseline:
@@ -446,11 +405,8 @@ def compare_transfer(
         def print_fn(line):
             print(line, flush=True)
 
-    elif not callable(print_fn):
-        raise ValueError(
-            "Argument `print_fn` must be a function taking a line of text, or "
-            f"None. Received: print_fn={print_fn!r}"
-        )
+    else:
+        check_callable("print_fn", print_fn, "a function taking a line of text")
 
     only_at = _check_only_at(only_at, strategies, baseline)
 

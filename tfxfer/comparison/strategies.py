@@ -38,6 +38,7 @@ import keras
 import numpy as np
 
 from tfxfer.comparison.runs import LabeledSubset, predict_eagerly
+from tfxfer.utils.validation import check_choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,11 +68,7 @@ class FitSettings:
     optimizer: str = "adam"
 
     def __post_init__(self):
-        if self.optimizer not in ("adam", "lazy_adam"):
-            raise ValueError(
-                "Argument `optimizer` must be 'adam' or 'lazy_adam'. "
-                f"Received: optimizer={self.optimizer!r}"
-            )
+        check_choice("optimizer", self.optimizer, ("adam", "lazy_adam"))
 
     def make_optimizer(self, learning_rate=None) -> keras.optimizers.Optimizer:
         """A new optimizer of this kind (Keras' default rate if `None`)."""

@@ -111,6 +111,45 @@ def check_number(
     return v
 
 
+def check_numbers(name: str, value: Any, each: str, **bounds) -> tuple:
+    """Returns a non-empty sequence of numbers as a tuple, each checked by
+    `check_number(**bounds)`; a single number counts as a sequence of one.
+
+    Args:
+        name: The argument's name, for the message.
+        value: A number, or a sequence of numbers.
+        each: What each item must be, in the plural ("numbers in (0, 1]").
+        **bounds: `integer`, `low`, `high`, `closed`, as for `check_number`.
+
+    Returns:
+        A tuple of the numbers (ints with `integer=True`, else floats).
+
+    Raises:
+        ValueError: "Argument `name` must be a non-empty sequence of <each>"
+            or "must contain only <each>", with the value received.
+
+    Example:
+
+    >>> check_numbers("fractions", [0.5, 1], "numbers in (0, 1]", low=0, high=1,
+    ...               closed="right")
+    (0.5, 1.0)
+    """
+    kind = numbers.Integral if bounds.get("integer") else numbers.Real
+    if isinstance(value, kind) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
+        raise ValueError(
+            f"Argument `{name}` must be a non-empty sequence of {each}. "
+            f"{_received(name, value)}"
+        )
+    try:
+        return tuple(check_number(name, item, **bounds) for item in value)
+    except ValueError:
+        raise ValueError(
+            f"Argument `{name}` must contain only {each}. {_received(name, value)}"
+        ) from None
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Returns `value` as an int if it is an integer > 0, else raises."""
     return check_number(name, value, integer=True, low=1)
@@ -427,12 +466,15 @@ def check_length(name: str, value: Any, length: int, of: str) -> Any:
     return value
 
 
-def check_built(name: str, model: Any, *, action: str = "") -> Any:
-    """Returns `model` if it is built (has its weights), else raises.
+def check_built(
+    name: str, model: Any, *, with_weights: bool = False, action: str = ""
+) -> Any:
+    """Returns `model` if it is built (has created its weights), else raises.
 
     Args:
         name: The argument's name, for the message.
         model: A Keras layer or model.
+        with_weights: Whether it must also have at least one weight.
         action: What needs it built, in words, e.g. "before adding LoRA".
 
     Returns:
@@ -440,7 +482,8 @@ def check_built(name: str, model: Any, *, action: str = "") -> Any:
 
     Raises:
         ValueError: "Argument `model` must be built (call it on data or
-            `build()` it first). Received: model='mlp' (not built)".
+            `build()` it first). Received: model='mlp' (not built)", or
+            "must be a built model with weights" with `with_weights`.
 
     Example:
 
@@ -448,10 +491,11 @@ def check_built(name: str, model: Any, *, action: str = "") -> Any:
     ...                                        keras.layers.Dense(2)])).built
     True
     """
-    if not model.built:
+    if not model.built or (with_weights and not model.weights):
+        what = "a built model with weights" if with_weights else "built"
         when = f" {action}" if action else ""
         raise ValueError(
-            f"Argument `{name}` must be built{when} (call it on data or "
+            f"Argument `{name}` must be {what}{when} (call it on data or "
             f"`build()` it first). Received: {name}={model.name!r} (not built)"
         )
     return model
