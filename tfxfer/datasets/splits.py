@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfxfer.utils.validation import check_choice, check_non_negative_int
+from tfxfer.utils.validation import (
+    check_array,
+    check_choice,
+    check_non_negative_int,
+    check_number,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,16 +27,7 @@ def _check_split(split: Any) -> str | None:
 
 
 def _check_test_size(test_size: Any) -> float:
-    if (
-        isinstance(test_size, bool)
-        or not isinstance(test_size, numbers.Real)
-        or not 0.0 < float(test_size) < 1.0
-    ):
-        raise ValueError(
-            "Argument `test_size` must be a number in (0, 1). "
-            f"Received: test_size={test_size!r}"
-        )
-    return float(test_size)
+    return check_number("test_size", test_size, low=0, high=1, closed="neither")
 
 
 def _check_seed(seed: Any) -> int:
@@ -70,12 +65,9 @@ def split_indices(
     """
     test_size = _check_test_size(test_size)
     seed = _check_seed(seed)
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.size == 0:
-        raise ValueError(
-            "Argument `labels` must be a non-empty 1-D sequence. "
-            f"Received: labels with shape {labels.shape}"
-        )
+    labels = check_array(
+        "labels", labels, ndim=1, allow_empty=False, expected="a non-empty 1-D sequence"
+    )
     rng = np.random.default_rng(seed)
     test_parts = []
     for value in np.unique(labels):
@@ -165,12 +157,9 @@ def sample_per_class(
 
     n = check_positive_int("n", n)
     seed = _check_seed(seed)
-    labels = np.asarray(y)
-    if labels.ndim != 1 or labels.size == 0:
-        raise ValueError(
-            "Argument `y` must be a non-empty 1-D sequence of labels. "
-            f"Received: y with shape {labels.shape}"
-        )
+    labels = check_array(
+        "y", y, ndim=1, allow_empty=False, expected="a non-empty 1-D sequence of labels"
+    )
     rng = np.random.default_rng(seed)
     chosen = []
     for label in np.unique(labels):

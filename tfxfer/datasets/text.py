@@ -91,10 +91,8 @@ def load_reviews(
     `tfxfer/data/reviews.csv`, checked against its SHA-256 before reading.
 
     Args:
-        split: `None` for all 200 rows, `"train"` or `"test"` for one part of
-            a stratified seeded split (see `split_frame`).
-        test_size: Fraction of each class in the test part.
-        seed: Seed of the split.
+        split, test_size, seed: As for `tfxfer.datasets.load_news`: all 200
+            rows, or the "train" or "test" part of a stratified seeded split.
 
     Returns:
         A pandas DataFrame with columns `text` (str) and `label` (str,
