@@ -10,7 +10,7 @@ import keras
 from tfxfer import _keras_internals as internals
 from tfxfer.models.raw_text import raw_text_aware
 from tfxfer.transfer.freezing import LayerEntry, available_names, walk_layers
-from tfxfer.utils.validation import check_model
+from tfxfer.utils.validation import check_built, check_model
 
 
 def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Model:
@@ -58,28 +58,22 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
 
     Example:
 
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
-    ...     keras.layers.Dense(8, activation="relu", name="pool"),
-    ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
-    >>> x = np.zeros((5, 4), "float32")
+    >>> model = keras.Sequential([keras.Input((4,)),
+    ...                           keras.layers.Dense(8, name="block_1"),
+    ...                           keras.layers.Dense(6, name="block_2"),
+    ...                           keras.layers.Dense(3, name="head")])
     >>> extractor = tfxfer.feature_extractor(model)            # pre-head
-    >>> codes = extractor.predict(x, verbose=0)
-    >>> codes.shape
-    (5, 8)
-    >>> block = tfxfer.feature_extractor(model, "conv_like")
+    >>> extractor.predict(np.zeros((5, 4), "float32"), verbose=0).shape
+    (5, 6)
+    >>> tfxfer.feature_extractor(model, "block_1").output.shape
+    (None, 8)
     """
     check_model("model", model)
     if layer is not None and not isinstance(layer, str):
         raise ValueError(
             f"Argument `layer` must be a layer name or None. Received: layer={layer!r}"
         )
-    if not model.built:
-        raise ValueError(
-            "Argument `model` must be built (call it on data or `build()` it "
-            f"first). Received: model={model.name!r} (not built)"
-        )
+    check_built("model", model)
     if _is_graph_model(model):
         graph = model
         if layer is None:

@@ -248,15 +248,13 @@ def unfreeze(
 
     Example:
 
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(8, activation="relu", name="conv_like"),
-    ...     keras.layers.Dense(8, activation="relu", name="pool"),
-    ...     keras.layers.Dense(3, activation="softmax", name="predictions")])
+    >>> model = keras.Sequential([keras.Input((4,)),
+    ...                           keras.layers.Dense(8, name="base"),
+    ...                           keras.layers.Dense(3, name="head")])
     >>> _ = tfxfer.freeze(model)
-    >>> _ = tfxfer.unfreeze(model, ["pool", "predictions"])
+    >>> _ = tfxfer.unfreeze(model, "head")
     >>> [layer.trainable for layer in model.layers]
-    [False, True, True]
+    [False, True]
     """
     return _set_trainable(model, layers, up_to, value=True)
 

@@ -25,6 +25,7 @@ import numpy as np
 from tfxfer import _keras_internals as internals
 from tfxfer.errors import IncompatibleModelsError
 from tfxfer.utils.validation import (
+    check_built,
     check_in_range,
     check_mixing_weights,
     check_model,
@@ -73,10 +74,9 @@ def interpolate_weights(
     >>> rng = np.random.default_rng(0)
     >>> x_val = rng.random((16, 4), dtype="float32")
     >>> y_val = (x_val[:, 0] > 0.5).astype("int32")
-    >>> def run():
-    ...     return keras.Sequential([keras.Input((4,)),
-    ...                              keras.layers.Dense(2, activation="softmax")])
-    >>> pretrained, finetuned = run(), run()
+    >>> pretrained = keras.Sequential([keras.Input((4,)),
+    ...                                keras.layers.Dense(2, activation="softmax")])
+    >>> finetuned = keras.models.clone_model(pretrained)
     >>> fused = tfxfer.interpolate_weights(pretrained, finetuned, alpha=0.5)
     >>> fused.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     >>> sorted(fused.evaluate(x_val, y_val, verbose=0, return_dict=True))
@@ -125,9 +125,6 @@ def average_weights(
 
     Example:
 
-    >>> rng = np.random.default_rng(0)
-    >>> x_val = rng.random((16, 4), dtype="float32")
-    >>> y_val = (x_val[:, 0] > 0.5).astype("int32")
     >>> def run():
     ...     return keras.Sequential([keras.Input((4,)),
     ...                              keras.layers.Dense(2, activation="softmax")])
@@ -238,12 +235,7 @@ def _check_same_structure(models, *, names, argument) -> None:
     """Raises IncompatibleModelsError naming the first weight that differs."""
     for model, name in zip(models, names):
         check_model(name, model)
-        if not model.built or not model.weights:
-            raise ValueError(
-                f"Argument `{name}` must be a built model with weights (call it "
-                f"on data or `build()` it first). Received: {name}={model.name!r} "
-                "(not built)"
-            )
+        check_built(name, model, with_weights=True)
     reference, ref_name = models[0], names[0]
     where = f" in `{argument}`" if argument else ""
     for model, name in zip(models[1:], names[1:]):

@@ -14,6 +14,7 @@ from typing import Any
 import keras
 
 from tfxfer.errors import ModelLoadError, ModelNotFoundError, UnsafeModelError
+from tfxfer.utils.validation import check_mapping
 
 #: Largest total uncompressed size of a `.keras` archive's members (4 GiB:
 #: a model of a billion float32 weights; Keras Applications' largest, e.g.
@@ -172,10 +173,13 @@ def load_pretrained(
             "Argument `path` must be a path to a saved model. "
             f"Received: path={path!r} of type {type(path).__name__}"
         )
-    if custom_objects is not None and not isinstance(custom_objects, Mapping):
-        raise ValueError(
-            "Argument `custom_objects` must be a dict mapping names to classes "
-            f"or functions. Received: custom_objects={custom_objects!r}"
+    if custom_objects is not None:
+        check_mapping(
+            "custom_objects",
+            custom_objects,
+            "names",
+            "classes or functions",
+            allow_empty=True,
         )
     max_bytes = _limit(
         "max_uncompressed_bytes",

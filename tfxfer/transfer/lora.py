@@ -17,9 +17,11 @@ import keras
 
 from tfxfer import _keras_internals as internals
 from tfxfer.utils.validation import (
+    check_built,
     check_model,
     check_positive_int,
     check_positive_number,
+    check_regex,
 )
 
 
@@ -108,11 +110,7 @@ def add_lora(
     rank = check_positive_int("rank", rank)
     if alpha is not None:
         alpha = check_positive_number("alpha", alpha)
-    if not model.built:
-        raise ValueError(
-            "Argument `model` must be built before adding LoRA (call it on a "
-            f"batch or `build()` it). Received: model={model.name!r} (not built)"
-        )
+    check_built("model", model, action="before adding LoRA")
     keep = _pattern("keep_trainable", keep_trainable)
     kept = [
         layer
@@ -218,18 +216,7 @@ def add_lora(
 def _pattern(argument: str, value) -> re.Pattern | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ValueError(
-            f"Argument `{argument}` must be a regular expression (str) matched "
-            f"against layer names. Received: {argument}={value!r}"
-        )
-    try:
-        return re.compile(value)
-    except re.error as error:
-        raise ValueError(
-            f"Argument `{argument}` must be a valid regular expression. "
-            f"Received: {argument}={value!r} ({error})"
-        ) from error
+    return check_regex(argument, value)
 
 
 def _kernel(layer):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from tfxfer.transfer.freezing import walk_layers
-from tfxfer.utils.validation import check_model
+from tfxfer.utils.validation import check_built, check_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,11 +170,7 @@ def trainable_summary(model: keras.Model) -> TrainableSummary:
     0.3103
     """
     check_model("model", model)
-    if not model.built:
-        raise ValueError(
-            "Argument `model` must be built (call it on data or `build()` it "
-            f"first). Received: model={model.name!r} (not built)"
-        )
+    check_built("model", model)
     rows = []
     for entry in walk_layers(model):
         layer = entry.layer

@@ -18,7 +18,7 @@ import numpy as np
 
 from tfxfer.errors import IncompatibleModelsError
 from tfxfer.transfer.freezing import LayerEntry, child_layers, walk_layers
-from tfxfer.utils.validation import check_model
+from tfxfer.utils.validation import check_built, check_model
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -113,12 +113,7 @@ def _shapes(entry: LayerEntry) -> Shapes:
 
 def _check_built(model, argument: str) -> None:
     check_model(argument, model)
-    if not model.built or not model.weights:
-        raise ValueError(
-            f"Argument `{argument}` must be a built model with weights (call it "
-            f"on data or `build()` it first). Received: {argument}="
-            f"{model.name!r} (not built)"
-        )
+    check_built(argument, model, with_weights=True)
 
 
 def _find(entries, name: str) -> LayerEntry | None:
@@ -295,24 +290,23 @@ def _pairs_from_mapping(mapping, sources, targets):
             "Argument `mapping` must be a dict {target_layer: source_layer}. "
             f"Received: mapping={mapping!r}"
         )
-    pairs = []
-    for target_name, source_name in mapping.items():
-        t = _find(targets, target_name) if isinstance(target_name, str) else None
-        if t is None:
+    def entry(entries, name, side: str, position: str) -> LayerEntry:
+        found = _find(entries, name) if isinstance(name, str) else None
+        if found is None:
             raise ValueError(
-                "Argument `mapping` must have target layers with weights as keys. "
-                f"Received: mapping={dict(mapping)!r} ({target_name!r} is not one). "
-                f"Available target layers: {[e.path for e in targets]}"
+                f"Argument `mapping` must have {side} layers with weights as "
+                f"{position}. Received: mapping={dict(mapping)!r} ({name!r} is "
+                f"not one). Available {side} layers: {[e.path for e in entries]}"
             )
-        s = _find(sources, source_name) if isinstance(source_name, str) else None
-        if s is None:
-            raise ValueError(
-                "Argument `mapping` must have source layers with weights as "
-                f"values. Received: mapping={dict(mapping)!r} ({source_name!r} is "
-                f"not one). Available source layers: {[e.path for e in sources]}"
-            )
-        pairs.append((s, t))
-    return pairs
+        return found
+
+    return [
+        (
+            entry(sources, source_name, "source", "values"),
+            entry(targets, target_name, "target", "keys"),
+        )
+        for target_name, source_name in mapping.items()
+    ]
 
 
 def _pairs_by_name_then_order(sources, targets):
