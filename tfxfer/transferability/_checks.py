@@ -29,15 +29,20 @@ def describe(value: Any) -> str:
     return repr(value) if value is None else f"a {type(value).__name__}"
 
 
-def _numeric_array(name: str, value: Any, what: str) -> np.ndarray:
-    """`value` as a real numeric array, or an error saying `what` was expected."""
+def _as_array(name: str, value: Any, what: str) -> np.ndarray:
+    """`np.asarray(value)`, or an error saying `what` was expected."""
     try:
-        array = np.asarray(value)
+        return np.asarray(value)
     except (TypeError, ValueError) as error:
         raise InvalidDataError(
             f"Argument `{name}` must be {what}. Received: {name}={describe(value)} "
             f"({error})"
         ) from error
+
+
+def _numeric_array(name: str, value: Any, what: str) -> np.ndarray:
+    """`value` as a real numeric array, or an error saying `what` was expected."""
+    array = _as_array(name, value, what)
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer)
         or np.issubdtype(array.dtype, np.floating)
@@ -94,13 +99,7 @@ def labels(name: str, value: Any, *, min_classes: int = 2) -> tuple[np.ndarray, 
     scores do not depend on which integers name the classes.
     """
     what = "a 1-D array of integer class labels"
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}. Received: {name}={describe(value)} "
-            f"({error})"
-        ) from error
+    array = _as_array(name, value, what)
     if array.dtype == bool:
         array = array.astype(np.int64)
     if array.ndim == 2 and array.shape[1] == 1:
