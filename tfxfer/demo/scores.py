@@ -25,11 +25,14 @@ import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tfxfer.transferability import SCORES
+
+if TYPE_CHECKING:
+    import pandas
 
 #: How the report names each score.
 SCORE_TITLES = {"logme": "LogME", "leep": "LEEP", "nce": "NCE", "h_score": "H-score"}
@@ -105,11 +108,11 @@ def training_subset(
 
 def score_fractions(
     sources: Mapping[str, TransferSource],
-    y_train,
+    y_train: np.ndarray,
     fractions: Sequence[float],
     seeds: Sequence[int],
     num_classes: int,
-):
+) -> pandas.DataFrame:
     """Scores every source on the training labels of each fraction and seed.
 
     Returns:
@@ -171,10 +174,10 @@ def score_fractions(
 
 def source_table(
     scenario: str,
-    scores,
-    results,
-    sources: Mapping[str, tuple[tuple[str, ...], float]],
-):
+    scores: pandas.DataFrame,
+    results: pandas.DataFrame,
+    sources: Mapping[str, tuple[tuple[str, ...], float, int]],
+) -> pandas.DataFrame:
     """Each source's scores beside the accuracy of its best strategy.
 
     Args:
@@ -229,7 +232,7 @@ def source_table(
     return table.drop(columns="_order").reset_index(drop=True)
 
 
-def correlations(table):
+def correlations(table: pandas.DataFrame) -> pandas.DataFrame:
     """Kendall's tau and Pearson's r between each score and the accuracy.
 
     Per scenario, per fraction (over the sources) and pooled (`fraction` is
@@ -239,8 +242,24 @@ def correlations(table):
     two points, r three (with two, r is always +-1); below that, and where a
     column is constant, they are NaN.
 
+    Args:
+        table: `source_table`'s rows (one or several scenarios).
+
     Returns:
         A DataFrame with `CORRELATION_COLUMNS`.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> from tfxfer.demo import scores
+    >>> table = pd.DataFrame({
+    ...     "scenario": "toy", "fraction": 0.5, "source": ["a", "b", "c"],
+    ...     "logme": [0.1, 0.3, 0.2], "leep": float("nan"), "nce": float("nan"),
+    ...     "h_score": [1.0, 2.0, 3.0], "accuracy": [0.6, 0.8, 0.7]})
+    >>> result = scores.correlations(table)
+    >>> row = result[(result["fraction"] == 0.5) & (result["score"] == "logme")]
+    >>> float(row["kendall_tau"].iloc[0]), int(row["n_points"].iloc[0])
+    (1.0, 3)
     """
     import pandas as pd
     from scipy import stats
@@ -275,18 +294,33 @@ def correlations(table):
     return pd.DataFrame(rows, columns=list(CORRELATION_COLUMNS))
 
 
-def wrong_rankings(table, margin: float = 0.0):
+def wrong_rankings(table: pandas.DataFrame, margin: float = 0.0) -> pandas.DataFrame:
     """Every pair of sources a score ranked wrong, at each fraction.
 
     A pair is ranked wrong when the score puts one source above the other
     while its accuracy is lower by more than `margin` (the demo uses one
     test example, `1 / n_test`: a closer difference is not a measured one).
 
+    Args:
+        table: `source_table`'s rows.
+        margin: How much higher the lower-scored source's accuracy must be.
+
     Returns:
         A DataFrame, one row per wrong pair: `scenario`, `fraction`,
         `score`, `above` and `below` (the sources, as the score ranked
         them), `score_above`, `score_below`, `accuracy_above`,
         `accuracy_below`.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> from tfxfer.demo import scores
+    >>> table = pd.DataFrame({
+    ...     "scenario": "toy", "fraction": 0.5, "source": ["a", "b", "c"],
+    ...     "logme": [0.1, 0.3, 0.2], "leep": float("nan"), "nce": float("nan"),
+    ...     "h_score": [1.0, 2.0, 3.0], "accuracy": [0.6, 0.8, 0.7]})
+    >>> scores.wrong_rankings(table)[["score", "above", "below"]].values.tolist()
+    [['h_score', 'c', 'b']]
     """
     import pandas as pd
 
@@ -338,7 +372,10 @@ def _cell(value: float, digits: int = 3) -> str:
 
 
 def format_scores(
-    table, correlation, n_test: int, train_seconds: float | None = None
+    table: pandas.DataFrame,
+    correlation: pandas.DataFrame,
+    n_test: int,
+    train_seconds: float | None = None,
 ) -> str:
     """The report's section on the scores of one scenario (Markdown).
 
