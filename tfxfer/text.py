@@ -22,7 +22,13 @@ import numpy as np
 
 from tfxfer.errors import InvalidDataError
 from tfxfer.utils.files import atomic_write_text
-from tfxfer.utils.validation import check_choice, check_positive_int
+from tfxfer.utils.validation import (
+    check_callable,
+    check_choice,
+    check_instance,
+    check_positive_int,
+    check_regex,
+)
 
 #: gensim's `PAT_ALPHABETIC`: runs of word characters that are not digits.
 DEFAULT_PATTERN = r"(((?![\d])\w)+)"
@@ -41,18 +47,7 @@ _CONFIG_KEYS = ("tokens", "counts", "tokenizer_config", "custom_tokenizer")
 def _compiled(pattern: str) -> re.Pattern:
     compiled = _PATTERNS.get(pattern) if isinstance(pattern, str) else None
     if compiled is None:
-        if not isinstance(pattern, str):
-            raise ValueError(
-                "Argument `pattern` must be a regular expression (a string). "
-                f"Received: pattern={pattern!r} of type {type(pattern).__name__}"
-            )
-        try:
-            compiled = re.compile(pattern, re.UNICODE)
-        except re.error as error:
-            raise ValueError(
-                "Argument `pattern` must be a valid regular expression. "
-                f"Received: pattern={pattern!r} ({error})"
-            ) from error
+        compiled = check_regex("pattern", pattern)
         _PATTERNS[pattern] = compiled
     return compiled
 
@@ -94,11 +89,8 @@ def tokenize(
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="ignore")
-    elif not isinstance(text, str):
-        raise ValueError(
-            f"Argument `text` must be a string. Received: text of type "
-            f"{type(text).__name__}"
-        )
+    else:
+        check_instance("text", text, str, "a string")
     if lowercase:
         text = text.lower()
     high = max_len if max_len is not None else len(text)
@@ -191,6 +183,16 @@ def _check_counts(counts: Any, subject: str, error: type) -> dict[str, int] | No
     return checked
 
 
+def _check_known_keys(
+    config: Mapping, known: tuple[str, ...], must: str, error: type
+) -> None:
+    """Raises `error("<must> (a, b). Received: unknown keys [...]")` if
+    `config` has keys outside `known`."""
+    unknown = sorted(set(config) - set(known), key=str)
+    if unknown:
+        raise error(f"{must} ({', '.join(known)}). Received: unknown keys {unknown}")
+
+
 def _check_tokenizer_config(config: Any, subject: str, error: type) -> dict:
     """Returns `config` as a dict of valid `tokenize` keyword arguments; the
     pattern is compiled now, so a bad one fails here and not in `transform`."""
@@ -201,12 +203,12 @@ def _check_tokenizer_config(config: Any, subject: str, error: type) -> dict:
             f"{subject} must be a mapping of arguments of `tfxfer.text.tokenize` "
             f"({', '.join(_TOKENIZE_OPTIONS)}). Received: {_describe(config)}"
         )
-    unknown = sorted(set(config) - set(_TOKENIZE_OPTIONS), key=str)
-    if unknown:
-        raise error(
-            f"{subject} must only hold arguments of `tfxfer.text.tokenize` "
-            f"({', '.join(_TOKENIZE_OPTIONS)}). Received: unknown keys {unknown}"
-        )
+    _check_known_keys(
+        config,
+        _TOKENIZE_OPTIONS,
+        f"{subject} must only hold arguments of `tfxfer.text.tokenize`",
+        error,
+    )
 
     def integer(value) -> bool:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -298,11 +300,7 @@ class Vocabulary:
         tokens = list(tokens)
         index = _token_index(tokens, "Argument `tokens`", ValueError)
         counts = _check_counts(counts, "Argument `counts`", ValueError)
-        if tokenizer is not None and not callable(tokenizer):
-            raise ValueError(
-                "Argument `tokenizer` must be a callable or None. "
-                f"Received: tokenizer={tokenizer!r}"
-            )
+        check_callable("tokenizer", tokenizer, "a callable", allow_none=True)
         tokenizer_config = _check_tokenizer_config(
             tokenizer_config, "Argument `tokenizer_config`", ValueError
         )
@@ -535,12 +533,9 @@ class Vocabulary:
                 f"{where} must be a JSON object with a `tokens` array (as "
                 f"`Vocabulary.save` writes). Received: {_describe(config)}"
             )
-        unknown = sorted(set(config) - set(_CONFIG_KEYS), key=str)
-        if unknown:
-            raise error(
-                f"{where} must only hold the keys {', '.join(_CONFIG_KEYS)}. "
-                f"Received: unknown keys {unknown}"
-            )
+        _check_known_keys(
+            config, _CONFIG_KEYS, f"{where} must only hold the keys", error
+        )
         if "tokens" not in config:
             raise error(
                 f"{where} must hold a `tokens` array of words. Received: the "
@@ -590,11 +585,9 @@ class Vocabulary:
             tfxfer.errors.InvalidDataError: If `text` is not valid JSON or not
                 the JSON of a vocabulary (also a `ValueError`).
         """
-        if not isinstance(text, str | bytes | bytearray):
-            raise ValueError(
-                "Argument `text` must be a JSON string (from `to_json`). "
-                f"Received: text of type {type(text).__name__}"
-            )
+        check_instance(
+            "text", text, str | bytes | bytearray, "a JSON string (from `to_json`)"
+        )
         return cls._from_checked_config(
             _parse_json(text, "argument `text`"),
             tokenizer=tokenizer,
