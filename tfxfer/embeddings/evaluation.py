@@ -9,7 +9,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tfxfer.utils.validation import check_positive_int, require
+from tfxfer.utils.validation import check_mapping, check_positive_int, require
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -105,13 +105,14 @@ def evaluate_word_vectors(
             f"Received: vectors of type {type(vectors).__name__}"
         )
     restrict_vocab = check_positive_int("restrict_vocab", restrict_vocab)
-    if similarity_files is None:
-        similarity_files = {}
-    if not isinstance(similarity_files, Mapping):
-        raise ValueError(
-            "Argument `similarity_files` must be a dict name -> path. "
-            f"Received: similarity_files={similarity_files!r}"
-        )
+    similarity_files = check_mapping(
+        "similarity_files",
+        {} if similarity_files is None else similarity_files,
+        "names",
+        "file paths",
+        allow_empty=True,
+        value_check=lambda path: isinstance(path, str | os.PathLike),
+    )
     if analogy_file is False:
         analogy_file = None
     if analogy_file is not None and not isinstance(analogy_file, str | os.PathLike):

@@ -17,6 +17,7 @@ import numpy as np
 from tfxfer.embeddings import word_index
 from tfxfer.text import OOV_TOKEN, PAD_INDEX, PAD_TOKEN, Vocabulary
 from tfxfer.utils.validation import (
+    check_array,
     check_choice,
     check_finite_array,
     check_in_range,
@@ -687,12 +688,13 @@ def embedding_layer(
     (10, 4, False, True)
     >>> model = tfxfer.TextClassifier.from_embedding_matrix(layer, 2)
     """
-    array = np.asarray(matrix)
-    if array.ndim != 2 or 0 in array.shape:
-        raise ValueError(
-            "Argument `matrix` must be a non-empty 2-D array of shape "
-            f"(rows, embedding_dim). Received: matrix with shape {array.shape}"
-        )
+    array = check_array(
+        "matrix",
+        matrix,
+        ndim=2,
+        allow_empty=False,
+        expected="a non-empty 2-D array of shape (rows, embedding_dim)",
+    )
     check_finite_array("matrix", array)
     layer = keras.layers.Embedding(
         array.shape[0],

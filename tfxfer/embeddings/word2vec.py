@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from tfxfer.text import tokenize
-from tfxfer.utils.validation import check_positive_int, require
+from tfxfer.utils.validation import check_callable, check_positive_int, require
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -185,11 +185,7 @@ def train_word2vec(
     if workers is None:
         workers = max(1, min(4, os.cpu_count() or 1))
     workers = check_positive_int("workers", workers)
-    if tokenizer is not None and not callable(tokenizer):
-        raise ValueError(
-            "Argument `tokenizer` must be a callable text -> tokens or None. "
-            f"Received: tokenizer={tokenizer!r}"
-        )
+    check_callable("tokenizer", tokenizer, "a callable text -> tokens", allow_none=True)
     sentences = _corpus(corpus, tokenizer or tokenize)
 
     model = Word2Vec(
