@@ -111,6 +111,15 @@ def check_number(
     return v
 
 
+def _passes(value: Any, **bounds) -> bool:
+    """Whether `check_number(value, **bounds)` accepts `value`."""
+    try:
+        check_number("value", value, **bounds)
+    except ValueError:
+        return False
+    return True
+
+
 def check_numbers(name: str, value: Any, each: str, **bounds) -> tuple:
     """Returns a non-empty sequence of numbers as a tuple, each checked by
     `check_number(**bounds)`; a single number counts as a sequence of one.
@@ -635,16 +644,11 @@ def check_units(name: str, value: Any, *, allow_empty: bool) -> tuple[int, ...]:
             f"Argument `{name}` must contain at least one layer size. "
             f"{_received(name, value)}"
         )
-    for units in value:
-        if (
-            isinstance(units, bool)
-            or not isinstance(units, numbers.Integral)
-            or units <= 0
-        ):
-            raise ValueError(
-                f"Argument `{name}` must contain only positive integers. "
-                f"{_received(name, value)}"
-            )
+    if not all(_passes(units, integer=True, low=1) for units in value):
+        raise ValueError(
+            f"Argument `{name}` must contain only positive integers. "
+            f"{_received(name, value)}"
+        )
     return tuple(int(u) for u in value)
 
 
@@ -682,16 +686,11 @@ def check_mixing_weights(name: str, value: Any, count: int) -> tuple[float, ...]
             f"Argument `{name}` must have one entry per model ({count}), "
             f"got {len(value)}. {_received(name, value)}"
         )
-    for item in value:
-        if (
-            isinstance(item, bool)
-            or not isinstance(item, numbers.Real)
-            or not 0.0 <= float(item) < float("inf")
-        ):
-            raise ValueError(
-                f"Argument `{name}` must contain only finite non-negative "
-                f"numbers. {_received(name, value)}"
-            )
+    if not all(_passes(item, low=0) for item in value):
+        raise ValueError(
+            f"Argument `{name}` must contain only finite non-negative "
+            f"numbers. {_received(name, value)}"
+        )
     total = sum(float(item) for item in value)
     if total <= 0.0:
         raise ValueError(
@@ -858,6 +857,18 @@ def _unknown_name(name: str, label: str, value: str, kind: str, module) -> Value
     )
 
 
+def _check_names(name: str, value: Any, kind: str, module, known: tuple) -> None:
+    """Raises if a string in `value` is neither in `known` (lower-cased) nor
+    a name `module.get` (`keras.losses` or `keras.metrics`) resolves."""
+    for label, leaf in _named_leaves(name, value):
+        if not isinstance(leaf, str) or leaf.lower() in known:
+            continue
+        try:
+            module.get(leaf)
+        except ValueError:
+            raise _unknown_name(name, label, leaf, kind, module) from None
+
+
 def check_loss(name: str, loss: Any) -> Any:
     """Returns `loss` if every name in it is a Keras loss, else raises.
 
@@ -883,13 +894,7 @@ def check_loss(name: str, loss: Any) -> Any:
     """
     import keras
 
-    for label, leaf in _named_leaves(name, loss):
-        if not isinstance(leaf, str):
-            continue
-        try:
-            keras.losses.get(leaf)
-        except ValueError:
-            raise _unknown_name(name, label, leaf, "loss", keras.losses) from None
+    _check_names(name, loss, "loss", keras.losses, known=())
     return loss
 
 
@@ -918,11 +923,5 @@ def check_metrics(name: str, metrics: Any) -> Any:
     """
     import keras
 
-    for label, leaf in _named_leaves(name, metrics):
-        if not isinstance(leaf, str) or leaf.lower() in _COMPILE_METRIC_NAMES:
-            continue
-        try:
-            keras.metrics.get(leaf)
-        except ValueError:
-            raise _unknown_name(name, label, leaf, "metric", keras.metrics) from None
+    _check_names(name, metrics, "metric", keras.metrics, known=_COMPILE_METRIC_NAMES)
     return metrics
