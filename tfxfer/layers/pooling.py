@@ -6,11 +6,17 @@ from keras import ops
 
 class _MaskedPooling1D(keras.layers.Layer):
     """What both masked poolings share: (batch, steps, features) ->
-    (batch, features), taking the mask and passing none on."""
+    (batch, features), taking the mask and passing none on. Without a mask,
+    `_reduce` pools every step; with one, `_pool_masked`."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return self._reduce(inputs, axis=1)
+        return self._pool_masked(inputs, mask)
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -36,9 +42,9 @@ class MaskedGlobalMaxPooling1D(_MaskedPooling1D):
            [2.]], dtype=float32)
     """
 
-    def call(self, inputs, mask=None):
-        if mask is None:
-            return ops.max(inputs, axis=1)
+    _reduce = staticmethod(ops.max)
+
+    def _pool_masked(self, inputs, mask):
         mask = ops.expand_dims(ops.cast(mask, "bool"), -1)
         lowest = ops.full_like(inputs, float("-inf"))
         pooled = ops.max(ops.where(mask, inputs, lowest), axis=1)
@@ -65,9 +71,9 @@ class MaskedGlobalAveragePooling1D(_MaskedPooling1D):
            [0.]], dtype=float32)
     """
 
-    def call(self, inputs, mask=None):
-        if mask is None:
-            return ops.mean(inputs, axis=1)
+    _reduce = staticmethod(ops.mean)
+
+    def _pool_masked(self, inputs, mask):
         weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         total = ops.sum(inputs * weights, axis=1)
         count = ops.maximum(ops.sum(weights, axis=1), ops.ones_like(total[:, :1]))
