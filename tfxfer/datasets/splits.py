@@ -34,6 +34,13 @@ def _check_seed(seed: Any) -> int:
     return check_non_negative_int("seed", seed)
 
 
+def _labels_and_rng(name: str, labels: Any, seed: Any, expected: str):
+    """The labels as a non-empty 1-D array, and the generator seeded by `seed`."""
+    seed = _check_seed(seed)
+    labels = check_array(name, labels, ndim=1, allow_empty=False, expected=expected)
+    return labels, np.random.default_rng(seed)
+
+
 def split_indices(
     labels: Sequence[Any] | np.ndarray, *, test_size: float = 0.25, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -64,11 +71,7 @@ def split_indices(
     array([0, 1, 2, 3])
     """
     test_size = _check_test_size(test_size)
-    seed = _check_seed(seed)
-    labels = check_array(
-        "labels", labels, ndim=1, allow_empty=False, expected="a non-empty 1-D sequence"
-    )
-    rng = np.random.default_rng(seed)
+    labels, rng = _labels_and_rng("labels", labels, seed, "a non-empty 1-D sequence")
     test_parts = []
     for value in np.unique(labels):
         rows = rng.permutation(np.flatnonzero(labels == value))
@@ -156,11 +159,7 @@ def sample_per_class(
     from tfxfer.utils.validation import check_positive_int
 
     n = check_positive_int("n", n)
-    seed = _check_seed(seed)
-    labels = check_array(
-        "y", y, ndim=1, allow_empty=False, expected="a non-empty 1-D sequence of labels"
-    )
-    rng = np.random.default_rng(seed)
+    labels, rng = _labels_and_rng("y", y, seed, "a non-empty 1-D sequence of labels")
     chosen = []
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
