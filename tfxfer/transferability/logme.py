@@ -79,8 +79,6 @@ def logme(features, labels, regression: bool = False) -> float:
 
     Example:
 
-    >>> import numpy as np
-    >>> import tfxfer
     >>> rng = np.random.default_rng(0)
     >>> labels = np.repeat([0, 1], 50)
     >>> informative = rng.normal(size=(100, 4)) + labels[:, None]

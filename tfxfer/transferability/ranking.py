@@ -90,8 +90,6 @@ def score_sources(
 
     Example:
 
-    >>> import numpy as np
-    >>> import tfxfer
     >>> rng = np.random.default_rng(0)
     >>> y = np.repeat([0, 1], 20)
     >>> x = rng.normal(size=(40, 3)) + y[:, None]
