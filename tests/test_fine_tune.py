@@ -267,7 +267,7 @@ def fit_args(**kwargs):
 
 
 def traces(tuner):
-    return (tuner.head_trainer.steps.traces, tuner.full_trainer.steps.traces)
+    return tuner.trainer.steps.traces
 
 
 def test_fine_tuner_reset_repeats_the_run_and_equals_fine_tune(tiny_tabular):
@@ -305,20 +305,20 @@ def test_fine_tuner_second_fit_does_not_trace_again(tiny_tabular):
     model.compile(optimizer="sgd", loss="mse")  # the user's own compile
     tuner = tfxfer.FineTuner(model, base=["base_dense", "base_bn"], **tuner_args())
     tuner.fit(x, y, validation_data=(x, y), **fit_args())
-    head, full = tuner.head_trainer, tuner.full_trainer
+    trainer = tuner.trainer
     counts = traces(tuner)
-    assert counts[0] > 0 and counts[1] > 0
+    assert counts > 0
     # Compiling the model between runs (as freeze/unfreeze do) changes nothing:
-    # each stage puts its own compile back.
+    # the FineTuner's Trainer keeps its own loss, metrics and stage optimizers.
     tfxfer.freeze(model, "base_dense")
     model.compile(optimizer="adam", loss=SPARSE)
     tfxfer.unfreeze(model)
     tuner.fit(x, y, validation_data=(x, y), **fit_args())  # no reset: goes on
     tuner.reset()
     tuner.fit(x, y, validation_data=(x, y), **fit_args())
-    assert tuner.head_trainer is head and tuner.full_trainer is full
+    assert tuner.trainer is trainer
     assert traces(tuner) == counts
-    assert model.optimizer is full.optimizer
+    assert model.optimizer is trainer.optimizer
     assert isinstance(model.optimizer, keras.optimizers.MultiOptimizer)
 
 
@@ -342,14 +342,18 @@ def test_fine_tuner_head_epochs_zero_skips_stage_one(tiny_tabular):
     model = pretrained_model()
     tuner = tfxfer.FineTuner(model, base="base_.*", **tuner_args())
     result = tuner.fit(x, y, **fit_args(head_epochs=0))
-    assert result.head is None and tuner.head_trainer is None
+    assert result.head is None
+    assert isinstance(tuner.trainer.optimizer, keras.optimizers.MultiOptimizer)
     assert result.epoch == [0, 1]
-    # A later run with a head stage adds its Trainer; stage 2 keeps its own.
-    full, count = tuner.full_trainer, tuner.full_trainer.steps.traces
+    # A later run adds the head stage; stage 2 keeps its compiled step.
+    trainer = tuner.trainer
+    full_functions = dict(trainer.steps._fns)
+    assert full_functions
     tuner.reset()
     result = tuner.fit(x, y, **fit_args())
     assert result.head.epoch == [0, 1] and result.full.epoch == [2, 3]
-    assert tuner.full_trainer is full and full.steps.traces == count
+    assert tuner.trainer is trainer
+    assert all(trainer.steps._fns[k] is f for k, f in full_functions.items())
 
 
 def test_fine_tuner_reset_with_weights(tiny_tabular):
@@ -430,7 +434,7 @@ def test_fine_tuner_rejects_bad_arguments(tiny_tabular):
         tuner.fit(x, y, epochs=1, verbose=3)
     with pytest.raises(ValueError, match="`batch_size` must be a positive"):
         tuner.fit(x, y, epochs=1, batch_size=0)
-    assert tuner.full_trainer is None  # nothing ran
+    assert tuner.trainer is None  # nothing ran
 
 
 def _bn_data():

@@ -16,6 +16,50 @@ user's callbacks and the History, so that:
   recorded).
 
 It is internal to `fit`: users' callbacks neither see it nor depend on it.
+
+What a checkpoint holds and which calls resume from it
+(`Trainer.fit(checkpoint_dir=..., resume=...)`):
+
+Each holds the model's variables (weights, normalization
+statistics, Dropout seed states), the optimizer's, the metrics of
+the epoch under way, the epoch and step counters, the shuffling
+generator, the order of the pass under way and the position in
+it, Keras' global seed state and the History so far, written
+with `tf.train.CheckpointManager` (a crash while writing leaves
+the previous checkpoint in force). A call with `checkpoint_dir`
+first restores the newest checkpoint there, if any, and may ask
+for more `epochs` (it then continues the run). It must be the
+same run (`tfxfer.training.run_identity`): the same model
+architecture (config, weight names and shapes), optimizer class
+and hyperparameters (learning rate included), loss and metrics,
+data (its size and a hash of sampled rows; datasets and
+generators: their element spec and batches), `batch_size`,
+`shuffle` and `steps_per_epoch`; otherwise
+`tfxfer.errors.RunMismatchError` names each difference with both
+values, and nothing is restored. `resume="force"` continues the
+saved run with this call's settings: the new hyperparameters
+apply (a changed learning rate included), an optimizer whose
+variables differ (another class) starts fresh, and with other
+data, batching or metrics the saved epoch restarts from its
+first batch; a model whose variables differ is refused even
+then. To start afresh instead, pass another `checkpoint_dir` or
+delete this one. The checkpoint is read whole before anything
+is restored: a missing, truncated or corrupt file (or state
+file) raises `tfxfer.errors.DamagedCheckpointError` naming it
+and the newest intact checkpoint, which `resume="ckpt-N"` then
+resumes from; nothing in the folder is deleted or overwritten
+until a newer checkpoint is complete. A checkpoint that cannot
+be written (a full disk) raises
+`tfxfer.errors.CheckpointWriteError` naming it, after removing
+its partial files: the same call, run again, resumes from the
+previous one. A run that finished its `epochs`, or was stopped early
+(EarlyStopping), resumes as finished: the call warns and returns
+its History. Callbacks' own state (EarlyStopping's patience,
+ReduceLROnPlateau's) is not checkpointed, as with Keras'
+`BackupAndRestore`. Datasets and generators are checkpointed at
+epoch ends only, and resume at the next epoch's start; weights
+then match an uninterrupted run only if the data yields the same
+batches in every epoch.
 """
 
 from __future__ import annotations

@@ -231,10 +231,9 @@ class FineTuner:
 
     Attributes:
         model: The model.
-        head_trainer: The `tfxfer.Trainer` of stage 1, or `None` before the
-            first `fit` with `head_epochs` > 0.
-        full_trainer: The `tfxfer.Trainer` of stage 2, or `None` before the
-            first `fit`.
+        trainer: The `tfxfer.Trainer` of both stages (each stage swaps in
+            its own optimizer and keeps its own compiled step), or `None`
+            before the first `fit`.
 
     Raises:
         ValueError: If `base` names no layer of the model, leaves nothing to
@@ -320,8 +319,8 @@ class FineTuner:
                 f"Received: base={base!r}, which covers every trainable layer"
             )
         self.model = model
-        self.head_trainer: Trainer | None = None
-        self.full_trainer: Trainer | None = None
+        self.trainer: Trainer | None = None
+        self._stages = {}  # "head" / "full": (optimizer, extra loss)
         self._optimizer = optimizer
         self._paths = paths
         self._base_variables = base_variables
@@ -448,8 +447,8 @@ class FineTuner:
             callbacks=callbacks,
             verbose=verbose,
         )
-        # The Trainers compile the model themselves (and put their compile
-        # back before each run): no recompiling on the way.
+        # The Trainer compiles the model once; each stage swaps in its own
+        # optimizer: no recompiling on the way.
         head_history = None
         announce = verbose != 0
         if head_epochs:
@@ -460,7 +459,7 @@ class FineTuner:
                     flush=True,
                 )
             _set_trainable(model, self._paths, None, value=False, recompile=False)
-            head = self._head_stage()
+            head = self._stage("head")
             head_history = head.fit(x, y, epochs=head_epochs, **fit_args)
         _set_trainable(model, self._paths, None, value=True, recompile=False)
         if epochs == 0:  # The head alone (a linear probe); the base unchanged.
@@ -470,7 +469,7 @@ class FineTuner:
             # pretrained statistics) and its scale and offset stay as they are.
             for layer in self._base_batch_norms:
                 layer.trainable = False
-        full = self._full_stage()
+        full = self._stage("full")
         if announce:
             frozen = " (BatchNormalization frozen)" if self._frozen_norms() else ""
             print(
@@ -508,65 +507,60 @@ class FineTuner:
                 variable.assign(value)
         if weights is not None:
             model.set_weights(weights)
-        for trainer in (self.head_trainer, self.full_trainer):
-            if trainer is not None and trainer.built:
-                trainer.restart()
+        if self.trainer is not None and self.trainer.built:
+            self.trainer.restart()
 
     # -- stages -------------------------------------------------------------
 
     def _frozen_norms(self) -> bool:
         return self.freeze_batch_norm and bool(self._base_batch_norms)
 
-    def _head_stage(self) -> Trainer:
-        """Stage 1's Trainer (the head's optimizer), created once."""
-        if self.head_trainer is None:
+    def _stage(self, name: str) -> Trainer:
+        """The Trainer, set up for stage `name` ("head" or "full"): that
+        stage's optimizer (created once) and extra loss, a fresh state."""
+        if name not in self._stages:
             with self._scope():
-                optimizer = fresh_optimizer(self._optimizer, self.learning_rate)
-            self.head_trainer = Trainer(
-                self.model, optimizer=optimizer, **self._trainer_args
-            )
-        else:
-            self._resume(self.head_trainer)
-        return self.head_trainer
-
-    def _full_stage(self) -> Trainer:
-        """Stage 2's Trainer (a MultiOptimizer, L2-SP), created once."""
-        if self.full_trainer is None:
-            trainable_base = [v for v in self._base_variables if v.trainable]
-            with self._scope():
-                base_optimizer = fresh_optimizer(
-                    self._optimizer, self.learning_rate * self.lr_mult
+                self._stages[name] = (
+                    self._head_optimizer() if name == "head" else self._full_optimizer()
                 )
-                head_optimizer = fresh_optimizer(self._optimizer, self.learning_rate)
-                optimizer_map = keras.optimizers.OptimizerMap(
-                    default_optimizer=head_optimizer,
-                    optimizer_map={
-                        re.escape(v.path): base_optimizer for v in trainable_base
-                    },
-                )
-                multi = keras.optimizers.MultiOptimizer(optimizer_map, name="fine_tune")
-            pairs = [
-                self._pretrained[id(v)]
-                for v in trainable_base
-                if id(v) in self._pretrained
-            ]
-            extra_loss = (
-                _l2sp_penalty(pairs, self.l2sp) if self.l2sp and pairs else None
+        optimizer, extra_loss = self._stages[name]
+        if self.trainer is None:
+            self.trainer = Trainer(
+                self.model,
+                optimizer=optimizer,
+                extra_loss=extra_loss,
+                **self._trainer_args,
             )
-            self.full_trainer = Trainer(
-                self.model, optimizer=multi, extra_loss=extra_loss, **self._trainer_args
-            )
+            # Its own loss and metrics, whatever the model is compiled with later.
+            self.trainer.follow_compile = False
         else:
-            self._resume(self.full_trainer)
-        return self.full_trainer
+            self.trainer.use_optimizer(optimizer, extra_loss=extra_loss)
+            if self.trainer.built:
+                self.trainer.restart()
+        return self.trainer
 
-    @staticmethod
-    def _resume(trainer: Trainer) -> None:
-        """Makes a stage's Trainer ready for another run: its own compile back
-        on the model (not the other stage's), a fresh optimizer state."""
-        trainer.restore_compile()
-        if trainer.built:
-            trainer.restart()
+    def _head_optimizer(self) -> tuple:
+        """Stage 1: the head alone, at `learning_rate`."""
+        return fresh_optimizer(self._optimizer, self.learning_rate), None
+
+    def _full_optimizer(self) -> tuple:
+        """Stage 2: a MultiOptimizer (the base at `learning_rate * lr_mult`),
+        and the L2-SP penalty if asked for."""
+        trainable_base = [v for v in self._base_variables if v.trainable]
+        base_optimizer = fresh_optimizer(
+            self._optimizer, self.learning_rate * self.lr_mult
+        )
+        head_optimizer = fresh_optimizer(self._optimizer, self.learning_rate)
+        optimizer_map = keras.optimizers.OptimizerMap(
+            default_optimizer=head_optimizer,
+            optimizer_map={re.escape(v.path): base_optimizer for v in trainable_base},
+        )
+        multi = keras.optimizers.MultiOptimizer(optimizer_map, name="fine_tune")
+        pairs = [
+            self._pretrained[id(v)] for v in trainable_base if id(v) in self._pretrained
+        ]
+        extra_loss = _l2sp_penalty(pairs, self.l2sp) if self.l2sp and pairs else None
+        return multi, extra_loss
 
 
 def fine_tune(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 
 import keras
 import tensorflow as tf
@@ -94,49 +95,110 @@ def flatten_logs(model: keras.Model, logs: dict):
 
 
 class CompiledObjective:
-    """Loss, loss tracker and metrics from the model's `compile`, as in `fit`.
+    """The loss, loss tracker and metrics of a Trainer's compile, owned by it.
 
-    The logs are `model.get_metrics_result()`: the same keys and values as
-    `fit` (per-output losses of multi-output models included).
+    Made right after the Trainer compiles the model, it keeps that
+    compile's loss container, metrics container and loss tracker, so the
+    Trainer trains with them even if the model is compiled again later
+    (`tfxfer.FineTuner` keeps its own this way; a plain `Trainer` adopts a
+    new compile, as `fit` would). The loss is computed as Keras'
+    `Model.compute_loss` does (the compiled loss plus the model's `losses`),
+    and the metrics updated as `Model.compute_metrics` does; a model that
+    overrides `compute_loss` or `compute_metrics` has its own method called
+    instead. The logs have `fit`'s keys: "loss", the compiled metrics, the
+    per-output losses of multi-output models, and the model's own metrics.
+
+    Args:
+        model: A compiled `keras.Model`.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    >>> objective = CompiledObjective(model)
+    >>> model.compile(optimizer="sgd", loss="mae")  # compiled again
+    >>> (objective.loss_spec, [m.name for m in objective.metrics])
+    ('mse', ['loss', 'compile_metrics'])
     """
 
     def __init__(self, model: keras.Model):
         self.model = model
+        self._loss_fn, self._metrics, _ = internals.compiled_objects(model)
+        self._tracker = internals.loss_tracker(model)
+        self.loss_spec = getattr(model, "loss", None)
         params = inspect.signature(model.compute_loss).parameters
         self._loss_has_training = "training" in params
+        self._own_loss = type(model).compute_loss is not keras.Model.compute_loss
+        self._own_metrics = (
+            type(model).compute_metrics is not keras.Model.compute_metrics
+        )
 
     @property
     def needs_targets(self) -> bool:
-        return getattr(self.model, "loss", None) is not None
+        return self.loss_spec is not None
 
     @property
-    def loss_spec(self):
-        return getattr(self.model, "loss", None)
+    def metrics(self) -> list:
+        """The metrics logged, in `model.metrics`' order: the loss tracker,
+        the compiled metrics, the per-output losses, the model's own."""
+        owned = [self._tracker, self._metrics]
+        owned += list(getattr(self._loss_fn, "metrics", None) or [])
+        owned = [m for m in owned if m is not None]
+        current = internals.compiled_objects(self.model)[:2]
+        current += (internals.loss_tracker(self.model),)
+        current += tuple(getattr(current[0], "metrics", None) or ())
+        skip = {id(m) for m in (*owned, *current) if m is not None}
+        return owned + [m for m in self.model.metrics if id(m) not in skip]
 
     def loss(self, x, y, y_pred, sample_weight, training: bool):
-        kwargs = {"training": training} if self._loss_has_training else {}
-        return self.model.compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **kwargs
-        )
+        if self._own_loss:
+            kwargs = {"training": training} if self._loss_has_training else {}
+            return self.model.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, **kwargs
+            )
+        losses = []
+        if self._loss_fn is not None:
+            loss = self._loss_fn(y, y_pred, sample_weight)
+            if loss is not None:
+                losses.append(loss)
+        for extra in self.model.losses:
+            if not extra.dtype.is_floating:
+                extra = tf.cast(extra, keras.config.floatx())
+            losses.append(tf.reduce_sum(extra))
+        if not losses:
+            raise ValueError(
+                "No loss to compute. Provide a `loss` argument in `compile()`."
+            )
+        return losses[0] if len(losses) == 1 else tf.add_n(losses)
 
     def track(self, loss, batch_size):
-        tracker = internals.loss_tracker(self.model)
-        if tracker is not None:
-            tracker.update_state(loss, sample_weight=batch_size)
+        if self._tracker is not None:
+            self._tracker.update_state(loss, sample_weight=batch_size)
 
     def update_metrics(self, x, y, y_pred, sample_weight):
-        self.model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if self._own_metrics:
+            self.model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        elif self._metrics is not None:
+            self._metrics.update_state(y, y_pred, sample_weight)
 
     def results(self) -> dict:
-        return self.model.get_metrics_result()
+        logs = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return logs
 
     def reset(self):
-        self.model.reset_metrics()
+        for metric in self.metrics:
+            metric.reset_state()
 
     @property
     def variables(self) -> list:
         """The loss tracker's and metrics' variables (e.g. for checkpoints)."""
-        return list(self.model.metrics_variables)
+        return [v for metric in self.metrics for v in metric.variables]
 
 
 class StandaloneObjective:
@@ -293,3 +355,38 @@ def build_objective(
     origin = "given" if isinstance(optimizer, keras.optimizers.Optimizer) else "name"
     optimizer = get_optimizer("adam" if optimizer is None else optimizer, learning_rate)
     return StandaloneObjective(model, loss, loss_weights), optimizer, origin
+
+
+def check_extra_loss(extra_loss) -> None:
+    if extra_loss is not None and not callable(extra_loss):
+        raise ValueError(
+            "Argument `extra_loss` must be a callable without arguments "
+            f"returning a scalar tensor. Received: extra_loss={extra_loss!r}"
+        )
+
+
+def check_optimizer_scope(strategy, optimizer) -> None:
+    """Refuses an optimizer whose variables do not belong to `strategy`."""
+    iterations = getattr(optimizer, "iterations", None)
+    if strategy is None or iterations is None:
+        return
+    if not strategy.extended.variable_created_in_scope(
+        getattr(iterations, "value", iterations)
+    ):
+        raise ValueError(
+            "Argument `optimizer` must be created inside the strategy's "
+            f"scope, as the model was ({type(strategy).__name__}); "
+            "create it in `with strategy.scope():`, or pass its name "
+            f"(e.g. 'adam'). Received: optimizer {optimizer.name!r}"
+        )
+
+
+def warn_if_train_step_overridden(model: keras.Model) -> None:
+    if type(model).train_step is not keras.Model.train_step:
+        warnings.warn(
+            f"Model {model.name!r} overrides `train_step`, which tfxfer does "
+            "not call: it runs its own compiled step, built on the model's "
+            "`compute_loss` and `compute_metrics`. Override those instead, "
+            "or train this model with `model.fit`.",
+            stacklevel=3,
+        )

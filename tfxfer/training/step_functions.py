@@ -55,6 +55,9 @@ def compile_step(fn: Callable, **kwargs: Any) -> Callable:
     return internals.omit_retracing_warning(tf.function(fn, **kwargs))
 
 
+# Sets of compiled functions a StepFunctions keeps, one per binding of
+# optimizer and trainable variables (see `StepFunctions.bind`).
+MAX_BINDINGS = 4
 # Upper bound of steps run by one compiled call with steps_per_execution="auto".
 MAX_STEPS_PER_EXECUTION = 128
 # steps_per_execution="auto" aims for compiled calls of about this duration, so
@@ -201,9 +204,14 @@ class StepFunctions:
         self.state_variables: list = []
         self.traces = 0  # Python traces of the compiled functions (for tests)
         self._fns: dict[Any, Any] = {}
+        self._caches: dict[tuple, tuple] = {}  # `_fns` per binding (see `bind`)
         self._ran: set = set()  # keys of functions that ran once (compiled)
         self._warned_xla = False
         self._step_cost = None  # seconds per step, measured
+        # jit_compile="auto": XLA turns on once the training steps run
+        # (`steps_run`, counted by the Trainer) and planned reach this.
+        self.xla_min_steps = None
+        self.steps_run = 0
         # `DistributedSteps` when the model was built under a tf.distribute
         # strategy (set by the Trainer); then its functions run the steps.
         self.distributed = None
@@ -211,17 +219,30 @@ class StepFunctions:
     # -- variables ------------------------------------------------------
 
     def bind(self, trainable_variables, optimizer=None) -> None:
-        """Sets the variables the steps train (and the optimizer), dropping
-        compiled functions that captured other ones."""
-        ids = [id(v) for v in trainable_variables]
-        if optimizer is not None and optimizer is not self.optimizer:
+        """Sets the variables the steps train (and the optimizer).
+
+        Compiled functions capture the objective, the optimizer, the extra
+        loss and the trainable variables, so each such set keeps its own
+        functions (the last `MAX_BINDINGS`): a Trainer whose stages swap the
+        optimizer and the trainable layers (`tfxfer.FineTuner`) compiles
+        each stage once. A new objective (the model compiled again) drops
+        the functions of the old one.
+        """
+        if optimizer is not None:
             self.optimizer = optimizer
-            self._fns.clear()
-        if ids != [id(v) for v in self.trainable_variables]:
-            self._fns.clear()
-        if self.distributed is not None and not self._fns:
-            self.distributed.clear()
         self.trainable_variables = list(trainable_variables)
+        held = (self.objective, self.optimizer, self.extra_loss)
+        key = tuple(map(id, (*held, *self.trainable_variables)))
+        # Values hold the objects, so that their ids stay unique.
+        caches = {k: v for k, v in self._caches.items() if k[0] == id(self.objective)}
+        entry = caches.pop(key, None) or ({}, (held, self.trainable_variables))
+        caches[key] = entry  # the most recent last
+        while len(caches) > MAX_BINDINGS:
+            caches.pop(next(iter(caches)))
+        self._caches = caches
+        if entry[0] is not self._fns and self.distributed is not None:
+            self.distributed.clear()
+        self._fns = entry[0]
         frozen = set()
         for layer in internals.flatten_layers(self.model):
             if not layer.trainable:
@@ -555,3 +576,46 @@ class StepFunctions:
             return 1
         n = int(TARGET_SECONDS_PER_EXECUTION / max(self._step_cost, 1e-6))
         return max(1, min(remaining, self.buffer, n))
+
+    # -- XLA under jit_compile="auto" --------------------------------------
+
+    def switch_to_xla_when_due(self, planned_steps: int) -> bool:
+        """Turns XLA on (for good) once the training steps run (`steps_run`)
+        and planned reach `xla_min_steps` (`auto_xla_policy`); returns
+        whether XLA is on.
+
+        XLA compiles a training step in one to a few seconds on a laptop CPU
+        and then runs it up to 2x faster; short runs are faster without it.
+        The rule counts steps, not seconds, so a run with a seed repeats
+        exactly.
+        """
+        if (
+            self.xla_min_steps is not None
+            and not self.use_xla
+            and not self.xla_failed
+            and self.steps_run + planned_steps >= self.xla_min_steps
+        ):
+            self.use_xla = True
+        return self.use_xla
+
+    # -- raw steps (the engine of tfxfer.lr_find) ---------------------------
+
+    def run_steps(self, adapter, blocks, start: int, count: int):
+        """Runs `count` raw training steps on rows of `blocks` ([rows, batch]).
+
+        No callbacks, no metrics. Returns `(losses, finite)`: the losses of
+        the steps run (it stops at the first non-finite step, which is not
+        applied) and whether all were finite.
+        """
+        _, ok, _, losses, _ = self.call(
+            "array",
+            True,
+            adapter.supports_xla,
+            (
+                adapter.arrays,
+                tf.convert_to_tensor(blocks, tf.int32),
+                tf.constant(start),
+                tf.constant(count),
+            ),
+        )
+        return losses, ok

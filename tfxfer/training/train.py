@@ -63,7 +63,7 @@ def _trainers(model) -> list:
 
 def _matches(entry: _Entry, request: dict) -> bool:
     trainer = entry.trainer
-    if trainer._compile_objects() != trainer._compiled_objects:
+    if not trainer.compile_in_force:
         return False  # the model was compiled again since
     for key in ("jit_compile", "steps_per_execution"):
         if entry.request[key] != request[key]:
