@@ -120,6 +120,10 @@ def test_check_array():
 def test_check_length_unique_and_mapping():
     with pytest.raises(ValueError, match=r"per sample \(3\). Received: y with 2 "):
         v.check_length("y", [0, 1], 3, "sample")
+    with pytest.raises(
+        ValueError, match=r"one value per feature \(2\)\. .* w with 1 value$"
+    ):
+        v.check_length("w", [0.5], 2, "feature", entry="value")
     with pytest.raises(ValueError, match=r"must not repeat a value. .*\[1, 1\]"):
         v.check_unique("seeds", [1, 1])
     assert v.check_mapping("m", {}, "names", "files", allow_empty=True) == {}

@@ -22,7 +22,11 @@ import dataclasses
 
 import numpy as np
 
-from tfxfer.utils.validation import check_non_negative_int, check_positive_number
+from tfxfer.utils.validation import (
+    check_length,
+    check_non_negative_int,
+    check_positive_number,
+)
 
 
 @dataclasses.dataclass
@@ -153,11 +157,7 @@ def train_linear_regression(
         w = np.random.default_rng(seed).standard_normal(x.shape[1])
     else:
         w = np.array(weights, dtype=np.float64).reshape(-1)
-        if w.shape != (x.shape[1],):
-            raise ValueError(
-                f"Argument `weights` must have one value per feature "
-                f"({x.shape[1]}). Received: weights with shape {w.shape}"
-            )
+        check_length("weights", w, x.shape[1], "feature", entry="value")
     b = float(bias)
     losses = [_mse(x, y, w, b)]
     with np.errstate(over="ignore", invalid="ignore"):

@@ -26,6 +26,7 @@ from tfxfer.utils.validation import (
     check_callable,
     check_choice,
     check_instance,
+    check_number,
     check_positive_int,
     check_regex,
 )
@@ -342,13 +343,13 @@ class Vocabulary:
         """
         min_count = check_positive_int("min_count", min_count)
         if max_tokens is not None:
-            max_tokens = check_positive_int("max_tokens", max_tokens)
-            if max_tokens < 3:
-                raise ValueError(
-                    "Argument `max_tokens` must be at least 3 (padding, "
-                    "out-of-vocabulary and one word). "
-                    f"Received: max_tokens={max_tokens}"
-                )
+            max_tokens = check_number(
+                "max_tokens",
+                max_tokens,
+                integer=True,
+                low=3,
+                expected="at least 3 (padding, out-of-vocabulary and one word)",
+            )
         vocab = cls([], tokenizer=tokenizer, tokenizer_config=tokenizer_config)
         counter: collections.Counter = collections.Counter()
         for document in texts:

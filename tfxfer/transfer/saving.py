@@ -32,7 +32,7 @@ import keras
 
 from tfxfer.errors import ModelLoadError
 from tfxfer.utils.files import _default_mode
-from tfxfer.utils.validation import check_model
+from tfxfer.utils.validation import check_instance, check_model
 
 METADATA_MEMBER = "tfxfer/metadata.json"
 _SUFFIX = ".keras"
@@ -144,11 +144,7 @@ def save_pretrained(
     path = check_save_path(path, overwrite=overwrite)
     text = None
     if metadata is not None:
-        if not isinstance(metadata, Mapping):
-            raise ValueError(
-                "Argument `metadata` must be a mapping (a dict) or None. "
-                f"Received: metadata of type {type(metadata).__name__}"
-            )
+        check_instance("metadata", metadata, Mapping, "a mapping (a dict) or None")
         try:
             text = json.dumps(dict(metadata), ensure_ascii=False)
         except (TypeError, ValueError) as error:

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
+from tfxfer.utils.validation import check_choice
+
 
 def _default_mode() -> int:
     # What `open(path, "w")` would give: 0o666 minus the process umask.
@@ -42,8 +44,7 @@ def atomic_open(
     >>> open("table.csv", encoding="utf-8").read()
     'a,b\\n'
     """
-    if mode not in ("w", "wb"):
-        raise ValueError(f"Argument `mode` must be 'w' or 'wb'. Received: {mode!r}")
+    check_choice("mode", mode, ("w", "wb"))
     path = pathlib.Path(path)
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"

@@ -443,7 +443,9 @@ def check_array(
     return array
 
 
-def check_length(name: str, value: Any, length: int, of: str) -> Any:
+def check_length(
+    name: str, value: Any, length: int, of: str, *, entry: str = "entry"
+) -> Any:
     """Returns `value` if `len(value) == length`, else raises.
 
     For arguments that go together: labels and the rows they label, one
@@ -454,6 +456,7 @@ def check_length(name: str, value: Any, length: int, of: str) -> Any:
         value: Anything with a length.
         length: The length it must have.
         of: What it must have one entry per, in words ("sample of `x`").
+        entry: What one entry is, in words ("label", "value").
 
     Returns:
         `value`, unchanged.
@@ -468,9 +471,10 @@ def check_length(name: str, value: Any, length: int, of: str) -> Any:
     [0, 1, 0]
     """
     if len(value) != length:
+        plural = entry[:-1] + "ies" if entry.endswith("y") else entry + "s"
         raise ValueError(
-            f"Argument `{name}` must have one entry per {of} ({length}). "
-            f"Received: {name} with {len(value)} entries"
+            f"Argument `{name}` must have one {entry} per {of} ({length}). "
+            f"Received: {name} with {len(value)} {entry if len(value) == 1 else plural}"
         )
     return value
 
