@@ -15,16 +15,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from tfxfer.comparison.runs import COLUMNS
-from tfxfer.utils.validation import check_in_range, require
+from tfxfer.utils.validation import check_in_range, check_instance, require
 
 
 def _check_results(results, *, baseline: str | None = None):
     pd = require("pandas", feature="Summarizing a transfer comparison")
-    if not isinstance(results, pd.DataFrame):
-        raise ValueError(
-            "Argument `results` must be the DataFrame returned by "
-            f"`compare_transfer`. Received: results of type {type(results).__name__}"
-        )
+    check_instance(
+        "results", results, pd.DataFrame, "the DataFrame returned by `compare_transfer`"
+    )
     missing = [column for column in COLUMNS if column not in results.columns]
     if missing:
         raise ValueError(
