@@ -2,14 +2,27 @@
 
 Every message names the argument, says what was expected and shows what was
 received, e.g. "Argument `num_classes` must be a positive integer.
-Received: num_classes=0".
+Received: num_classes=0". As scikit-learn's `utils/validation.py`, this is the
+one place for checks that more than one function makes: `check_number` (type
+and bounds, like `check_scalar`) and its sequence form `check_numbers`;
+`check_bool`, `check_string`, `check_strings`, `check_instance`,
+`check_callable`, `check_choice`, `check_mapping`, `check_unique`;
+`check_array` (rank, emptiness), `check_length`, `check_finite_array`;
+`check_path_exists`, `check_regex`; `check_model`, `check_models`,
+`check_built`, `check_loss`, `check_metrics`, `check_callbacks`.
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pathlib
+    import re
+
+    import numpy as np
 
 
 def _received(name: str, value: Any) -> str:
@@ -213,7 +226,12 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def check_instance(
-    name: str, value: Any, types: type | tuple, expected: str, *, allow_none=False
+    name: str,
+    value: Any,
+    types: type | tuple,
+    expected: str,
+    *,
+    allow_none: bool = False,
 ) -> Any:
     """Returns `value` if it is an instance of `types`, else raises.
 
@@ -245,7 +263,9 @@ def check_instance(
     )
 
 
-def check_callable(name: str, value: Any, expected: str, *, allow_none=False) -> Any:
+def check_callable(
+    name: str, value: Any, expected: str, *, allow_none: bool = False
+) -> Any:
     """Returns `value` if it is callable (or None, when allowed), else raises.
 
     Args:
@@ -337,7 +357,9 @@ def check_strings(name: str, value: Any) -> list[str]:
     return values
 
 
-def check_path_exists(name: str, value: Any, *, kind: str = "file", hint: str = ""):
+def check_path_exists(
+    name: str, value: Any, *, kind: str = "file", hint: str = ""
+) -> pathlib.Path:
     """Returns `value` as a `pathlib.Path` if it names an existing file or
     folder, else raises.
 
@@ -394,7 +416,7 @@ def check_array(
     allow_empty: bool = True,
     expected: str | None = None,
     dtype: Any = None,
-):
+) -> np.ndarray:
     """Returns `value` as a numpy array of the expected rank, else raises.
 
     Args:
@@ -514,7 +536,7 @@ def check_built(
     return model
 
 
-def check_regex(name: str, value: Any):
+def check_regex(name: str, value: Any) -> re.Pattern:
     """Returns `value` compiled if it is a valid regular expression, else
     raises.
 
@@ -559,7 +581,7 @@ def check_mapping(
     values: str,
     *,
     allow_empty: bool = False,
-    value_check: Any = None,
+    value_check: Callable[[Any], bool] | None = None,
 ) -> dict:
     """Returns `value` as a dict if it maps non-empty string keys to valid
     values, else raises.
