@@ -168,6 +168,10 @@ def test_score_fractions_scores_the_subsets_compare_transfer_trains_on():
     row = good[(good["fraction"] == 0.5) & (good["seed"] == 1)].iloc[0]
     assert row["logme"] == pytest.approx(expected, rel=1e-12)
     assert set(results["n_labels"]) == set(good["n_labels"])
+    # All the labels are the same rows for every seed: scored once.
+    full = good[good["fraction"] == 1.0]
+    assert full["logme"].nunique() == 1
+    assert (full["score_seconds"] > 0).tolist() == [True, False]
 
 
 def test_format_scores_marks_gaps_within_the_spread_and_too_wide_features():
@@ -176,10 +180,15 @@ def test_format_scores_marks_gaps_within_the_spread_and_too_wide_features():
     table["accuracy_std"] = [0.08, 0.01]  # 0.05 apart, within 0.08
     table["dims"] = [8, 64]  # 64 dimensions for 40 labels: an exact fit
     text = scores.format_scores(table, scores.correlations(table), n_test=100)
-    assert "LogME put s0 above s1 at 5 % (0.700 against 0.750, within" in text
+    assert (
+        "LogME put no source above one better by more than the seeds' spread; "
+        "within the seeds' spread, it put s0 above s1 at 5 % (0.700 against 0.750)."
+    ) in text
     assert "With one seed" not in text
-    assert "s1 (64 dimensions) at 5 % (40 labels)" in text
+    assert "s1 (64 dimensions) at 5 % (40 labels, H-score 0.200)" in text
     assert "s0 (8 dimensions)" not in text
     table["accuracy_std"] = [0.01, 0.01]
     text = scores.format_scores(table, scores.correlations(table), n_test=100)
-    assert "(0.700 against 0.750)." in text
+    assert (
+        "LogME put s0 above s1 at 5 % (0.700 against 0.750) (beyond the seeds' spread)."
+    ) in text

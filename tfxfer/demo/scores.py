@@ -120,37 +120,46 @@ def score_fractions(
         `seed`, `n_labels`, `source`, a column per score (NaN where the
         source has no head for LEEP and NCE), `score_seconds` and
         `warnings` (how many warnings the scores of that fraction and seed
-        gave, e.g. LogME's on an exact fit).
+        gave, e.g. LogME's on an exact fit). A subset of the same rows as
+        one scored before (all the labels, for every seed) is not scored
+        again: its `score_seconds` is 0.
     """
     import pandas as pd
 
     from tfxfer.transferability import score_sources
 
     y_train = np.asarray(y_train)
+    candidates = {}
+    for name, source in sources.items():
+
+        def features(index, source=source):
+            return source.features[index]
+
+        if source.probabilities is None:
+            candidates[name] = features
+        else:
+
+            def probabilities(index, source=source):
+                return source.probabilities[index]
+
+            candidates[name] = (features, probabilities)
+    # All the labels are the same rows for every seed (in another order, to
+    # which the scores are invariant): scored once, reused at no cost.
+    done: dict[bytes, Any] = {}
     rows = []
     for fraction in sorted(fractions):
         for seed in seeds:
             chosen = training_subset(y_train, fraction, seed, num_classes)
-            candidates = {}
-            for name, source in sources.items():
-
-                def features(index, source=source):
-                    return source.features[index]
-
-                if source.probabilities is None:
-                    candidates[name] = features
-                else:
-
-                    def probabilities(index, source=source):
-                        return source.probabilities[index]
-
-                    candidates[name] = (features, probabilities)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                table = score_sources(
-                    candidates, chosen, y_train[chosen], batch_size=len(chosen)
-                )
-            notes = [str(w.message) for w in caught]
+            key = np.sort(chosen).tobytes()
+            reused = key in done
+            if not reused:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    table = score_sources(
+                        candidates, chosen, y_train[chosen], batch_size=len(chosen)
+                    )
+                done[key] = (table, len(caught))
+            table, count = done[key]
             for name in sources:
                 row = table.loc[name]
                 rows.append(
@@ -165,8 +174,8 @@ def score_fractions(
                             score: float("nan") if pd.isna(row[score]) else row[score]
                             for score in SCORES
                         },
-                        "score_seconds": float(row["seconds"]),
-                        "warnings": len(notes),
+                        "score_seconds": 0.0 if reused else float(row["seconds"]),
+                        "warnings": count,
                     }
                 )
     return pd.DataFrame(rows)
@@ -444,16 +453,17 @@ def format_scores(
     if not wide.empty:
         cases = "; ".join(
             f"{r['source']} ({r['dims']} dimensions) at {_percent(r['fraction'])} "
-            f"({r['n_labels']} labels)"
+            f"({r['n_labels']} labels, H-score {r['h_score']:.3f})"
             for _, r in wide.iterrows()
         )
         lines += [
             "",
             "Where a source's features have at least as many dimensions as there "
-            "are labels, a linear model on them can fit the labels exactly: "
-            "LogME is then floored and H-score reaches its maximum (classes - 1) "
-            "whatever the features are worth, so those rows rank nothing: "
-            f"{cases}.",
+            "are labels, their covariance on those samples is singular and a "
+            "linear map of them can separate any labelling: H-score can then "
+            "reach its maximum (classes - 1) whatever the features are worth, "
+            "so its ranking there means little (LogME's evidence pays for the "
+            f"dimensions and does not saturate this way): {cases}.",
         ]
     total = float(table.groupby("source")["extract_seconds"].first().sum())
     scoring = float(table["score_seconds"].sum())
@@ -480,12 +490,16 @@ def _wrong_paragraph(
         (r["fraction"], r["source"]): r["accuracy_std"] for _, r in table.iterrows()
     }
 
-    def within(r) -> str:
+    def beyond(r) -> bool:
         stds = [spread[(r["fraction"], r[k])] for k in ("above", "below")]
         gap = r["accuracy_below"] - r["accuracy_above"]
-        if all(np.isfinite(stds)) and gap <= max(stds):
-            return ", within the seeds' spread"
-        return ""
+        return not all(np.isfinite(stds)) or gap > max(stds)
+
+    def pair(r) -> str:
+        return (
+            f"{r['above']} above {r['below']} at {_percent(r['fraction'])} "
+            f"({r['accuracy_above']:.3f} against {r['accuracy_below']:.3f})"
+        )
 
     parts = []
     for score in scored:
@@ -494,13 +508,19 @@ def _wrong_paragraph(
         if rows.empty:
             parts.append(f"{title} ranked no pair wrong.")
             continue
-        pairs = [
-            f"{r['above']} above {r['below']} at {_percent(r['fraction'])} "
-            f"({r['accuracy_above']:.3f} against {r['accuracy_below']:.3f}"
-            f"{within(r)})"
-            for _, r in rows.iterrows()
-        ]
-        parts.append(f"{title} put " + "; ".join(pairs) + ".")
+        clear = [pair(r) for _, r in rows.iterrows() if beyond(r)]
+        close = [pair(r) for _, r in rows.iterrows() if not beyond(r)]
+        if clear:
+            text = f"{title} put " + "; ".join(clear)
+            if seeds > 1:
+                text += " (beyond the seeds' spread)"
+        else:
+            text = (
+                f"{title} put no source above one better by more than the seeds' spread"
+            )
+        if close:
+            text += f"; within the seeds' spread, it put {'; '.join(close)}"
+        parts.append(text + ".")
     caveat = (
         " With one seed there is no spread to tell a real gap from a lucky "
         "draw: a pair a few examples apart may swap on another seed."
