@@ -267,7 +267,7 @@ def test_demo_quick_end_to_end(tmp_path):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Progress: one line per training run, named by scenario.
     # domain-shift: 2 fractions x 5 strategies (the random CNN control too)
-    assert "domain-shift [1/10] scratch" in stdout
+    assert "domain-shift [ 1/10] scratch" in stdout
     # One seed: a "Single seed" caveat per scenario, no spread, no verdict.
     assert stdout.count("Single seed:") == 3
     assert "±" not in stdout
