@@ -29,7 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tfxfer {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"tfxfer.commands.{name}").add_parser(subparsers)
+        command = importlib.import_module(f"tfxfer.commands.{name}")
+        command_parser = subparsers.add_parser(name, **command.PARSER_OPTIONS)
+        if hasattr(command, "add_arguments"):
+            command.add_arguments(command_parser)
+        command_parser.set_defaults(func=command.run)
     return parser
 
 

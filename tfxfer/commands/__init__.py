@@ -1,7 +1,9 @@
 """Sub-commands of the `tfxfer` command line.
 
-Each module defines `add_parser(subparsers)`, which registers its
-sub-command and sets `func` to the function that runs it. That function takes
-the parsed arguments and returns the process exit code. `tfxfer.cli` lists the
-modules in `COMMANDS`; a new sub-command is one new module and one entry there.
+Each module defines `PARSER_OPTIONS` (the `help`, `description` and
+other keyword arguments of `subparsers.add_parser`), `add_arguments(parser)`
+where it takes options, and `run(args)`, which takes the parsed arguments and
+returns the process exit code. `tfxfer.cli` lists the modules in `COMMANDS`
+and registers each the same way; a new sub-command is one new module and one
+entry there.
 """

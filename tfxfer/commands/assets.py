@@ -40,21 +40,22 @@ def run(args: argparse.Namespace) -> int:
     return 1 if damaged else 0
 
 
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "assets",
-        help="list the offline pretrained assets (MiniLM, GloVe): installed, "
-        "verified, size, licence, install command",
-        description="List the pretrained assets tfxfer can use offline: whether "
-        "each asset's pip package is installed, whether its files match the "
-        "SHA-256 digests recorded in tfxfer, its size and licence, and the "
-        "command that installs it. Exits 1 if an installed asset fails "
-        "verification.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+# How `tfxfer.cli` registers the sub-command (`subparsers.add_parser`).
+PARSER_OPTIONS = {
+    "help": "list the offline pretrained assets (MiniLM, GloVe): installed, "
+    "verified, size, licence, install command",
+    "description": "List the pretrained assets tfxfer can use offline: whether "
+    "each asset's pip package is installed, whether its files match the "
+    "SHA-256 digests recorded in tfxfer, its size and licence, and the "
+    "command that installs it. Exits 1 if an installed asset fails "
+    "verification.",
+    "formatter_class": argparse.ArgumentDefaultsHelpFormatter,
+}
+
+
+def add_arguments(parser) -> None:
     parser.add_argument(
         "--no-verify",
         action="store_true",
         help="only look for the packages; do not hash their files",
     )
-    parser.set_defaults(func=run)

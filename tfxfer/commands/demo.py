@@ -6,6 +6,8 @@ import argparse
 import os
 import time
 
+from tfxfer.commands import _shared
+
 SCENARIO_NAMES = ("domain-shift", "digits", "text")
 
 
@@ -46,19 +48,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="measure transfer learning against training from scratch (offline)",
-        description=(
-            "Train from scratch and with transfer on growing fractions of a "
-            "target task's labels, on bundled data, and report test accuracy "
-            "(mean ± std over seeds), training time, a plain-words verdict, and "
-            "CSV and PNG files. Scenarios: domain-shift (clean digits -> noisy "
-            "digits), digits (0-4 -> 5-9), text (MR movie reviews and MPQA news -> CR "
-            "product reviews, with Word2Vec and a TF-IDF baseline)."
-        ),
-    )
+# How `tfxfer.cli` registers the sub-command (`subparsers.add_parser`).
+PARSER_OPTIONS = {
+    "help": "measure transfer learning against training from scratch (offline)",
+    "description": (
+        "Train from scratch and with transfer on growing fractions of a "
+        "target task's labels, on bundled data, and report test accuracy "
+        "(mean ± std over seeds), training time, a plain-words verdict, and "
+        "CSV and PNG files. Scenarios: domain-shift (clean digits -> noisy "
+        "digits), digits (0-4 -> 5-9), text (MR movie reviews and MPQA news -> CR "
+        "product reviews, with Word2Vec and a TF-IDF baseline)."
+    ),
+}
+
+
+def add_arguments(parser) -> None:
     parser.add_argument(
         "--task",
         choices=("all", *SCENARIO_NAMES),
@@ -72,11 +76,14 @@ def add_parser(subparsers) -> None:
         "(shows that it runs, not what transfer does)",
     )
     parser.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="first seed (default: 0)"
+        "--seed",
+        type=_shared.non_negative_int,
+        default=0,
+        help="first seed (default: 0)",
     )
     parser.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=min(2, os.cpu_count() or 1),
         help="processes to share the training runs (default: 2, or 1 on a "
         "one-core machine); the numbers do not depend on it",
@@ -90,25 +97,3 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress line per training run"
     )
-    parser.set_defaults(func=run)
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a non-negative integer, got {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a non-negative integer, got {text!r}"
-        )
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value

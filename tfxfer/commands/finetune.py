@@ -63,8 +63,9 @@ import argparse
 import math
 import os
 import pathlib
-import sys
 import warnings
+
+from tfxfer.commands import _shared
 
 #: Share of the CSV's tokens the vocabulary must know before a warning.
 MIN_TOKEN_COVERAGE = 0.5
@@ -89,8 +90,7 @@ BACKBONE_BASE_LEARNING_RATE = 1e-5
 
 
 def _fail(message: str) -> int:
-    print(f"tfxfer finetune: error: {message}", file=sys.stderr)
-    return 1
+    return _shared.fail("finetune", message)
 
 
 def _token_coverage(x, args) -> str | None:
@@ -121,16 +121,7 @@ def _token_coverage(x, args) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfxfer.errors import TfxferError
-    from tfxfer.utils.startup import import_tensorflow
-
-    # TensorFlow first, quietly: the library modules below import Keras
-    # directly, which would print TensorFlow's start-up lines.
-    import_tensorflow()
-    try:
-        return _run(args)
-    except (TfxferError, ValueError, OSError) as error:
-        return _fail(str(error))
+    return _shared.run_reporting_errors("finetune", _run, args)
 
 
 def _check_out(args: argparse.Namespace) -> pathlib.Path:
@@ -292,19 +283,12 @@ def _read_image_folder(folder: str, shape: tuple, scale: float):
 
     from tfxfer.errors import InvalidDataError
 
-    if shape is None or len(shape) != 3 or None in shape[:2]:
-        raise InvalidDataError(
-            f"A CSV must be a file; it is a folder ({folder!r}). A folder is "
-            "read as images, one sub-folder per class, and needs a model "
-            "whose input is images of a fixed size, (height, width, channels). "
-            f"Received: a model with input shape {shape}"
-        )
-    height, width, channels = shape
-    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels)
-    if mode is None:
-        raise InvalidDataError(
-            f"Images need 1, 3 or 4 channels; the model takes {channels}"
-        )
+    height, width, mode = _shared.image_layout(
+        shape,
+        f"A CSV must be a file; it is a folder ({folder!r}). A folder is read "
+        "as images, one sub-folder per class, and needs",
+        channels_need="Images need",
+    )
     try:
         dataset = keras.utils.image_dataset_from_directory(
             folder,
@@ -787,76 +771,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a number in (0, 1), got {text!r}"
-        ) from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text!r}")
-    return value
+# How `tfxfer.cli` registers the sub-command (`subparsers.add_parser`).
+PARSER_OPTIONS = {
+    "help": "fine-tune a saved model, word vectors, a sentence encoder or an "
+    "image backbone on a labeled CSV or image folder",
+    "description": __doc__.split("\n\n", 1)[1],
+    "formatter_class": argparse.RawDescriptionHelpFormatter,
+}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive integer, got {text!r}"
-        ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a non-negative integer, got {text!r}"
-        )
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer in [0, 2**32), got {text!r}"
-        )
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number, got {text!r}"
-        ) from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(
-            f"must be a positive finite number, got {text!r}"
-        )
-    return value
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "finetune",
-        help="fine-tune a saved model, word vectors, a sentence encoder or an "
-        "image backbone on a labeled CSV or image folder",
-        description=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser) -> None:
     parser.add_argument(
         "csv",
         metavar="DATA",
@@ -896,14 +820,14 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--image-size",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=160,
         help="side in pixels the images are resized to for --backbone "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--image-scale",
-        type=_positive_float,
+        type=_shared.positive_float,
         default=1.0,
         help="factor applied to the 0-255 pixel values, e.g. 0.00392 for a "
         "model trained on [0, 1] such as the digits CNN (default: %(default)s)",
@@ -943,47 +867,47 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=DEFAULT_EPOCHS,
         help="epoch budget of each stage; early stopping ends a stage sooner "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--head-epochs",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=None,
         help="epoch budget of stage 1, the new head on the frozen base "
         "(default: --epochs)",
     )
     parser.add_argument(
         "--base-epochs",
-        type=_non_negative_int,
+        type=_shared.non_negative_int,
         default=None,
         help="epoch budget of stage 2, every layer; 0 trains the head only "
         "(default: --epochs, and 0 with --encoder)",
     )
     parser.add_argument(
         "--patience",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=10,
         help="stop a stage after this many epochs without a lower validation "
         "loss, keeping its best weights (default: %(default)s)",
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=32,
         help="rows per training step (default: %(default)s)",
     )
     parser.add_argument(
         "--learning-rate",
-        type=_positive_float,
+        type=_shared.positive_float,
         default=1e-2,
         help="learning rate of the head (default: %(default)g)",
     )
     parser.add_argument(
         "--base-learning-rate",
-        type=_positive_float,
+        type=_shared.positive_float,
         default=None,
         help="learning rate of the base in stage 2; the head keeps "
         f"--learning-rate (default: {DEFAULT_BASE_LEARNING_RATE:g}; "
@@ -998,13 +922,13 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--max-length",
-        type=_positive_int,
+        type=_shared.positive_int,
         default=100,
         help="longest text in tokens; longer texts are cut (default: %(default)s)",
     )
     parser.add_argument(
         "--validation-split",
-        type=_probability,
+        type=_shared.probability,
         default=0.2,
         help="share of the training rows held out for early stopping "
         "(default: %(default)s)",
@@ -1018,14 +942,14 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--test-split",
-        type=_probability,
+        type=_shared.probability,
         metavar="FRACTION",
         help="hold out this share of the CSV's rows (stratified) as a test "
         "set and report on it (default: none)",
     )
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=_shared.seed,
         default=0,
         help="seed of the splits and of training (default: %(default)s)",
     )
@@ -1044,7 +968,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="no per-epoch lines (default: off)"
     )
-    parser.set_defaults(func=run)
 
 
 def _short_list(items: list[str], limit: int = 20) -> str:

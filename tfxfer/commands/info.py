@@ -41,10 +41,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "info",
-        help="print versions of Python, TensorFlow, Keras, gensim and the devices",
-        description="Print the versions tfxfer runs with and the devices it sees.",
-    )
-    parser.set_defaults(func=run)
+# How `tfxfer.cli` registers the sub-command (`subparsers.add_parser`).
+PARSER_OPTIONS = {
+    "help": "print versions of Python, TensorFlow, Keras, gensim and the devices",
+    "description": "Print the versions tfxfer runs with and the devices it sees.",
+}

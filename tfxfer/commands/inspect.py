@@ -92,26 +92,28 @@ def _describe_inputs_and_classes(model, path: str) -> str:
     return "\n".join(lines)
 
 
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "inspect",
-        help="print the layers of a saved model and which of them are trainable",
-        description=(
-            "Load a saved model (.keras, .h5 or a SavedModel directory) with "
-            "tfxfer.load_pretrained and print tfxfer.trainable_summary: every "
-            "layer, nested ones indented, its parameters, how many of them "
-            "train, and the totals. A SavedModel directory is read as data "
-            "(its signatures, inputs, outputs and variables) without loading "
-            "it, since loading runs its TensorFlow operations; --unsafe loads "
-            "it too. A .keras archive whose members would "
-            "decompress past the limits below is refused before it is read "
-            "(a zip bomb); the environment variables "
-            "TFXFER_MAX_UNCOMPRESSED_BYTES and TFXFER_MAX_COMPRESSION_RATIO "
-            "set the limits too (the options win). A .keras or .h5 config "
-            "that declares more parameters than --max-parameters is refused "
-            "before any variable is created."
-        ),
-    )
+# How `tfxfer.cli` registers the sub-command (`subparsers.add_parser`).
+PARSER_OPTIONS = {
+    "help": "print the layers of a saved model and which of them are trainable",
+    "description": (
+        "Load a saved model (.keras, .h5 or a SavedModel directory) with "
+        "tfxfer.load_pretrained and print tfxfer.trainable_summary: every "
+        "layer, nested ones indented, its parameters, how many of them "
+        "train, and the totals. A SavedModel directory is read as data "
+        "(its signatures, inputs, outputs and variables) without loading "
+        "it, since loading runs its TensorFlow operations; --unsafe loads "
+        "it too. A .keras archive whose members would "
+        "decompress past the limits below is refused before it is read "
+        "(a zip bomb); the environment variables "
+        "TFXFER_MAX_UNCOMPRESSED_BYTES and TFXFER_MAX_COMPRESSION_RATIO "
+        "set the limits too (the options win). A .keras or .h5 config "
+        "that declares more parameters than --max-parameters is refused "
+        "before any variable is created."
+    ),
+}
+
+
+def add_arguments(parser) -> None:
     parser.add_argument("model", help="path to the saved model")
     parser.add_argument(
         "--unsafe",
@@ -144,4 +146,3 @@ def add_parser(subparsers) -> None:
         "$TFXFER_MAX_PARAMETERS, else the larger of 2**28 and the file's size "
         "in bytes)",
     )
-    parser.set_defaults(func=run)

@@ -28,25 +28,14 @@ import csv
 import io
 import os
 import pathlib
-import sys
+
+from tfxfer.commands import _shared
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
-def _fail(message: str) -> int:
-    print(f"tfxfer predict: error: {message}", file=sys.stderr)
-    return 1
-
-
 def run(args: argparse.Namespace) -> int:
-    from tfxfer.errors import TfxferError
-    from tfxfer.utils.startup import import_tensorflow
-
-    import_tensorflow()
-    try:
-        return _run(args)
-    except (TfxferError, ValueError, OSError) as error:
-        return _fail(str(error))
+    return _shared.run_reporting_errors("predict", _run, args)
 
 
 def _takes_strings(model) -> bool:
@@ -169,17 +158,7 @@ def _read_images(folder: str, model, scale: float):
             f"--images {folder!r} holds no image files ({', '.join(_IMAGE_SUFFIXES)})"
         )
     shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else ()
-    if len(shape) != 3 or None in shape[:2]:
-        raise InvalidDataError(
-            "--images needs a model whose input is images of a fixed size, "
-            f"(height, width, channels). Received: a model with input shape {shape}"
-        )
-    height, width, channels = shape
-    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(channels)
-    if mode is None:
-        raise InvalidDataError(
-            f"--images needs 1, 3 or 4 channels; the model takes {channels}"
-        )
+    height, width, mode = _shared.image_layout(shape, "--images needs")
     images = []
     for path in files:
         try:
@@ -310,35 +289,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+# How `tfxfer.cli` registers the sub-command (`subparsers.add_parser`).
+PARSER_OPTIONS = {
+    "help": "print or write the class a saved model gives texts, CSV rows or images",
+    "description": __doc__.split("\n\n", 1)[1],
+    "formatter_class": argparse.RawDescriptionHelpFormatter,
+}
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"must be a positive finite number, got {text!r}"
-        )
-    return value
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "predict",
-        help="print or write the class a saved model gives texts, CSV rows or images",
-        description=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser) -> None:
     parser.add_argument("model", help="saved model (.keras, .h5, SavedModel folder)")
     parser.add_argument(
         "--text",
@@ -363,13 +322,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--images", help="folder of images (default: none)")
     parser.add_argument(
         "--image-scale",
-        type=_positive_float,
+        type=_shared.positive_float,
         default=1.0,
         help="factor applied to 0-255 pixel values, e.g. 0.00392 for models "
         "trained on [0, 1] (default: %(default)s)",
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=32, help="(default: %(default)s)"
+        "--batch-size",
+        type=_shared.positive_int,
+        default=32,
+        help="(default: %(default)s)",
     )
     parser.add_argument(
         "--out", help="write the predictions to this CSV instead of printing them"
@@ -377,4 +339,3 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace --out if it exists"
     )
-    parser.set_defaults(func=run)
