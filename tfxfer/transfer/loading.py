@@ -14,7 +14,7 @@ from typing import Any
 import keras
 
 from tfxfer.errors import ModelLoadError, ModelNotFoundError, UnsafeModelError
-from tfxfer.utils.validation import check_mapping
+from tfxfer.utils.validation import check_instance, check_mapping
 
 #: Largest total uncompressed size of a `.keras` archive's members (4 GiB:
 #: a model of a billion float32 weights; Keras Applications' largest, e.g.
@@ -168,11 +168,7 @@ def load_pretrained(
     """
     import tfxfer.models  # noqa: F401  (registers tfxfer's classes)
 
-    if not isinstance(path, str | os.PathLike):
-        raise ValueError(
-            "Argument `path` must be a path to a saved model. "
-            f"Received: path={path!r} of type {type(path).__name__}"
-        )
+    check_instance("path", path, str | os.PathLike, "a path to a saved model")
     if custom_objects is not None:
         check_mapping(
             "custom_objects",
