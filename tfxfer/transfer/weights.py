@@ -290,6 +290,7 @@ def _pairs_from_mapping(mapping, sources, targets):
             "Argument `mapping` must be a dict {target_layer: source_layer}. "
             f"Received: mapping={mapping!r}"
         )
+
     def entry(entries, name, side: str, position: str) -> LayerEntry:
         found = _find(entries, name) if isinstance(name, str) else None
         if found is None:
