@@ -45,15 +45,22 @@ def _verify_arrays(name: str, *arrays: np.ndarray) -> None:
         )
 
 
-def _raw_digits() -> tuple[np.ndarray, np.ndarray]:
+def _from_sklearn(
+    name: str, x_dtype: str, y_dtype: str, **options
+) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's `load_<name>(return_X_y=True, **options)` as arrays of
+    the recorded dtypes, checked against their recorded SHA-256."""
     sklearn_datasets = require(
-        "sklearn.datasets", feature="tfxfer.datasets.load_digits", extra="scikit-learn"
+        "sklearn.datasets", feature=f"tfxfer.datasets.load_{name}", extra="scikit-learn"
     )
-    x, y = sklearn_datasets.load_digits(return_X_y=True)
-    pixels = x.astype("u1")
-    labels = y.astype("<i8")
-    _verify_arrays("digits", pixels, labels)
-    return pixels, labels
+    x, y = getattr(sklearn_datasets, f"load_{name}")(return_X_y=True, **options)
+    x, y = x.astype(x_dtype), y.astype(y_dtype)
+    _verify_arrays(name, x, y)
+    return x, y
+
+
+def _raw_digits() -> tuple[np.ndarray, np.ndarray]:
+    return _from_sklearn("digits", "u1", "<i8")
 
 
 def load_digits(
@@ -133,16 +140,7 @@ DIABETES_GROUPS = (1, 2)
 
 
 def _raw_diabetes() -> tuple[np.ndarray, np.ndarray]:
-    sklearn_datasets = require(
-        "sklearn.datasets",
-        feature="tfxfer.datasets.load_diabetes",
-        extra="scikit-learn",
-    )
-    x, y = sklearn_datasets.load_diabetes(return_X_y=True, scaled=False)
-    x = x.astype("<f8")
-    y = y.astype("<f8")
-    _verify_arrays("diabetes", x, y)
-    return x, y
+    return _from_sklearn("diabetes", "<f8", "<f8", scaled=False)
 
 
 def load_diabetes(
