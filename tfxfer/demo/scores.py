@@ -493,7 +493,9 @@ def _wrong_paragraph(
     def beyond(r) -> bool:
         stds = [spread[(r["fraction"], r[k])] for k in ("above", "below")]
         gap = r["accuracy_below"] - r["accuracy_above"]
-        return not all(np.isfinite(stds)) or gap > max(stds)
+        # The verdict's rule: more than the two standard deviations plus
+        # one test example.
+        return not all(np.isfinite(stds)) or gap > sum(stds) + 1.0 / n_test
 
     def pair(r) -> str:
         return (
@@ -513,7 +515,10 @@ def _wrong_paragraph(
         if clear:
             text = f"{title} put " + "; ".join(clear)
             if seeds > 1:
-                text += " (beyond the seeds' spread)"
+                text += (
+                    " (beyond the seeds' spread: each gap exceeds the two "
+                    "standard deviations plus one test example)"
+                )
         else:
             text = (
                 f"{title} put no source above one better by more than the seeds' spread"
