@@ -168,3 +168,11 @@ def test_check_numbers():
     with pytest.raises(ValueError, match=r"contain only numbers in .* f=\[0.5, 2\]"):
         v.check_numbers("f", [0.5, 2], each, **bounds)
     assert v.check_numbers("s", [3, 1], "integers", integer=True) == (3, 1)
+
+
+def test_check_attributes():
+    array = np.zeros(2)
+    assert v.check_attributes("a", array, ("shape",), "an array") is array
+    message = r"KeyedVectors \(with `vectors` and `key_to_index`\)\. .*a of type dict"
+    with pytest.raises(ValueError, match=message):
+        v.check_attributes("a", {}, ("vectors", "key_to_index"), "gensim KeyedVectors")

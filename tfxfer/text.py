@@ -23,6 +23,7 @@ import numpy as np
 from tfxfer.errors import InvalidDataError
 from tfxfer.utils.files import atomic_write_text
 from tfxfer.utils.validation import (
+    check_attributes,
     check_callable,
     check_choice,
     check_instance,
@@ -391,12 +392,8 @@ class Vocabulary:
             ValueError: If `vectors` has no `index_to_key` or `max_tokens` is
                 not valid.
         """
-        words = getattr(vectors, "index_to_key", None)
-        if words is None:
-            raise ValueError(
-                "Argument `vectors` must be gensim KeyedVectors (with an "
-                f"`index_to_key` list). Received: {type(vectors).__name__}"
-            )
+        check_attributes("vectors", vectors, ("index_to_key",), "gensim KeyedVectors")
+        words = vectors.index_to_key
         limit = None
         if max_tokens is not None:
             limit = check_positive_int("max_tokens", max_tokens) - 2

@@ -9,7 +9,12 @@ import pathlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tfxfer.utils.validation import check_mapping, check_positive_int, require
+from tfxfer.utils.validation import (
+    check_attributes,
+    check_mapping,
+    check_positive_int,
+    require,
+)
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -99,11 +104,9 @@ def evaluate_word_vectors(
     `**benchmarks` adds Google's 19,544 analogy questions (about a minute).
     """
     require("gensim", feature="tfxfer.evaluate_word_vectors")
-    if not hasattr(vectors, "evaluate_word_pairs"):
-        raise ValueError(
-            "Argument `vectors` must be gensim KeyedVectors. "
-            f"Received: vectors of type {type(vectors).__name__}"
-        )
+    check_attributes(
+        "vectors", vectors, ("evaluate_word_pairs",), "gensim KeyedVectors"
+    )
     restrict_vocab = check_positive_int("restrict_vocab", restrict_vocab)
     similarity_files = check_mapping(
         "similarity_files",

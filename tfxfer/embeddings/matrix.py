@@ -18,6 +18,7 @@ from tfxfer.embeddings import word_index
 from tfxfer.text import OOV_TOKEN, PAD_INDEX, PAD_TOKEN, Vocabulary
 from tfxfer.utils.validation import (
     check_array,
+    check_attributes,
     check_choice,
     check_finite_array,
     check_in_range,
@@ -267,12 +268,14 @@ def _check_rows(layout: _Layout, max_rows: int | None, width: int) -> None:
 
 def _check_vectors(vectors) -> np.ndarray:
     """Returns the table of `vectors` if they look like gensim KeyedVectors."""
-    table = getattr(vectors, "vectors", None)
-    key_to_index = getattr(vectors, "key_to_index", None)
-    if table is None or key_to_index is None or getattr(table, "ndim", 0) != 2:
+    expected = "gensim KeyedVectors"
+    check_attributes("vectors", vectors, ("vectors", "key_to_index"), expected)
+    table = vectors.vectors
+    if getattr(table, "ndim", 0) != 2:
         raise ValueError(
-            "Argument `vectors` must be gensim KeyedVectors (with `vectors` and "
-            f"`key_to_index`). Received: vectors of type {type(vectors).__name__}"
+            "Argument `vectors` must be gensim KeyedVectors whose `vectors` is a "
+            "2-D array (one row per word). Received: vectors.vectors with shape "
+            f"{getattr(table, 'shape', None)}"
         )
     return table
 

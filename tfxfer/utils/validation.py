@@ -263,6 +263,41 @@ def check_instance(
     )
 
 
+def check_attributes(
+    name: str, value: Any, attributes: tuple[str, ...], expected: str
+) -> Any:
+    """Returns `value` if it has each of `attributes` (not None), else raises.
+
+    For duck-typed arguments such as gensim's KeyedVectors, which tfxfer
+    takes without importing gensim.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        attributes: The attribute names it must have.
+        expected: What is expected, in words ("gensim KeyedVectors").
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `vectors` must be gensim KeyedVectors (with
+            `vectors` and `key_to_index`). Received: vectors of type dict".
+
+    Example:
+
+    >>> check_attributes("array", np.zeros(2), ("shape", "dtype"), "an array").shape
+    (2,)
+    """
+    if any(getattr(value, attribute, None) is None for attribute in attributes):
+        listed = " and ".join(f"`{attribute}`" for attribute in attributes)
+        raise ValueError(
+            f"Argument `{name}` must be {expected} (with {listed}). "
+            f"Received: {name} of type {type(value).__name__}"
+        )
+    return value
+
+
 def check_callable(
     name: str, value: Any, expected: str, *, allow_none: bool = False
 ) -> Any:
