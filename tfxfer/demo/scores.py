@@ -201,13 +201,15 @@ def source_table(
         the scores are means over the seeds, `accuracy` is the highest mean
         test accuracy over the seeds among the source's strategies that ran
         at that fraction (named in `strategy`; NaN and empty where none ran)
-        and `accuracy_std` its standard deviation over the seeds (NaN with
-        one seed).
+        and `accuracy_std` its population standard deviation over the seeds
+        (0 with one seed, as in `summarize_comparison`).
     """
     import pandas as pd
 
     grouped_runs = results.groupby(["strategy", "fraction"])["accuracy"]
-    means, stds = grouped_runs.mean(), grouped_runs.std()
+    # Population standard deviation, as `summarize_comparison` and the
+    # verdict's rule use.
+    means, stds = grouped_runs.mean(), grouped_runs.std(ddof=0)
     grouped = scores.groupby(["fraction", "source"], sort=False)
     rows = []
     for (fraction, source), part in grouped:
