@@ -36,8 +36,49 @@ def dense_backbone(
     return keras.Sequential(layers, name="backbone")
 
 
+class DenseHeadClassifier(keras.Model):
+    """What `MLPClassifier` and `TextClassifier` share: the `features` of the
+    inputs (defined by the subclass) feed a Dense `backbone` stack and a
+    softmax `head`; `num_classes`, `hidden_units`, `activation` and `dropout`
+    are checked and saved in the config the same way."""
+
+    def _check_head_arguments(self, num_classes, hidden_units, activation, dropout):
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.hidden_units = check_units("hidden_units", hidden_units, allow_empty=False)
+        self.activation = activation
+        self.dropout = check_in_range(
+            "dropout", dropout, 0.0, 1.0, high_inclusive=False
+        )
+
+    def _make_backbone_and_head(self, *, input_dropout: bool = False) -> None:
+        self.backbone = dense_backbone(
+            self.hidden_units,
+            self.activation,
+            self.dropout,
+            input_dropout=input_dropout,
+        )
+        self.head = keras.layers.Dense(
+            self.num_classes, activation="softmax", name="head"
+        )
+
+    def call(self, inputs, training=None):
+        return self.head(self.features(inputs, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "hidden_units": self.hidden_units,
+                "activation": self.activation,
+                "dropout": self.dropout,
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="tfxfer")
-class MLPClassifier(keras.Model):
+class MLPClassifier(DenseHeadClassifier):
     """A multi-layer perceptron with a softmax head.
 
     The default is source 003's model (section 1.4): Dense 128/64/32 with ReLU
@@ -78,15 +119,8 @@ class MLPClassifier(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_classes = check_positive_int("num_classes", num_classes)
-        self.hidden_units = check_units("hidden_units", hidden_units, allow_empty=False)
-        self.activation = activation
-        self.dropout = check_in_range(
-            "dropout", dropout, 0.0, 1.0, high_inclusive=False
-        )
-
-        self.backbone = dense_backbone(self.hidden_units, activation, self.dropout)
-        self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
+        self._check_head_arguments(num_classes, hidden_units, activation, dropout)
+        self._make_backbone_and_head()
 
     def build(self, input_shape):
         self.backbone.build(input_shape)
@@ -96,18 +130,3 @@ class MLPClassifier(keras.Model):
     def features(self, inputs, training=None):
         """Returns the backbone's output: the input of the head."""
         return self.backbone(inputs, training=training)
-
-    def call(self, inputs, training=None):
-        return self.head(self.features(inputs, training=training))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_classes": self.num_classes,
-                "hidden_units": self.hidden_units,
-                "activation": self.activation,
-                "dropout": self.dropout,
-            }
-        )
-        return config

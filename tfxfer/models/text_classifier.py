@@ -8,15 +8,13 @@ import numpy as np
 from tfxfer.errors import InvalidDataError
 from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 from tfxfer.layers.text_vectorizer import TextVectorizer, _as_string_tensor
-from tfxfer.models.mlp import dense_backbone
+from tfxfer.models.mlp import DenseHeadClassifier
 from tfxfer.utils.validation import (
     check_array,
     check_choice,
     check_finite_array,
-    check_in_range,
     check_instance,
     check_positive_int,
-    check_units,
 )
 
 POOLINGS = ("mean", "max")
@@ -45,7 +43,7 @@ def _check_token_ids(x, vocab_size: int) -> None:
 
 
 @keras.saving.register_keras_serializable(package="tfxfer")
-class TextClassifier(keras.Model):
+class TextClassifier(DenseHeadClassifier):
     """Classifies whole texts from padded token ids, or from raw strings.
 
     Embedding -> pooling over the tokens (padding excluded through the mask)
@@ -122,14 +120,9 @@ class TextClassifier(keras.Model):
         super().__init__(**kwargs)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        self.num_classes = check_positive_int("num_classes", num_classes)
-        self.hidden_units = check_units("hidden_units", hidden_units, allow_empty=False)
+        self._check_head_arguments(num_classes, hidden_units, activation, dropout)
         self.pooling = check_choice("pooling", pooling, POOLINGS)
         self.mask_zero = bool(mask_zero)
-        self.activation = activation
-        self.dropout = check_in_range(
-            "dropout", dropout, 0.0, 1.0, high_inclusive=False
-        )
 
         self.embedding = keras.layers.Embedding(
             self.vocab_size,
@@ -142,10 +135,7 @@ class TextClassifier(keras.Model):
             self.pooling_layer = MaskedGlobalAveragePooling1D(name="pooling")
         else:
             self.pooling_layer = MaskedGlobalMaxPooling1D(name="pooling")
-        self.backbone = dense_backbone(
-            self.hidden_units, activation, self.dropout, input_dropout=True
-        )
-        self.head = keras.layers.Dense(num_classes, activation="softmax", name="head")
+        self._make_backbone_and_head(input_dropout=True)
         if isinstance(vectorizer, dict):
             vectorizer = keras.saving.deserialize_keras_object(vectorizer)
         check_instance(
@@ -314,24 +304,17 @@ class TextClassifier(keras.Model):
         pooled = self.pooling_layer(vectors, mask=mask)
         return self.backbone(pooled, training=training)
 
-    def call(self, inputs, training=None):
-        return self.head(self.features(inputs, training=training))
-
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "vocab_size": self.vocab_size,
                 "embedding_dim": self.embedding_dim,
-                "num_classes": self.num_classes,
-                "hidden_units": self.hidden_units,
                 "pooling": self.pooling,
                 "mask_zero": self.mask_zero,
                 # The current state, so a model unfrozen for fine-tuning
                 # reloads unfrozen.
                 "embedding_trainable": self.embedding.trainable,
-                "activation": self.activation,
-                "dropout": self.dropout,
                 "vectorizer": (
                     None
                     if self.vectorizer is None
