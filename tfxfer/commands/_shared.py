@@ -1,6 +1,6 @@
 """What the sub-commands share: argparse converters on the library's own
-checks (`tfxfer.utils.validation.check_number`), and the error line a failed
-command prints."""
+checks (`tfxfer.utils.validation.check_number`), the error line a failed
+command prints, and the check of a model's image input."""
 
 from __future__ import annotations
 
