@@ -5,7 +5,7 @@ received, e.g. "Argument `num_classes` must be a positive integer.
 Received: num_classes=0". As scikit-learn's `utils/validation.py`, this is the
 one place for checks that more than one function makes: `check_number` (type
 and bounds, like `check_scalar`) and its sequence form `check_numbers`;
-`check_bool`, `check_string`, `check_strings`, `check_instance`,
+`check_bool`, `check_strings`, `check_instance`,
 `check_callable`, `check_choice`, `check_mapping`, `check_unique`;
 `check_array` (rank, emptiness), `check_length`, `check_finite_array`;
 `check_path_exists`, `check_regex`; `check_model`, `check_models`,
@@ -327,32 +327,6 @@ def check_callable(
     raise ValueError(f"Argument `{name}` must be {what}. {_received(name, value)}")
 
 
-def check_string(name: str, value: Any, *, allow_empty: bool = False) -> str:
-    """Returns `value` if it is a string (non-empty unless allowed), else raises.
-
-    Args:
-        name: The argument's name, for the message.
-        value: The value to check.
-        allow_empty: Whether "" passes.
-
-    Returns:
-        `value`, unchanged.
-
-    Raises:
-        ValueError: "Argument `name` must be a [non-empty] string.
-            Received: name=...".
-
-    Example:
-
-    >>> check_string("column", "text")
-    'text'
-    """
-    if not isinstance(value, str) or (not value and not allow_empty):
-        what = "a string" if allow_empty else "a non-empty string"
-        raise ValueError(f"Argument `{name}` must be {what}. {_received(name, value)}")
-    return value
-
-
 def check_strings(name: str, value: Any) -> list[str]:
     """Returns `value` as a list if it is a sequence of `str` (a list, a
     tuple, a 1-D array of strings), else raises.
@@ -393,7 +367,7 @@ def check_strings(name: str, value: Any) -> list[str]:
 
 
 def check_path_exists(
-    name: str, value: Any, *, kind: str = "file", hint: str = ""
+    name: str, value: Any, *, kind: str = "file", expected: str | None = None
 ) -> pathlib.Path:
     """Returns `value` as a `pathlib.Path` if it names an existing file or
     folder, else raises.
@@ -402,15 +376,16 @@ def check_path_exists(
         name: The argument's name, for the message.
         value: A `str` or `os.PathLike`.
         kind: "file", "folder" or "any": what must exist there.
-        hint: Words added to the message (how to get the file, say).
+        expected: What is expected, in words, when "the path of an existing
+            file" says too little (what the file holds, how to get it).
 
     Returns:
         The path, as a `pathlib.Path`.
 
     Raises:
-        ValueError: When `value` is not a path, or "Argument `name` must be
-            the path of an existing file. Received: name=..." when nothing
-            of that kind is there.
+        ValueError: "Argument `name` must be the path of an existing file.
+            Received: name=..." when `value` is not a path or nothing of
+            that kind is there.
 
     Example:
 
@@ -426,21 +401,16 @@ def check_path_exists(
             "Argument `kind` must be one of ('file', 'folder', 'any'). "
             f"Received: kind={kind!r}"
         )
-    what = "a file or folder" if kind == "any" else f"a {kind}"
-    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+    if expected is None:
+        what = "file or folder" if kind == "any" else kind
+        expected = f"the path of an existing {what}"
+    is_path = isinstance(value, str | os.PathLike) and bool(os.fspath(value))
+    found = {"file": os.path.isfile, "folder": os.path.isdir, "any": os.path.exists}
+    if not is_path or not found[kind](value):
         raise ValueError(
-            f"Argument `{name}` must be the path of {what}. "
-            f"Received: {name} of type {type(value).__name__}"
+            f"Argument `{name}` must be {expected}. {_received(name, value)}"
         )
-    path = pathlib.Path(value)
-    found = {"file": path.is_file, "folder": path.is_dir, "any": path.exists}[kind]
-    if not found():
-        extra = f" {hint}" if hint else ""
-        raise ValueError(
-            f"Argument `{name}` must be the path of an existing {what[2:]}."
-            f"{extra} {_received(name, os.fspath(value))}"
-        )
-    return path
+    return pathlib.Path(value)
 
 
 def check_array(

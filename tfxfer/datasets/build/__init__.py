@@ -42,6 +42,7 @@ from tfxfer.datasets.integrity import (
 )
 from tfxfer.errors import DataIntegrityError
 from tfxfer.utils.files import atomic_write_text
+from tfxfer.utils.validation import check_path_exists
 
 Progress = Callable[[str], None]
 
@@ -143,15 +144,16 @@ def build(
             f"Received: parts={parts!r}"
         )
     if "sentences" in parts:
-        if sentences_dir is None or not pathlib.Path(sentences_dir).is_dir():
-            raise ValueError(
-                "Argument `sentences_dir` must be the folder of the raw sentence "
-                "sets (custrev.all, mpqa.all, rt-polarity.all) to build "
-                "'sentences' (by default the repository's data/sentences/, "
-                "absent from an installed package: build from a checkout). "
-                f"Received: sentences_dir={sentences_dir!r}"
-            )
-        sentences_dir = pathlib.Path(sentences_dir).expanduser().resolve()
+        sentences_dir = check_path_exists(
+            "sentences_dir",
+            sentences_dir,
+            kind="folder",
+            expected="the folder of the raw sentence sets (custrev.all, mpqa.all, "
+            "rt-polarity.all) to build 'sentences' (by default the repository's "
+            "data/sentences/, absent from an installed package: build from a "
+            "checkout)",
+        )
+        sentences_dir = sentences_dir.expanduser().resolve()
     package_dir = package_data_dir()
     out = package_dir if out is None else pathlib.Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
