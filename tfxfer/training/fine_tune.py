@@ -404,32 +404,18 @@ class FineTuner:
             tfxfer.errors.NonFiniteLossError: If the loss becomes NaN or
                 infinite.
         """
-        if x is None:
-            raise ValueError(
-                "Argument `x` must be the training data (arrays, tensors, a "
-                "dataset or a generator). Received: x=None"
-            )
-        epochs = check_non_negative_int("epochs", epochs)
-        head_epochs = check_non_negative_int("head_epochs", head_epochs)
-        if epochs == 0 and head_epochs == 0:
-            raise ValueError(
-                "Arguments `epochs` and `head_epochs` must not both be 0 (nothing "
-                "would train). Received: epochs=0, head_epochs=0"
-            )
-        if batch_size is not None:
-            batch_size = check_positive_int("batch_size", batch_size)
-        validation_split = check_in_range(
-            "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+        epochs, head_epochs, fit_args = _check_fit_arguments(
+            x,
+            epochs,
+            head_epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
         )
-        if not isinstance(shuffle, bool | np.bool_):
-            raise ValueError(
-                "Argument `shuffle` must be True or False. "
-                f"Received: shuffle={shuffle!r}"
-            )
-        if steps_per_epoch is not None:
-            steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
-        check_choice("verbose", verbose, ("auto", 0, 1, 2))
-        callbacks = check_callbacks("callbacks", callbacks)
 
         from tfxfer.transfer.freezing import _set_trainable
 
@@ -438,15 +424,6 @@ class FineTuner:
             self._start = [v.numpy() for v in model.variables]
         for v, w0 in self._pretrained.values():
             w0.assign(v.value)
-        fit_args = dict(
-            batch_size=batch_size,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            shuffle=bool(shuffle),
-            steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
         # The Trainer compiles the model once; each stage swaps in its own
         # optimizer: no recompiling on the way.
         head_history = None
@@ -532,7 +509,7 @@ class FineTuner:
                 **self._trainer_args,
             )
             # Its own loss and metrics, whatever the model is compiled with later.
-            self.trainer.follow_compile = False
+            self.trainer.setup.follow_compile = False
         else:
             self.trainer.use_optimizer(optimizer, extra_loss=extra_loss)
             if self.trainer.built:
@@ -561,6 +538,58 @@ class FineTuner:
         ]
         extra_loss = _l2sp_penalty(pairs, self.l2sp) if self.l2sp and pairs else None
         return multi, extra_loss
+
+
+def _check_fit_arguments(
+    x,
+    epochs,
+    head_epochs,
+    *,
+    batch_size,
+    validation_data,
+    validation_split,
+    shuffle,
+    steps_per_epoch,
+    callbacks,
+    verbose,
+) -> tuple:
+    """Checks `FineTuner.fit`'s arguments: `(epochs, head_epochs, fit_args)`,
+    `fit_args` being what both stages' `Trainer.fit` get."""
+    if x is None:
+        raise ValueError(
+            "Argument `x` must be the training data (arrays, tensors, a "
+            "dataset or a generator). Received: x=None"
+        )
+    epochs = check_non_negative_int("epochs", epochs)
+    head_epochs = check_non_negative_int("head_epochs", head_epochs)
+    if epochs == 0 and head_epochs == 0:
+        raise ValueError(
+            "Arguments `epochs` and `head_epochs` must not both be 0 (nothing "
+            "would train). Received: epochs=0, head_epochs=0"
+        )
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
+    validation_split = check_in_range(
+        "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+    )
+    if not isinstance(shuffle, bool | np.bool_):
+        raise ValueError(
+            f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}"
+        )
+    if steps_per_epoch is not None:
+        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
+    check_choice("verbose", verbose, ("auto", 0, 1, 2))
+    callbacks = check_callbacks("callbacks", callbacks)
+    fit_args = dict(
+        batch_size=batch_size,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        shuffle=bool(shuffle),
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    return epochs, head_epochs, fit_args
 
 
 def fine_tune(

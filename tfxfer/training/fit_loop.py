@@ -18,10 +18,17 @@ import keras
 
 from tfxfer import _keras_internals as internals
 from tfxfer.training.checkpointing import RunCheckpointing
+from tfxfer.training.data_adapters import (
+    get_adapter,
+    get_validation_adapter,
+    split_validation,
+)
 from tfxfer.training.divergence import DivergenceMonitor
+from tfxfer.training.epoch_iterator import EpochIterator
 from tfxfer.training.fit_arguments import should_evaluate
 from tfxfer.training.non_finite import non_finite_error
 from tfxfer.training.progress import EpochLogger
+from tfxfer.training.state import draw_seed
 
 
 def evaluate_epoch(trainer, iterator, callback_list) -> dict:
@@ -201,3 +208,63 @@ class FitLoop:
             if model.stop_training:
                 break
         return training_logs
+
+
+def fit_iterators(
+    trainer, args, x, y, sample_weight, validation_data, shuffle
+) -> tuple:
+    """The training and validation `EpochIterator`s of a `fit`.
+
+    Holds out `validation_split`, draws the run's seed when the Trainer has
+    none, adapts the data, prepares the Trainer for it (built, the data
+    checked) and checks the validation data.
+
+    Args:
+        trainer: The `tfxfer.Trainer`.
+        args: The checked arguments (`fit_arguments.FitArguments`).
+        x, y, sample_weight, validation_data, shuffle: As given to `fit`.
+
+    Returns:
+        `(iterator, val_iterator)`; `val_iterator` is None without
+        validation data.
+    """
+    if args.validation_split and validation_data is None:
+        (x, y, sample_weight), validation_data = split_validation(
+            x, y, sample_weight, args.validation_split
+        )
+    if trainer.seed is None:
+        trainer.state.reseed(draw_seed())
+    adapter = get_adapter(
+        x,
+        y,
+        sample_weight,
+        model=trainer.model,
+        batch_size=args.batch_size,
+        shuffle=shuffle,
+        class_weight=args.class_weight,
+        steps_per_epoch=args.steps_per_epoch,
+        seed=trainer.seed,
+    )
+    trainer.prepare(adapter)
+    iterator = EpochIterator(
+        adapter,
+        trainer.steps,
+        training=True,
+        state=trainer.state,
+        shuffle=shuffle,
+        steps_per_epoch=args.steps_per_epoch,
+    )
+    if validation_data is None:
+        return iterator, None
+    val_adapter = get_validation_adapter(
+        validation_data,
+        model=trainer.model,
+        batch_size=args.validation_batch_size or args.batch_size,
+    )
+    trainer.setup.check_data(val_adapter)
+    return iterator, EpochIterator(
+        val_adapter,
+        trainer.steps,
+        training=False,
+        steps_per_epoch=args.validation_steps,
+    )

@@ -87,6 +87,47 @@ class LRFinderResult:
         return ax
 
 
+def _check_sweep(
+    model, x, start_lr, end_lr, num_steps, batch_size, smoothing, diverge_factor
+) -> tuple:
+    """Checks `lr_find`'s arguments; returns the numbers, converted."""
+    check_model("model", model)
+    if isinstance(x, tf.data.Dataset):
+        raise ValueError(
+            "Argument `x` must be arrays for lr_find (it samples batches itself). "
+            "Received: a tf.data.Dataset"
+        )
+    start_lr = check_positive_number("start_lr", start_lr)
+    end_lr = check_positive_number("end_lr", end_lr)
+    if end_lr <= start_lr:
+        raise ValueError(
+            "Argument `end_lr` must be greater than `start_lr`. "
+            f"Received: start_lr={start_lr}, end_lr={end_lr}"
+        )
+    num_steps = check_positive_int("num_steps", num_steps)
+    if num_steps < 2:
+        raise ValueError(
+            f"Argument `num_steps` must be at least 2. Received: num_steps={num_steps}"
+        )
+    batch_size = check_positive_int("batch_size", batch_size)
+    if (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, numbers.Real)
+        or not 0.0 <= smoothing < 1.0
+    ):
+        raise ValueError(
+            "Argument `smoothing` must be a number in [0, 1). "
+            f"Received: smoothing={smoothing!r}"
+        )
+    diverge_factor = check_positive_number("diverge_factor", diverge_factor)
+    if diverge_factor <= 1.0:
+        raise ValueError(
+            "Argument `diverge_factor` must be greater than 1. "
+            f"Received: diverge_factor={diverge_factor}"
+        )
+    return start_lr, end_lr, num_steps, batch_size, diverge_factor
+
+
 def lr_find(
     model: keras.Model,
     x,
@@ -153,41 +194,9 @@ def lr_find(
     (True, True)
     >>> ax = result.plot()
     """
-    check_model("model", model)
-    if isinstance(x, tf.data.Dataset):
-        raise ValueError(
-            "Argument `x` must be arrays for lr_find (it samples batches itself). "
-            "Received: a tf.data.Dataset"
-        )
-    start_lr = check_positive_number("start_lr", start_lr)
-    end_lr = check_positive_number("end_lr", end_lr)
-    if end_lr <= start_lr:
-        raise ValueError(
-            "Argument `end_lr` must be greater than `start_lr`. "
-            f"Received: start_lr={start_lr}, end_lr={end_lr}"
-        )
-    num_steps = check_positive_int("num_steps", num_steps)
-    if num_steps < 2:
-        raise ValueError(
-            f"Argument `num_steps` must be at least 2. Received: num_steps={num_steps}"
-        )
-    batch_size = check_positive_int("batch_size", batch_size)
-    if (
-        isinstance(smoothing, bool)
-        or not isinstance(smoothing, numbers.Real)
-        or not 0.0 <= smoothing < 1.0
-    ):
-        raise ValueError(
-            "Argument `smoothing` must be a number in [0, 1). "
-            f"Received: smoothing={smoothing!r}"
-        )
-    diverge_factor = check_positive_number("diverge_factor", diverge_factor)
-    if diverge_factor <= 1.0:
-        raise ValueError(
-            "Argument `diverge_factor` must be greater than 1. "
-            f"Received: diverge_factor={diverge_factor}"
-        )
-
+    start_lr, end_lr, num_steps, batch_size, diverge_factor = _check_sweep(
+        model, x, start_lr, end_lr, num_steps, batch_size, smoothing, diverge_factor
+    )
     schedule = keras.optimizers.schedules.ExponentialDecay(
         initial_learning_rate=start_lr,
         decay_steps=num_steps - 1,

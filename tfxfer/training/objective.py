@@ -23,6 +23,13 @@ import tensorflow as tf
 
 from tfxfer import _keras_internals as internals
 from tfxfer.utils.optimizers import get_optimizer
+from tfxfer.utils.validation import (
+    check_choice,
+    check_loss,
+    check_metrics,
+    check_positive_int,
+    check_positive_number,
+)
 
 scale_loss_for_distribution = internals.scale_loss_for_distribution
 
@@ -390,3 +397,40 @@ def warn_if_train_step_overridden(model: keras.Model) -> None:
             "or train this model with `model.fit`.",
             stacklevel=3,
         )
+
+
+def check_settings(
+    model: keras.Model, loss, metrics, learning_rate, jit_compile, steps_per_execution
+) -> tuple:
+    """Checks a Trainer's loss, metrics and settings; resolves the latter.
+
+    Args:
+        model: The model (its compile supplies what is not given).
+        loss, metrics, learning_rate, jit_compile, steps_per_execution: As
+            given to `tfxfer.Trainer`.
+
+    Returns:
+        `(jit_compile, steps_per_execution)`, resolved by `compile_settings`.
+
+    Raises:
+        ValueError: If one of them is invalid (the message names it).
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> check_settings(model, "mse", None, 0.1, None, 4)
+    ('auto', 4)
+    """
+    check_loss("loss", loss)
+    check_metrics("metrics", metrics)
+    jit_compile, steps_per_execution = compile_settings(
+        model, jit_compile, steps_per_execution
+    )
+    check_choice("jit_compile", jit_compile, ("auto", True, False))
+    if steps_per_execution != "auto":
+        steps_per_execution = check_positive_int(
+            "steps_per_execution", steps_per_execution
+        )
+    if learning_rate is not None:
+        check_positive_number("learning_rate", learning_rate)
+    return jit_compile, steps_per_execution

@@ -63,7 +63,7 @@ def _trainers(model) -> list:
 
 def _matches(entry: _Entry, request: dict) -> bool:
     trainer = entry.trainer
-    if not trainer.compile_in_force:
+    if not trainer.setup.compile_in_force:
         return False  # the model was compiled again since
     for key in ("jit_compile", "steps_per_execution"):
         if entry.request[key] != request[key]:
@@ -202,63 +202,31 @@ def train(
 
     See `tfxfer.Trainer` for the deliberate differences from `fit` (a step
     with non-finite loss or gradients is never applied and raises
-    `NonFiniteLossError` unless `TerminateOnNaN` is passed; targets and token
-    ids are checked before the first step).
-
-    Also checked before the first step: loss and metric names, input shapes
-    against the model's inputs, negative or non-finite sample weights and
-    `class_weight` entries for classes the model does not have (see
-    `tfxfer.training.data_checks`). A `DivergenceMonitor` warns when an
-    epoch's training loss exceeds 1,000 times that of an earlier epoch
-    (a learning rate far too large), naming the learning rate.
+    `NonFiniteLossError` unless `TerminateOnNaN` is passed) and for what is
+    checked before the first step (targets, token ids, loss and metric
+    names, input shapes, sample weights, `class_weight`). A
+    `DivergenceMonitor` warns when an epoch's training loss exceeds 1,000
+    times that of an earlier epoch, naming the learning rate.
 
     Args:
         model: The `keras.Model` to train (built or not).
-        x: Inputs, as for `Trainer.fit` (arrays, DataFrames, tensors,
-            ragged tensors, dicts/lists of them, a dataset, a generator or a
-            `keras.utils.PyDataset`).
-        y: Targets (None when `x` yields them).
-        loss: A Keras loss, or a dict/list per output. Default: the compiled
-            loss.
-        optimizer: An optimizer name or instance. Default: the compiled
-            optimizer, else a fresh Adam.
+        x, y, epochs, batch_size, validation_data, validation_split,
+            validation_freq, validation_steps, validation_batch_size,
+            sample_weight, class_weight, callbacks, shuffle, steps_per_epoch,
+            initial_epoch, verbose: As for `tfxfer.Trainer.fit` (and
+            `Model.fit`).
+        loss, optimizer, metrics, loss_weights, jit_compile,
+            steps_per_execution: As for `tfxfer.Trainer`; None takes the
+            model's compile's (a fresh Adam when it has no optimizer).
         learning_rate: Learning rate of an optimizer given by name (or of the
             compiled one); None keeps the optimizer's default. Must be None
             with an optimizer instance.
-        epochs: Index of the last epoch to train (as in `fit`).
-        batch_size: Samples per step for in-memory data (default 32).
-        validation_data: Validation data, as for `fit`.
-        validation_split: Fraction of in-memory data held out (the tail).
-        validation_freq: Evaluate every N epochs, or at the listed epochs.
-        validation_steps: Batches per evaluation.
-        validation_batch_size: Batch size of in-memory validation data.
-        metrics: Metrics as in `compile`. Default: the compiled ones.
-        loss_weights: Per-output loss weights. Default: the compiled ones.
-        sample_weight: Per-sample weights for in-memory data.
-        class_weight: `{class_id: weight}` dict (single-output models).
-        callbacks: `keras.callbacks.Callback` instances.
-        shuffle: Reshuffle in-memory data every epoch.
-        steps_per_epoch: Batches per epoch (needed for infinite datasets).
-        jit_compile: `"auto"`, `True` or `False`; see `tfxfer.Trainer`.
-            None: compile's `False`, else `"auto"`.
-        steps_per_execution: Steps per compiled call, or `"auto"`. None:
-            compile's value when more than 1, else `"auto"`.
-        initial_epoch: Epoch to start from (to continue an earlier run).
-        verbose: `"auto"`, 0, 1 or 2, as in `fit`.
         seed: Seed of the shuffling order: the same seed gives the same order
             at every call. `None` follows `keras.utils.set_random_seed`.
-        checkpoint_dir: Folder to checkpoint the run in; running the same
-            call again after a crash resumes from the newest checkpoint and
-            ends with the same weights, bit for bit, as an uninterrupted run
-            (see `Trainer.fit`).
-        checkpoint_freq: `"epoch"`, or every N steps too (an int).
-        max_checkpoints: Checkpoints kept in `checkpoint_dir`.
-        resume: `"auto"`: resume from the newest checkpoint of the same run
-            (a different model, optimizer, learning rate, loss or data
-            raises `tfxfer.errors.RunMismatchError` naming the
-            differences); `"force"`: continue it with this call's settings
-            (the new learning rate applies); `"ckpt-N"`: resume from that
-            checkpoint, e.g. when the newest is damaged. See `Trainer.fit`.
+        checkpoint_dir, checkpoint_freq, max_checkpoints, resume: As for
+            `tfxfer.Trainer.fit`: running the same call again after a crash
+            resumes from the newest checkpoint of the same run and ends with
+            the same weights, bit for bit, as an uninterrupted run.
 
     Returns:
         The `keras.callbacks.History` of the run (also `model.history`).

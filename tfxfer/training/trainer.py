@@ -1,12 +1,12 @@
 """`Trainer`: a model's training step compiled once; `fit` and `evaluate` it often.
 
 The sources' GradientTape-with-Adam loop (E6), done as Keras' own trainer
-does it: the step is built and compiled once (`StepFunctions`), data of every
-kind goes through one adapter (`data_adapters`), and one epoch iterator
-dispatches the callbacks (`epoch_iterator`). `fit` takes `Model.fit`'s
-arguments and returns its `History`; `reset` puts back the starting weights
-and optimizer state, so one Trainer serves every run of a comparison without
-compiling again.
+does it, one concern a module: its loss and metrics (`objective`), compile
+and build (`setup`), the compiled steps (`step_functions`), one adapter per
+kind of data (`data_adapters`), one epoch loop and its callbacks (`fit_loop`,
+`epoch_iterator`, `checkpointing`). `fit` takes `Model.fit`'s arguments and
+returns its `History`; `reset` puts back the starting weights and optimizer
+state, so one Trainer serves every run of a comparison without recompiling.
 """
 
 from __future__ import annotations
@@ -14,50 +14,39 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import warnings
 from typing import Any
 
 import keras
 
-from tfxfer import _keras_internals as internals
 from tfxfer.training.data_adapters import (
     get_adapter,
-    get_validation_adapter,
-    split_validation,
 )
-from tfxfer.training.data_checks import check_targets, check_token_ids
 from tfxfer.training.distributed import DistributedSteps, model_strategy
 from tfxfer.training.epoch_iterator import EpochIterator
 from tfxfer.training.fit_arguments import check_fit_arguments
-from tfxfer.training.fit_loop import FitLoop, evaluate_epoch
+from tfxfer.training.fit_loop import FitLoop, evaluate_epoch, fit_iterators
 from tfxfer.training.objective import (
-    CompiledObjective,
     build_objective,
     check_extra_loss,
     check_optimizer_scope,
-    compile_settings,
+    check_settings,
     flatten_logs,
     warn_if_train_step_overridden,
 )
 from tfxfer.training.progress import resolve_verbose
+from tfxfer.training.setup import TrainerSetup
 from tfxfer.training.state import (
     TrainState,
     check_weight_arrays,
     check_weights,
-    draw_seed,
     restore,
-    snapshot,
 )
 from tfxfer.training.step_functions import StepFunctions, auto_xla_policy
-from tfxfer.utils.optimizers import fresh_optimizer
 from tfxfer.utils.validation import (
     check_callbacks,
     check_choice,
-    check_loss,
-    check_metrics,
     check_model,
     check_positive_int,
-    check_positive_number,
     check_seed,
 )
 
@@ -132,15 +121,11 @@ class Trainer:
         loss_weights: Per-output loss weights as in `compile`; default: the
             compiled ones.
         jit_compile: None (the default) takes the model's compile's
-            explicit choice, else `"auto"` (see `compile_settings`).
-            `"auto"` compiles with XLA, where every layer supports
-            it, once the training on this Trainer is long enough to repay the
-            compilation: 1,000 steps run or planned (5,000, and each step
-            compiled alone, for convolutional models on machines without a
-            GPU, where XLA compiles slowly); see
-            `tfxfer.training.step_functions.auto_xla_policy`. If XLA fails,
-            it falls back to a plain `tf.function` with one warning. `True`
-            always uses XLA; `False` never does.
+            explicit choice, else `"auto"` (see `compile_settings`): XLA,
+            where every layer supports it, once the steps run or planned on
+            this Trainer repay its compilation (`auto_xla_policy`); if XLA
+            fails, a plain `tf.function`, with one warning. `True` always
+            uses XLA; `False` never does.
         steps_per_execution: Steps per compiled call: an int, or `"auto"` to
             adapt it so that one call takes about 0.1 s (at most 128). None
             (the default) takes the model's compile's value when it is more
@@ -156,6 +141,8 @@ class Trainer:
         model: The model.
         optimizer: The optimizer in use (`model.optimizer`).
         state: The `TrainState` (epoch and step counters, generator).
+        steps: The `StepFunctions` (the compiled steps, their one cache).
+        setup: The `TrainerSetup` (compile in force, build, starting state).
 
     Example:
 
@@ -194,19 +181,10 @@ class Trainer:
         _compile_model: bool = True,
     ):
         self.model = check_model("model", model)
-        check_loss("loss", loss)
-        check_metrics("metrics", metrics)
-        jit_compile, steps_per_execution = compile_settings(
-            model, jit_compile, steps_per_execution
+        jit_compile, steps_per_execution = check_settings(
+            model, loss, metrics, learning_rate, jit_compile, steps_per_execution
         )
-        check_choice("jit_compile", jit_compile, ("auto", True, False))
-        if steps_per_execution != "auto":
-            steps_per_execution = check_positive_int(
-                "steps_per_execution", steps_per_execution
-            )
         self.seed = check_seed("seed", seed)
-        if learning_rate is not None:
-            check_positive_number("learning_rate", learning_rate)
         check_extra_loss(extra_loss)
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
@@ -214,7 +192,7 @@ class Trainer:
         # compile state and optimizer are created in the strategy's scope.
         self.strategy = model_strategy(model)
         with _scope(self.strategy):
-            objective, optimizer, self._optimizer_origin = build_objective(
+            objective, optimizer, origin = build_objective(
                 model,
                 loss=loss,
                 optimizer=optimizer,
@@ -223,7 +201,6 @@ class Trainer:
                 loss_weights=loss_weights,
                 compile=_compile_model,
             )
-            self._compile_model = _compile_model
             check_optimizer_scope(self.strategy, optimizer)
             warn_if_train_step_overridden(model)
             self.state = TrainState(optimizer, self.seed)
@@ -247,44 +224,17 @@ class Trainer:
         # on this Trainer is long enough to repay XLA's compilation.
         if jit_compile == "auto" and policy is not None:
             self.steps.xla_min_steps = policy[1]
-        self._compiled_objects = internals.compiled_objects(model)
-        self._built = False
-        self._warned_untrainable = False
-        self._objective_built = False
-        self._outputs = None  # the model's outputs on a sample batch (shapes)
-        self._initial_variables = None
-        # Adopt the model's compile when it is compiled again (as `fit` would);
-        # tools that keep their own loss and metrics (FineTuner) turn it off.
-        self.follow_compile = True
-        self._binding = None  # ids of the optimizer, extra loss and variables bound
-        self._optimizer_start = {}  # id(optimizer) -> (it, its starting values)
+        self.setup = TrainerSetup(
+            model,
+            self.steps,
+            self.state,
+            compile_model=_compile_model,
+            optimizer_origin=origin,
+        )
 
     @property
     def optimizer(self) -> keras.optimizers.Optimizer:
         return self.steps.optimizer
-
-    # -- compile ------------------------------------------------------------
-
-    @property
-    def compile_in_force(self) -> bool:
-        """Whether the model's compile is still this Trainer's (not compiled
-        again since, as `tfxfer.freeze` or a user may do)."""
-        return internals.compiled_objects(self.model) == self._compiled_objects
-
-    def _follow_compile(self) -> None:
-        """Adopts the model's compile if it changed since (as `fit` would):
-        the Trainer then trains with its current loss, metrics, optimizer."""
-        if not (self._compile_model and self.follow_compile) or self.compile_in_force:
-            return
-        optimizer = self.model.optimizer
-        self.steps.objective = CompiledObjective(self.model)
-        self.steps.optimizer = optimizer
-        self._binding = None  # bound anew, with the new objective, by `prepare`
-        self.state.optimizer = optimizer
-        self._optimizer_origin = "compiled"
-        self._objective_built = False
-        self._optimizer_start.pop(id(optimizer), None)
-        self._compiled_objects = internals.compiled_objects(self.model)
 
     def use_optimizer(self, optimizer, *, extra_loss=None) -> None:
         """Trains with `optimizer` (and `extra_loss`) from the next `fit` on.
@@ -296,118 +246,12 @@ class Trainer:
         """
         check_extra_loss(extra_loss)
         check_optimizer_scope(self.strategy, optimizer)
-        # Bound (with its compiled step) by the next `prepare`.
-        self.steps.extra_loss = extra_loss
-        self.steps.optimizer = optimizer
-        self.state.optimizer = optimizer
-        self._optimizer_origin = "given"
-        if self._compile_model:
-            self.model.optimizer = optimizer
-            self._compiled_objects = internals.compiled_objects(self.model)
-
-    # -- build --------------------------------------------------------------
+        self.setup.use_optimizer(optimizer, extra_loss)
 
     def prepare(self, adapter, *, training: bool = True) -> None:
-        """Builds model, loss, metrics and optimizer once; checks the data.
-
-        Variables must exist before the step is traced (none may be created
-        inside a compiled loop). As `fit` does, the model, its loss and its
-        metrics are built symbolically (a scratch graph on a sample batch):
-        no state changes, so a stateful layer sees no extra call and the
-        model's `compute_loss` runs eagerly only in the training step. The
-        trainable variables are read now, so `tfxfer.freeze`/`unfreeze`
-        between calls take effect.
-        """
-        self._follow_compile()
-        model = self.model
-        x, y, sample_weight = adapter.head(2)
-        if not self._built or self._outputs is None:
-            self._outputs = internals.compute_output_spec(model, x, training=False)
-        self._check_data(adapter, sample=y)
-        if not self._objective_built:
-            objective = self.steps.objective
-            internals.compute_output_spec(
-                objective.loss, x, y, self._outputs, sample_weight, training=False
-            )
-            internals.compute_output_spec(
-                objective.update_metrics, x, y, self._outputs, sample_weight
-            )
-            self._objective_built = True
-        trainable = list(model.trainable_variables)
-        if trainable or training:
-            self._warn_if_untrainable(trainable)
-            binding = (self.optimizer, self.steps.extra_loss, *trainable)
-            if list(map(id, binding)) != self._binding:
-                self._bind(trainable)
-        elif self._binding is None:  # evaluation only: the current objective's
-            self.steps.bind(self.steps.trainable_variables)
-        if not self._built:
-            # `model.variables` also holds the seed states of layers such as
-            # Dropout, which `get_weights()` leaves out: both return on `reset`.
-            self._initial_variables = snapshot(model.variables)
-            self._built = True
-
-    def _warn_if_untrainable(self, trainable) -> None:
-        if trainable:
-            self._warned_untrainable = False
-        elif not self._warned_untrainable:
-            # As `fit` does: the steps run (callbacks, metrics, the state of
-            # layers such as BatchNormalization); the optimizer moves nothing.
-            warnings.warn(
-                "The model does not have any trainable weights.", stacklevel=5
-            )
-            self._warned_untrainable = True
-
-    def _bind(self, trainable) -> None:
-        optimizer = self.optimizer
-        built_for = internals.optimizer_built_for(optimizer) if optimizer.built else []
-        if optimizer.built and (
-            built_for is None
-            or {id(v) for v in built_for} != {id(v) for v in trainable}
-        ):
-            if self._optimizer_origin != "name":
-                warnings.warn(
-                    f"The optimizer {optimizer.name!r} was built for other "
-                    "variables than the model's current trainable variables "
-                    "(trainability changed, or it was used with another "
-                    "model). Training with a fresh optimizer of the same "
-                    "configuration instead.",
-                    stacklevel=5,
-                )
-            optimizer = fresh_optimizer(optimizer)
-            self.state.optimizer = optimizer
-            if self._compile_model:
-                self.model.optimizer = optimizer
-                self._compiled_objects = internals.compiled_objects(self.model)
-        if not optimizer.built:
-            optimizer.build(trainable)
-        if id(optimizer) not in self._optimizer_start:
-            self._optimizer_start[id(optimizer)] = (
-                optimizer,
-                snapshot(optimizer.variables),
-            )
-        self.steps.bind(trainable, optimizer)
-        self._binding = list(map(id, (optimizer, self.steps.extra_loss, *trainable)))
-
-    def _check_data(self, adapter, sample=None) -> None:
-        """Checks targets and token ids against the loss and the model: all
-        of in-memory data, the first batch of a dataset."""
-        x, y, _ = adapter.arrays if adapter.kind == "array" else adapter.head()
-        if (y if sample is None else sample) is None and (
-            self.steps.objective.needs_targets
-        ):
-            raise ValueError(
-                "Argument `y` is required: the loss compares predictions with "
-                "targets (pass y=x to reconstruct the inputs, as an autoencoder "
-                "does). Received: y=None"
-            )
-        check_token_ids(self.model, x)
-        check_targets(
-            y,
-            self._outputs,
-            self.steps.objective.loss_spec,
-            output_names=getattr(self.model, "output_names", None),
-        )
+        """Builds model, loss, metrics and optimizer once; checks the data
+        (see `TrainerSetup.prepare`)."""
+        self.setup.prepare(adapter, training=training)
 
     # -- fit ----------------------------------------------------------------
 
@@ -510,33 +354,9 @@ class Trainer:
             max_checkpoints=max_checkpoints,
             resume=resume,
         )
-        if args.validation_split and validation_data is None:
-            (x, y, sample_weight), validation_data = split_validation(
-                x, y, sample_weight, args.validation_split
-            )
-        if self.seed is None:
-            self.state.reseed(draw_seed())
-        adapter = get_adapter(
-            x,
-            y,
-            sample_weight,
-            model=self.model,
-            batch_size=args.batch_size,
-            shuffle=shuffle,
-            class_weight=args.class_weight,
-            steps_per_epoch=args.steps_per_epoch,
-            seed=self.seed,
+        iterator, val_iterator = fit_iterators(
+            self, args, x, y, sample_weight, validation_data, shuffle
         )
-        self.prepare(adapter)
-        iterator = EpochIterator(
-            adapter,
-            self.steps,
-            training=True,
-            state=self.state,
-            shuffle=shuffle,
-            steps_per_epoch=args.steps_per_epoch,
-        )
-        val_iterator = self._validation_iterator(validation_data, args)
         loop = FitLoop(
             self,
             args,
@@ -546,19 +366,6 @@ class Trainer:
             checkpoint_dir=checkpoint_dir,
         )
         return loop.run()
-
-    def _validation_iterator(self, validation_data, args) -> EpochIterator | None:
-        if validation_data is None:
-            return None
-        adapter = get_validation_adapter(
-            validation_data,
-            model=self.model,
-            batch_size=args.validation_batch_size or args.batch_size,
-        )
-        self._check_data(adapter)
-        return EpochIterator(
-            adapter, self.steps, training=False, steps_per_epoch=args.validation_steps
-        )
 
     # -- evaluate -----------------------------------------------------------
 
@@ -646,8 +453,8 @@ class Trainer:
         model = self.model
         if weights is not None:
             weights = check_weights(model, check_weight_arrays(weights))
-        if self._initial_variables is not None:
-            restore(model.variables, self._initial_variables)
+        if self.setup.initial_variables is not None:
+            restore(model.variables, self.setup.initial_variables)
         if weights is not None:
             model.set_weights(weights)
         self.restart()
@@ -658,7 +465,7 @@ class Trainer:
     def built(self) -> bool:
         """Whether this Trainer has built its model, loss and step (its first
         `fit`, `evaluate` or `prepare`) and recorded the starting state."""
-        return self._built
+        return self.setup.built
 
     def restart(self) -> None:
         """Starts the next `fit` afresh, from the model's current weights.
@@ -683,9 +490,7 @@ class Trainer:
 
     def reset_optimizer(self, learning_rate=None) -> None:
         """Puts the optimizer back to its initial state (and rate)."""
-        start = self._optimizer_start.get(id(self.optimizer))
-        if start is not None:
-            restore(self.optimizer.variables, start[1])
+        self.setup.restore_optimizer()
         if learning_rate is not None:
             self.optimizer.learning_rate = learning_rate
 
