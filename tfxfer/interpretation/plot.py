@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
+
+from tfxfer.utils.figures import notebook_figure
 
 # Counts are written in the cells up to this many classes; beyond, the cells
 # are too small to read (the `confusion` DataFrame holds every count).
@@ -15,22 +16,6 @@ _MAX_ANNOTATED_CLASSES = 25
 _MAX_TEXT_CHARACTERS = 60
 
 
-@functools.cache
-def _figure_class(base):
-    """A `Figure` subclass that Jupyter shows as a PNG without pyplot (defined
-    once, when matplotlib is first needed)."""
-
-    class ResultsFigure(base):
-        def _repr_png_(self) -> bytes:
-            import io
-
-            buffer = io.BytesIO()
-            self.savefig(buffer, format="png", dpi=100)
-            return buffer.getvalue()
-
-    return ResultsFigure
-
-
 def plot_results(confusion, worst, accuracy: float, *, images=None):
     """Draws the confusion matrix with counts, and the worst examples beside
     it: a grid of `images` (one per row of `worst`) when given, else a table.
@@ -38,8 +23,6 @@ def plot_results(confusion, worst, accuracy: float, *, images=None):
     The figure is not registered with pyplot (nothing to close, nothing shown
     by a non-interactive backend).
     """
-    from matplotlib.figure import Figure
-
     num_classes = len(confusion)
     side = max(3.2, 0.42 * num_classes + 1.8)
     if images is not None:
@@ -49,7 +32,9 @@ def plot_results(confusion, worst, accuracy: float, *, images=None):
         height = max(side, 1.9 * rows)
     else:
         width, height = 7.5, max(side, 0.32 * len(worst) + 1.2)
-    figure = _figure_class(Figure)(figsize=(side + width, height), layout="constrained")
+    figure = notebook_figure(
+        "ResultsFigure", figsize=(side + width, height), layout="constrained"
+    )
     left, right = figure.subfigures(1, 2, width_ratios=(side, width))
     _draw_confusion(left.subplots(), confusion, accuracy)
     if images is not None:

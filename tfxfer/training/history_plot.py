@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 
+from tfxfer.utils.figures import notebook_figure
 from tfxfer.utils.validation import require
 
 
@@ -32,25 +32,6 @@ def _epochs(values) -> int:
         return len(values)
     except TypeError:
         return 0
-
-
-@functools.cache
-def _figure_class(base):
-    """A `Figure` subclass that Jupyter can show without pyplot's backend
-    (defined once, when matplotlib is first needed)."""
-
-    class HistoryFigure(base):
-        def _repr_png_(self) -> bytes:
-            # IPython calls this for the PNG of a cell's result when no
-            # formatter for Figures is registered (pyplot not imported yet);
-            # with matplotlib's inline backend active, its formatter is used.
-            import io
-
-            buffer = io.BytesIO()
-            self.savefig(buffer, format="png", dpi=100)
-            return buffer.getvalue()
-
-    return HistoryFigure
 
 
 def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
@@ -99,7 +80,6 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
     ('HistoryFigure', 2)
     """
     require("matplotlib", feature="plot_history", extra="matplotlib")
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     logs, stage_two = _curves(history)
@@ -121,8 +101,8 @@ def plot_history(history, metrics: Sequence[str] | str = ("loss",)):
             f"to plot; {empty} hold none (a run of 0 epochs, or one stopped "
             f"before its first epoch ended). Received: {shown}"
         )
-    figure = _figure_class(Figure)(
-        figsize=(4.6 * len(metrics), 3.4), layout="constrained"
+    figure = notebook_figure(
+        "HistoryFigure", figsize=(4.6 * len(metrics), 3.4), layout="constrained"
     )
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     for ax, name in zip(axes, metrics):
