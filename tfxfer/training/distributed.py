@@ -113,6 +113,11 @@ class DistributedSteps:
         self.steps = steps
         self.strategy = strategy
         self.state = state
+        # steps_per_execution="auto" times the calls, except across workers
+        # (see `StepFunctions.chunk_size`).
+        self.timed_auto = not isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        )
         self._xla_gradients = None
         self._xla_test = None
 

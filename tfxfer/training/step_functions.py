@@ -60,6 +60,9 @@ def compile_step(fn: Callable, **kwargs: Any) -> Callable:
 MAX_BINDINGS = 4
 # Upper bound of steps run by one compiled call with steps_per_execution="auto".
 MAX_STEPS_PER_EXECUTION = 128
+# steps_per_execution="auto" under a multi-worker strategy, where a size timed
+# on each worker could differ between workers.
+UNTIMED_STEPS_PER_EXECUTION = 16
 # steps_per_execution="auto" aims for compiled calls of about this duration, so
 # the progress bar and batch-level callbacks still update several times a second.
 TARGET_SECONDS_PER_EXECUTION = 0.1
@@ -572,6 +575,10 @@ class StepFunctions:
         remaining = max(1, remaining)
         if self.steps_per_execution != "auto":
             return min(remaining, self.buffer)
+        if self.distributed is not None and not self.distributed.timed_auto:
+            # Workers must run the same steps per call (their collectives
+            # pair up), and each would time its own: a fixed size instead.
+            return min(remaining, self.buffer, UNTIMED_STEPS_PER_EXECUTION)
         if self._step_cost is None:
             return 1
         n = int(TARGET_SECONDS_PER_EXECUTION / max(self._step_cost, 1e-6))
