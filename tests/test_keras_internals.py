@@ -108,17 +108,6 @@ def test_internals_behave_as_tfxfer_expects():
     assert isinstance(internals.resolved_auto_jit_compile(model), bool)
 
 
-def test_restore_compile_puts_back_the_objects_of_a_snapshot():
-    model = _instances()["keras.Model"]
-    state = internals.snapshot_compile(model)
-    before = internals.compiled_objects(model)
-    model.compile(optimizer="sgd", loss="mae")
-    assert internals.compiled_objects(model) != before
-    internals.restore_compile(model, state)
-    assert internals.compiled_objects(model) == before
-    assert internals.compile_arguments(model)["loss"] == "mse"
-
-
 def test_resume_epoch_is_read_once():
     model = _instances()["keras.Model"]
     internals.clear_resume_epoch(model)

@@ -27,16 +27,13 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("keras.src.ops.function", "make_node_key"),
     ("keras.src.trainers.compile_utils", "CompileLoss"),
     ("keras.src.trainers.data_adapters", "get_data_adapter"),
-    ("keras.src.utils.tracking", "DotNotTrackScope"),
     ("keras.Model", "_compile_config"),
     ("keras.Model", "_compile_loss"),
     ("keras.Model", "_compile_metrics"),
-    ("keras.Model", "_compiled_trainable_state"),
     ("keras.Model", "_initial_epoch"),
     ("keras.Model", "_jit_compile"),
     ("keras.Model", "_loss_tracker"),
     ("keras.Model", "_resolve_auto_jit_compile"),
-    ("keras.Model", "_run_eagerly"),
     ("keras.Sequential", "_functional"),
     ("keras.src.models.functional.Functional", "_nodes"),
     ("keras.src.models.functional.Functional", "_operations"),
@@ -139,24 +136,6 @@ def compute_output_spec(fn, *args, **kwargs):
 
 # -- compile state ------------------------------------------------------------
 
-# What Keras' `Model.compile` sets on the model (Keras 3), so that a Trainer
-# can put its own compile back (`snapshot_compile` / `restore_compile`).
-COMPILE_ATTRIBUTES = (
-    "optimizer",
-    "loss",
-    "_compile_loss",
-    "_compile_metrics",
-    "_loss_tracker",
-    "_compile_config",
-    "_compiled_trainable_state",
-    "_jit_compile",
-    "_run_eagerly",
-    "steps_per_execution",
-    "compiled",
-)
-# Keras' own compiled functions, which `compile` drops.
-_KERAS_FUNCTIONS = ("train_function", "test_function", "predict_function")
-
 
 def compile_arguments(model: keras.Model) -> dict:
     """The arguments `model.compile` got (the objects themselves), or {}.
@@ -188,34 +167,6 @@ def loss_tracker(model: keras.Model):
     Public `model.metrics` holds it, but not under a name one can rely on.
     """
     return getattr(model, "_loss_tracker", None)
-
-
-def snapshot_compile(model: keras.Model) -> dict:
-    """What `compile` set on `model` (`COMPILE_ATTRIBUTES` present), by name."""
-    attributes = model.__dict__
-    return {n: attributes[n] for n in COMPILE_ATTRIBUTES if n in attributes}
-
-
-def restore_compile(model: keras.Model, state: dict) -> None:
-    """Puts back a `snapshot_compile` if the model was compiled since.
-
-    There is no public way to swap a model's compile without compiling again
-    (which would make new loss and metric objects and drop compiled steps).
-    Keras' own compiled functions are dropped, as `compile` does.
-    """
-    attributes = model.__dict__
-    if all(attributes.get(n, state) is state.get(n, state) for n in COMPILE_ATTRIBUTES):
-        return
-    scope = _import("keras.src.utils.tracking").DotNotTrackScope
-    with scope():  # as in `compile`: no new tracked dependencies
-        for name in COMPILE_ATTRIBUTES:
-            if name in state:
-                setattr(model, name, state[name])
-            elif name in attributes:  # set by a later compile only
-                delattr(model, name)
-        for name in _KERAS_FUNCTIONS:
-            if getattr(model, name, None) is not None:
-                setattr(model, name, None)
 
 
 def compile_loss(loss, loss_weights, output_names):
