@@ -169,65 +169,22 @@ def distill(
     >>> sorted(student.evaluate(x_train, y_train, verbose=0, return_dict=True))
     ['accuracy', 'loss']
     """
-    check_model("teacher", teacher)
-    check_model("student", student)
-    if teacher is student:
-        raise ValueError(
-            "Arguments `teacher` and `student` must be different models. "
-            f"Received: the same model {teacher.name!r} twice"
-        )
-    temperature = check_positive_number("temperature", temperature)
-    alpha = check_in_range("alpha", alpha, 0.0, 1.0)
-    epochs = check_positive_int("epochs", epochs)
-    batch_size = check_positive_int("batch_size", batch_size)
-    if not isinstance(from_logits, bool):
-        raise ValueError(
-            "Argument `from_logits` must be a bool. "
-            f"Received: from_logits={from_logits!r}"
-        )
-    if y is None and metrics:
-        raise ValueError(
-            "Argument `metrics` needs labels: pass `y` too, or metrics=None for "
-            f"pure distillation. Received: metrics={metrics!r}, y=None"
-        )
+    temperature, alpha, epochs, batch_size = _check_arguments(
+        teacher,
+        student,
+        y,
+        temperature,
+        alpha,
+        epochs,
+        batch_size,
+        from_logits,
+        metrics,
+    )
     optimizer = get_optimizer(optimizer, learning_rate)
-
-    # One batch through both models, before anything is built: the class
-    # counts must agree (else the KL op fails deep in the first step).
-    probe = _first_batch(x, batch_size)
-    if probe is not None:
-        outputs = {
-            name: keras.ops.convert_to_numpy(_call(name, model, probe))
-            for name, model in (("teacher", teacher), ("student", student))
-        }
-        _check_class_counts(outputs["teacher"], outputs["student"])
-        if y is not None:
-            _check_labels(y, outputs["student"].shape[-1])
-    if not from_logits:
-        if probe is None:
-            probe = x[:batch_size]
-            outputs = {
-                "teacher": teacher(probe, training=False),
-                "student": student(probe, training=False),
-            }
-        teacher_view = LogProbabilities(teacher, name=f"{teacher.name}_log_probs")
-        student_view = LogProbabilities(student, name=f"{student.name}_log_probs")
-        for name in ("teacher", "student"):
-            _check_probabilities(name, outputs[name])
-    else:
-        teacher_view, student_view = teacher, student
-
-    if y is None:
-        student_loss, student_loss_weight = "categorical_crossentropy", 0.0
-    else:
-        y_shape = np.shape(y)
-        sparse = len(y_shape) == 1 or (len(y_shape) == 2 and y_shape[1] == 1)
-        student_loss = (
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-            if sparse
-            else keras.losses.CategoricalCrossentropy(from_logits=True)
-        )
-        student_loss_weight = alpha
+    teacher_view, student_view = _probed_views(
+        teacher, student, x, y, batch_size, from_logits
+    )
+    student_loss, student_loss_weight = _student_loss(y, alpha)
 
     teacher_layers = internals.flatten_layers(teacher)
     layer_flags = [layer.trainable for layer in teacher_layers]
@@ -268,6 +225,80 @@ def distill(
             layer.trainable = flag
         for variable, flag in variable_flags:
             variable.trainable = flag
+
+
+def _check_arguments(
+    teacher, student, y, temperature, alpha, epochs, batch_size, from_logits, metrics
+) -> tuple:
+    """`distill`'s argument checks; returns the checked numbers."""
+    check_model("teacher", teacher)
+    check_model("student", student)
+    if teacher is student:
+        raise ValueError(
+            "Arguments `teacher` and `student` must be different models. "
+            f"Received: the same model {teacher.name!r} twice"
+        )
+    numbers = (
+        check_positive_number("temperature", temperature),
+        check_in_range("alpha", alpha, 0.0, 1.0),
+        check_positive_int("epochs", epochs),
+        check_positive_int("batch_size", batch_size),
+    )
+    if not isinstance(from_logits, bool):
+        raise ValueError(
+            "Argument `from_logits` must be a bool. "
+            f"Received: from_logits={from_logits!r}"
+        )
+    if y is None and metrics:
+        raise ValueError(
+            "Argument `metrics` needs labels: pass `y` too, or metrics=None for "
+            f"pure distillation. Received: metrics={metrics!r}, y=None"
+        )
+    return numbers
+
+
+def _probed_views(teacher, student, x, y, batch_size: int, from_logits: bool):
+    """The teacher and student as the Distiller sees them (log-probabilities
+    unless they output logits), after one batch through both models, before
+    anything is built: the class counts must agree (else the KL op fails
+    deep in the first step) and so must the labels."""
+    probe = _first_batch(x, batch_size)
+    if probe is not None:
+        outputs = {
+            name: keras.ops.convert_to_numpy(_call(name, model, probe))
+            for name, model in (("teacher", teacher), ("student", student))
+        }
+        _check_class_counts(outputs["teacher"], outputs["student"])
+        if y is not None:
+            _check_labels(y, outputs["student"].shape[-1])
+    if from_logits:
+        return teacher, student
+    if probe is None:
+        probe = x[:batch_size]
+        outputs = {
+            "teacher": teacher(probe, training=False),
+            "student": student(probe, training=False),
+        }
+    for name in ("teacher", "student"):
+        _check_probabilities(name, outputs[name])
+    return (
+        LogProbabilities(teacher, name=f"{teacher.name}_log_probs"),
+        LogProbabilities(student, name=f"{student.name}_log_probs"),
+    )
+
+
+def _student_loss(y, alpha: float) -> tuple:
+    """The student's loss on the labels and its weight (0 without labels)."""
+    if y is None:
+        return "categorical_crossentropy", 0.0
+    y_shape = np.shape(y)
+    sparse = len(y_shape) == 1 or (len(y_shape) == 2 and y_shape[1] == 1)
+    loss = (
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if sparse
+        else keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
+    return loss, alpha
 
 
 def _first_batch(x, batch_size: int):
