@@ -166,20 +166,20 @@ class FineTuner:
        `learning_rate * lr_mult`, the others at `learning_rate`, through a
        `keras.optimizers.MultiOptimizer`.
 
-    Each stage is a `tfxfer.Trainer`, created at its first run and kept: a
-    later `fit` reuses both Trainers and their compiled steps, so a
-    comparison that fine-tunes the same model many times (label fractions
-    times seeds) traces its steps once. Call `reset()` between runs to start
-    each from the same weights; every `fit` starts each stage with its
-    optimizer's initial state (no moments carried over), restarts the
-    shuffling from `seed`, and takes the L2-SP reference weights from the
-    base as it is at the start of that `fit`. A `fit` after `reset()` is
-    thus a fresh run: with a `seed` (or `keras.utils.set_random_seed`) and
-    `jit_compile=False` or `True`, it equals the first run bit for bit, and
-    `tfxfer.fine_tune` on a fresh copy of the model. (With
-    `jit_compile="auto"`, a stage switches to XLA once its Trainer has run
-    long enough, see `tfxfer.Trainer`, and its results may then differ in
-    the last digits.)
+    Both stages run on one `tfxfer.Trainer`, created at the first run and
+    kept; each stage swaps in its own optimizer. A later `fit` reuses the
+    compiled steps of both stages, so a comparison that fine-tunes the same
+    model many times (label fractions times seeds) traces its steps once.
+    Call `reset()` between runs to start each from the same weights; every
+    `fit` starts each stage with its optimizer's initial state (no moments
+    carried over), restarts the shuffling from `seed`, and takes the L2-SP
+    reference weights from the base as it is at the start of that `fit`. A
+    `fit` after `reset()` is thus a fresh run: with a `seed` (or
+    `keras.utils.set_random_seed`) and `jit_compile=False` or `True`, it
+    equals the first run bit for bit, and `tfxfer.fine_tune` on a fresh copy
+    of the model. (With `jit_compile="auto"`, the Trainer switches to XLA
+    once it has run long enough, see `tfxfer.Trainer`, and results may then
+    differ in the last digits.)
 
     Each stage has the Trainer's checks: bad labels or token ids are refused
     before the first step, and a step with a non-finite loss or gradient is
@@ -191,9 +191,9 @@ class FineTuner:
     part of the logged training `loss`, not of `val_loss`.
 
     After `fit` the model is left with its base unfrozen and compiled as in
-    stage 2. Each stage's Trainer puts its own compile back on the model
-    before it runs, so compiling the model between runs (or `tfxfer.freeze`)
-    does not change the next `fit`; changing which layers are trainable does,
+    stage 2. The Trainer keeps its own loss, metrics and optimizers, so
+    compiling the model between runs (or `tfxfer.freeze`) does not change
+    the next `fit`; changing which layers are trainable does,
     and makes a stage rebind to the new variables (fresh optimizer, new
     tracing), so leave the model's trainability to the FineTuner.
 
@@ -635,21 +635,10 @@ def fine_tune(
     and seeds), keep a `FineTuner` and call its `reset` and `fit`: its
     stages are compiled once, where each `fine_tune` call traces them again.
 
-    Each stage is a `tfxfer.Trainer` run, so it has the Trainer's checks:
-    bad labels or token ids are refused before the first step, and a step
-    with a non-finite loss or gradient is not applied and raises
-    `NonFiniteLossError`.
-
-    With `l2sp=alpha`, stage 2 adds `alpha / 2 * sum ||w - w0||^2` over the
-    base's trainable weights to the training loss, `w0` being their values
-    before fine-tuning (L2-SP; TLlib `SPRegularization`). The penalty is part
-    of the logged training `loss`, not of `val_loss`.
-
-    The model is left with its base unfrozen and compiled as in stage 2.
-    Callbacks see both stages (two `on_train_begin`/`on_train_end` pairs;
-    epochs are numbered across stages); give `keras.callbacks.CSVLogger`
-    `append=True` to keep stage 1's rows. Learning-rate callbacks cannot
-    change the rate of a `MultiOptimizer` in stage 2 (Keras limitation).
+    Checks, L2-SP, callbacks and the state the model is left in are as
+    described for `tfxfer.FineTuner`: bad labels are refused before the
+    first step, a non-finite step is not applied and raises
+    `NonFiniteLossError`, and callbacks see both stages.
 
     Args:
         model: A built `keras.Model` holding a pretrained base and a new head.
@@ -660,47 +649,29 @@ def fine_tune(
             (resolved like `tfxfer.freeze`'s `layers`).
         epochs: Epochs of stage 2 (everything trains); 0 trains the head
             alone (stage 1, `head_epochs` > 0) and leaves the base unchanged.
-        loss: Loss as for `tfxfer.train` (default: the model's compiled loss).
         head_epochs: Epochs of stage 1 (head only); 0 skips it.
-        optimizer: Optimizer name or instance; each stage builds fresh
-            instances of this class and configuration.
-        learning_rate: Learning rate of the head (and of stage 1).
-        lr_mult: Factor applied to `learning_rate` for the base in stage 2
-            (0 keeps the base fixed; 1 trains it like the head).
-        l2sp: Optional L2-SP strength `alpha` (>= 0).
-        batch_size: Batch size, as for `tfxfer.train`.
-        validation_data: Validation data, as for `tfxfer.train`.
+        loss, optimizer, learning_rate, lr_mult, l2sp, metrics, loss_weights,
+            jit_compile, freeze_batch_norm: As for `tfxfer.FineTuner`.
         validation_split: Fraction of in-memory training data, taken from the
             end before shuffling, held out for validation in both stages
             (ignored when `validation_data` is given).
         shuffle: Reshuffle in-memory data each epoch (both stages).
-        steps_per_epoch: Batches per epoch (both stages), as for
-            `tfxfer.train`.
-        metrics: Metrics, as for `tfxfer.train` (default: the compiled ones).
-        loss_weights: Per-output loss weights, as for `tfxfer.train`.
         callbacks: Keras callbacks used in both stages.
-        jit_compile: As for `tfxfer.train`.
         seed: Seed of the shuffling order (both stages).
-        freeze_batch_norm: Keep the base's BatchNormalization layers frozen
-            (inference mode, scale and offset fixed) in stage 2 too, as the
-            Keras transfer-learning guide recommends (default); `False`
-            trains them with the rest of the base.
-        verbose: As for `tfxfer.train`.
+        batch_size, validation_data, steps_per_epoch, verbose: As for
+            `tfxfer.train`, in both stages.
 
     Returns:
-        A `FineTuneHistory` with the stages' `head` and `full` histories and
-        a combined `history` dict.
+        A `FineTuneHistory`: the stages' `head`, `full` and joined `history`.
 
     Raises:
         ValueError: If `base` names no layer of the model, leaves nothing to
             train as the head, or another argument is invalid.
-        tfxfer.errors.NonFiniteLossError: If the loss becomes NaN or
-            infinite.
+        tfxfer.errors.NonFiniteLossError: If a loss becomes NaN or inf.
 
     Example:
 
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.normal(size=(32, 4)).astype("float32")
+    >>> x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
     >>> y = (x[:, 0] > 0).astype("int32")
     >>> model = keras.Sequential([
     ...     keras.Input((4,)),
