@@ -218,3 +218,22 @@ print("ok")
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_fit_defaults_are_the_signatures_of_fit_and_train():
+    """`FIT_DEFAULTS` is the one list `Trainer.fit`, `train` and the argument
+    check share: every name and default must match both signatures."""
+    import inspect
+
+    from tfxfer.training.fit_arguments import FIT_DEFAULTS
+    from tfxfer.training.train import TRAINER_OPTIONS, trainer_for
+
+    fit = inspect.signature(tfxfer.Trainer.fit).parameters
+    fit_defaults = {name: p.default for name, p in fit.items()}
+    assert list(fit_defaults)[3:] == list(FIT_DEFAULTS)
+    assert {k: fit_defaults[k] for k in FIT_DEFAULTS} == FIT_DEFAULTS
+    train = inspect.signature(tfxfer.train).parameters
+    assert {k: train[k].default for k in FIT_DEFAULTS} == FIT_DEFAULTS
+    options = inspect.signature(trainer_for).parameters
+    assert list(options)[1:] == list(TRAINER_OPTIONS)
+    assert set(TRAINER_OPTIONS) <= set(train)

@@ -5,10 +5,26 @@ from the labels (Hinton et al., "Distilling the Knowledge in a Neural
 Network", 2015; source 004, section 3.1). Keras ships the machinery
 (`Distiller`, `LogitsDistillation`); `distill` wires it up for classifiers in
 one call and handles models that output probabilities, as tfxfer's do.
+
+Probabilities vs logits: `LogitsDistillation` divides its inputs by `T` and
+applies a softmax, so it needs logits. tfxfer's classifiers end in a softmax,
+so by default (`from_logits=False`) both models are wrapped to output
+`log(probabilities)`, which are logits up to a constant that the softmax
+cancels; the student's label loss is then cross-entropy `from_logits=True` on
+those log-probabilities, which equals ordinary cross-entropy on the
+probabilities. Pass `from_logits=True` for models that output raw logits. A
+quick check on the first batch raises if `from_logits=False` but the outputs
+are not probability distributions.
+
+The teacher runs in inference mode (`training=False`) and is not updated: its
+weights (BatchNorm statistics included) are unchanged, and its layers'
+`trainable` flags are restored afterwards (`Distiller` freezes it). The
+student is trained in place and is the result to keep.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,20 +112,9 @@ def distill(
     (Keras' `student_loss_weight` is `alpha`; the `T**2` factor keeps the
     gradient scale independent of `T`, as in Hinton et al.).
 
-    Probabilities vs logits: `LogitsDistillation` divides its inputs by `T`
-    and applies a softmax, so it needs logits. tfxfer's classifiers end in a
-    softmax, so by default (`from_logits=False`) both models are wrapped to
-    output `log(probabilities)`, which are logits up to a constant that the
-    softmax cancels; the student's label loss is then cross-entropy
-    `from_logits=True` on those log-probabilities, which equals ordinary
-    cross-entropy on the probabilities. Pass `from_logits=True` for models
-    that output raw logits. A quick check on the first batch raises if
-    `from_logits=False` but the outputs are not probability distributions.
-
-    The teacher runs in inference mode (`training=False`) and is not updated:
-    its weights (BatchNorm statistics included) are unchanged, and its
-    layers' `trainable` flags are restored afterwards (Distiller freezes it).
-    The student is trained in place and is the result to keep.
+    The teacher is not updated (its weights, BatchNorm statistics and
+    `trainable` flags are as before); the student is trained in place. Models
+    that output probabilities are handled as the module docstring says.
 
     Args:
         teacher: Trained classifier (`keras.Model`), e.g. a large
@@ -128,8 +133,7 @@ def distill(
             training on labels.
         from_logits: Whether both models output logits (`True`) or
             probabilities (`False`, tfxfer's classifiers).
-        epochs: Number of epochs.
-        batch_size: Batch size.
+        epochs, batch_size: Number of epochs, batch size.
         learning_rate: Learning rate when `optimizer` is a name. Defaults to
             the optimizer's default (1e-3 for Adam).
         optimizer: Optimizer name (e.g. `"adam"`) or a
@@ -138,22 +142,18 @@ def distill(
         metrics: Optional metrics on the labels, e.g. `["accuracy"]` (they
             see the student's logits or log-probabilities: fine for accuracy).
             Needs `y`.
-        validation_data: Optional `(x_val, y_val)` tuple.
-        callbacks: Keras callbacks.
-        verbose: As for `tfxfer.train`.
+        validation_data, callbacks, verbose: As for `tfxfer.train`.
 
     Returns:
         The `keras.callbacks.History` of the distillation: per epoch `loss`
         (the total), `student_loss`, `distillation_loss` and the metrics.
 
     Raises:
-        ValueError: If an argument is out of range, the models are not
-            compatible (checked on the first batch of `x` before training:
-            the inputs must fit both models and the teacher and the student
-            must output the same number of classes), a label is not a class
-            of the student, `metrics` is given without `y`, or
-            `from_logits=False` and an output is not a probability
-            distribution.
+        ValueError: If an argument is out of range, the inputs do not fit
+            both models or their class counts differ (checked on the first
+            batch), a label is not a class of the student, `metrics` is given
+            without `y`, or an output is not a probability distribution
+            while `from_logits=False`.
 
     Example:
 
@@ -186,24 +186,9 @@ def distill(
     )
     student_loss, student_loss_weight = _student_loss(y, alpha)
 
-    teacher_layers = internals.flatten_layers(teacher)
-    layer_flags = [layer.trainable for layer in teacher_layers]
-    variable_flags = [(v, v.trainable) for v in teacher.weights]
-    try:
-        distiller = keras.distillation.Distiller(
-            teacher=teacher_view,
-            student=student_view,
-            distillation_losses=keras.distillation.LogitsDistillation(
-                temperature=temperature,
-                # An instance, not the default "kl_divergence": Keras 3.15
-                # resolves that string to the plain function, which skips
-                # LogitsDistillation's softmax and T**2 scaling (KL on raw
-                # logits clipped to [eps, 1]: zero for log-probabilities).
-                loss=keras.losses.KLDivergence(),
-            ),
-            student_loss_weight=student_loss_weight,
-            name=f"distill_{student.name}",
-        )
+    with _trainable_flags_kept(teacher):
+        views = (teacher_view, student_view)
+        distiller = _distiller(*views, temperature, student_loss_weight, student)
         distiller.compile(
             optimizer=optimizer,
             loss=student_loss,
@@ -218,10 +203,38 @@ def distill(
             callbacks=callbacks,
             verbose=verbose,
         )
+
+
+def _distiller(teacher_view, student_view, temperature, student_loss_weight, student):
+    """Keras' `Distiller` with a `LogitsDistillation` at `temperature`."""
+    return keras.distillation.Distiller(
+        teacher=teacher_view,
+        student=student_view,
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=temperature,
+            # An instance, not the default "kl_divergence": Keras 3.15
+            # resolves that string to the plain function, which skips
+            # LogitsDistillation's softmax and T**2 scaling (KL on raw
+            # logits clipped to [eps, 1]: zero for log-probabilities).
+            loss=keras.losses.KLDivergence(),
+        ),
+        student_loss_weight=student_loss_weight,
+        name=f"distill_{student.name}",
+    )
+
+
+@contextlib.contextmanager
+def _trainable_flags_kept(teacher):
+    """Gives `teacher` its layers' and variables' `trainable` flags back:
+    `Distiller` sets `teacher.trainable = False` (recursively). Its weights
+    never change."""
+    layers = internals.flatten_layers(teacher)
+    layer_flags = [layer.trainable for layer in layers]
+    variable_flags = [(v, v.trainable) for v in teacher.weights]
+    try:
+        yield
     finally:
-        # Distiller sets `teacher.trainable = False` (recursively); give the
-        # caller's model back with its own flags. Its weights never changed.
-        for layer, flag in zip(teacher_layers, layer_flags):  # outer first
+        for layer, flag in zip(layers, layer_flags):  # outer first
             layer.trainable = flag
         for variable, flag in variable_flags:
             variable.trainable = flag

@@ -132,11 +132,11 @@ class DistributedSteps:
         if xla:
             if self._xla_gradients is None:
                 self._xla_gradients = compile_step(
-                    steps._gradients, jit_compile=True, autograph=False
+                    steps.gradients, jit_compile=True, autograph=False
                 )
             total, finite, grads = self._xla_gradients(x, y, sample_weight)
         else:
-            total, finite, grads = steps._gradients(x, y, sample_weight)
+            total, finite, grads = steps.gradients(x, y, sample_weight)
         grads = _zeros_for_none(grads, variables)
         if not steps.check_finite:
             steps.optimizer.apply(grads, variables)
@@ -166,11 +166,11 @@ class DistributedSteps:
         if xla:
             if self._xla_test is None:
                 self._xla_test = compile_step(
-                    self.steps._test_step, jit_compile=True, autograph=False
+                    self.steps.test_step, jit_compile=True, autograph=False
                 )
             loss, _ = self._xla_test(x, y, sample_weight)
         else:
-            loss, _ = self.steps._test_step(x, y, sample_weight)
+            loss, _ = self.steps.test_step(x, y, sample_weight)
         return loss
 
     def _step(self, batch, training: bool, xla: bool):

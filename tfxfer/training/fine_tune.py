@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import numbers
 import re
 from typing import Any
@@ -684,30 +685,17 @@ def fine_tune(
     >>> len(result.history["val_accuracy"])  # head epoch, then full epoch
     2
     """
-    tuner = FineTuner(
-        model,
-        base=base,
-        loss=loss,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        lr_mult=lr_mult,
-        l2sp=l2sp,
-        metrics=metrics,
-        loss_weights=loss_weights,
-        jit_compile=jit_compile,
-        seed=seed,
-        freeze_batch_norm=freeze_batch_norm,
-    )
-    return tuner.fit(
-        x,
-        y,
-        epochs=epochs,
-        head_epochs=head_epochs,
-        batch_size=batch_size,
-        validation_data=validation_data,
-        validation_split=validation_split,
-        shuffle=shuffle,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    arguments = dict(locals())
+    tuner = FineTuner(model, **_keywords_of(FineTuner.__init__, arguments))
+    return tuner.fit(x, y, **_keywords_of(FineTuner.fit, arguments))
+
+
+def _keywords_of(method, values: dict) -> dict:
+    """The keyword-only arguments of `method` found in `values` (a caller's
+    `locals()` with the same parameter names)."""
+    parameters = inspect.signature(method).parameters.values()
+    return {
+        p.name: values[p.name]
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name in values
+    }

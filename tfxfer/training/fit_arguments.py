@@ -14,6 +14,7 @@ import dataclasses
 import numbers
 import os
 import types
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -52,37 +53,45 @@ class FitArguments:
     resume: str
 
 
-def check_fit_arguments(
-    model: keras.Model,
-    x,
-    y=None,
-    *,
-    strategy=None,
-    batch_size: int | None = None,
-    epochs: int = 1,
-    verbose: int | str = "auto",
-    callbacks=None,
-    validation_split: float = 0.0,
-    validation_data=None,
-    class_weight=None,
-    sample_weight=None,
-    initial_epoch: int = 0,
-    steps_per_epoch: int | None = None,
-    validation_steps: int | None = None,
-    validation_batch_size: int | None = None,
-    validation_freq: Any = 1,
-    checkpoint_dir: str | os.PathLike | None = None,
-    checkpoint_freq: str | int = "epoch",
-    max_checkpoints: int = 3,
-    resume: str = "auto",
-) -> FitArguments:
+# `Trainer.fit`'s keyword arguments after `x` and `y`, with their defaults,
+# in its order: the one list that `Trainer.fit`, `tfxfer.train` and the
+# check below share (tests/test_trainer.py checks it against the signature).
+FIT_DEFAULTS: dict[str, Any] = {
+    "batch_size": None,
+    "epochs": 1,
+    "verbose": "auto",
+    "callbacks": None,
+    "validation_split": 0.0,
+    "validation_data": None,
+    "shuffle": True,
+    "class_weight": None,
+    "sample_weight": None,
+    "initial_epoch": 0,
+    "steps_per_epoch": None,
+    "validation_steps": None,
+    "validation_batch_size": None,
+    "validation_freq": 1,
+    "checkpoint_dir": None,
+    "checkpoint_freq": "epoch",
+    "max_checkpoints": 3,
+    "resume": "auto",
+}
+
+
+def fit_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`Trainer.fit`'s keyword arguments taken from `values` (a caller's
+    `locals()` with the same parameter names), in `FIT_DEFAULTS`' order."""
+    return {name: values[name] for name in FIT_DEFAULTS}
+
+
+def check_fit_arguments(model: keras.Model, x, y=None, **options) -> FitArguments:
     """Checks the arguments of `Trainer.fit` (see there) and resolves defaults.
 
     Args:
         model: The model to be trained.
         x, y: The training data (its input shapes are checked).
-        strategy: The Trainer's `tf.distribute` strategy, or None.
-        **others: `fit`'s other arguments, as given to `Trainer.fit`.
+        **options: `fit`'s other arguments (`FIT_DEFAULTS` names them and
+            gives the defaults of those not passed).
 
     Returns:
         A `FitArguments`, defaults resolved (`batch_size` 32 when None).
@@ -104,50 +113,57 @@ def check_fit_arguments(
     >>> check_fit_arguments(model, x, y, epochs=3).batch_size
     32
     """
+    unknown = sorted(set(options) - set(FIT_DEFAULTS))
+    if unknown:
+        raise TypeError(f"check_fit_arguments() got unexpected arguments {unknown}")
+    o = types.SimpleNamespace(**{**FIT_DEFAULTS, **options})
     batch_size = (
-        32 if batch_size is None else check_positive_int("batch_size", batch_size)
+        32 if o.batch_size is None else check_positive_int("batch_size", o.batch_size)
     )
-    epochs = check_positive_int("epochs", epochs)
-    initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
+    epochs = check_positive_int("epochs", o.epochs)
+    initial_epoch = check_non_negative_int("initial_epoch", o.initial_epoch)
     if initial_epoch >= epochs:
         raise ValueError(
             "Argument `initial_epoch` must be smaller than `epochs`. "
             f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
         )
-    verbose = resolve_verbose(check_choice("verbose", verbose, ("auto", 0, 1, 2)))
-    callbacks = check_callbacks("callbacks", callbacks)
+    verbose = resolve_verbose(check_choice("verbose", o.verbose, ("auto", 0, 1, 2)))
+    callbacks = check_callbacks("callbacks", o.callbacks)
     validation_split = check_in_range(
-        "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
+        "validation_split", o.validation_split, 0.0, 1.0, high_inclusive=False
     )
-    validation_freq = check_validation_freq(validation_freq)
-    if steps_per_epoch is not None:
-        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
-    if validation_steps is not None:
-        validation_steps = check_positive_int("validation_steps", validation_steps)
-    if validation_batch_size is not None:
-        validation_batch_size = check_positive_int(
-            "validation_batch_size", validation_batch_size
+    validation_freq = check_validation_freq(o.validation_freq)
+    optional = {
+        name: None if value is None else check_positive_int(name, value)
+        for name, value in (
+            ("steps_per_epoch", o.steps_per_epoch),
+            ("validation_steps", o.validation_steps),
+            ("validation_batch_size", o.validation_batch_size),
         )
-    class_weight = check_class_weight(class_weight)
+    }
+    class_weight = check_class_weight(o.class_weight)
     # Input shapes, sample weights, class_weight's classes (data_checks.py).
     check_fit_data(
         model,
         x,
         y,
-        sample_weight=sample_weight,
+        sample_weight=o.sample_weight,
         class_weight=class_weight,
-        validation_data=validation_data,
+        validation_data=o.validation_data,
     )
+    checkpoint_freq = o.checkpoint_freq
     if checkpoint_freq != "epoch":
         checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
-    max_checkpoints = check_positive_int("max_checkpoints", max_checkpoints)
-    resume = check_resume(resume, checkpoint_dir)
-    if checkpoint_dir is not None and not isinstance(checkpoint_dir, str | os.PathLike):
+    max_checkpoints = check_positive_int("max_checkpoints", o.max_checkpoints)
+    resume = check_resume(o.resume, o.checkpoint_dir)
+    if o.checkpoint_dir is not None and not isinstance(
+        o.checkpoint_dir, str | os.PathLike
+    ):
         raise ValueError(
             "Argument `checkpoint_dir` must be a folder path or None. "
-            f"Received: checkpoint_dir={checkpoint_dir!r}"
+            f"Received: checkpoint_dir={o.checkpoint_dir!r}"
         )
-    if validation_split and validation_data is None and not is_in_memory(x):
+    if validation_split and o.validation_data is None and not is_in_memory(x):
         raise ValueError(
             "Argument `validation_split` is only supported for in-memory "
             "data (arrays, DataFrames, tensors); pass `validation_data` "
@@ -161,14 +177,12 @@ def check_fit_arguments(
         callbacks=callbacks,
         validation_split=validation_split,
         validation_freq=validation_freq,
-        steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps,
-        validation_batch_size=validation_batch_size,
         class_weight=class_weight,
-        checkpoint_dir=checkpoint_dir,
+        checkpoint_dir=o.checkpoint_dir,
         checkpoint_freq=checkpoint_freq,
         max_checkpoints=max_checkpoints,
         resume=resume,
+        **optional,
     )
 
 

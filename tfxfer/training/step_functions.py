@@ -256,7 +256,7 @@ class StepFunctions:
 
     # -- steps ----------------------------------------------------------
 
-    def _gradients(self, x, y, sample_weight):
+    def gradients(self, x, y, sample_weight):
         """Forward and backward pass of one training step, without the update.
 
         Returns `(loss, finite, grads)`. When the step is not finite, the
@@ -301,7 +301,7 @@ class StepFunctions:
 
     def _train_step(self, x, y, sample_weight):
         """One training step; a non-finite one is not applied (`tf.cond`)."""
-        total, finite, grads = self._gradients(x, y, sample_weight)
+        total, finite, grads = self.gradients(x, y, sample_weight)
         if not self.check_finite:
             self._apply(grads)
             return total, finite
@@ -313,7 +313,9 @@ class StepFunctions:
         tf.cond(finite, apply, lambda: tf.constant(False))
         return total, finite
 
-    def _test_step(self, x, y, sample_weight):
+    def test_step(self, x, y, sample_weight):
+        """One evaluation step: the loss and metrics of a batch, no update
+        (`DistributedSteps` runs it in each replica)."""
         y_pred = self.model(x, training=False)
         loss = self.objective.loss(x, y, y_pred, sample_weight, training=False)
         batch = tf.shape(keras.tree.flatten(x)[0])[0]
@@ -346,7 +348,7 @@ class StepFunctions:
                     k: keras.tree.map_structure(lambda t: tf.gather(t, idx), v)
                     for k, v in data.items()
                 }
-                loss, finite, grads = self._gradients(
+                loss, finite, grads = self.gradients(
                     batch["x"], batch.get("y"), batch.get("sample_weight")
                 )
                 return tf.cast(loss, tf.float32), finite, grads
@@ -407,7 +409,7 @@ class StepFunctions:
         dimensions of `blocks` are left unknown, so data of any size (and a
         last partial batch) reuse the same trace. XLA compiles per shape.
         """
-        step = self._train_step if training else self._test_step
+        step = self._train_step if training else self.test_step
         loop_xla = xla and self.xla_scope == "loop"
         if xla and not loop_xla:
             step = compile_step(step, jit_compile=True, autograph=False)
@@ -444,7 +446,7 @@ class StepFunctions:
 
     def _dataset_fn(self, training: bool, xla: bool):
         """Runs up to `n` steps on batches from `iterator`."""
-        step = self._train_step if training else self._test_step
+        step = self._train_step if training else self.test_step
         step = compile_step(
             step, jit_compile=xla, reduce_retracing=True, autograph=False
         )

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
+from tfxfer.training.fit_arguments import fit_options
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import get_optimizer
 from tfxfer.utils.validation import (
@@ -23,6 +24,16 @@ from tfxfer.utils.validation import (
 
 # Trainers kept per model (the most recently used first).
 MAX_TRAINERS_PER_MODEL = 4
+# `train`'s arguments that choose its Trainer (those of `trainer_for`).
+TRAINER_OPTIONS = (
+    "loss",
+    "optimizer",
+    "learning_rate",
+    "metrics",
+    "loss_weights",
+    "jit_compile",
+    "steps_per_execution",
+)
 _CACHE_ATTRIBUTE = "_tfxfer_trainers"
 
 
@@ -258,37 +269,8 @@ def train(
     >>> sorted(history.history)
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
+    arguments = dict(locals())
     check_model("model", model)
-    trainer = trainer_for(
-        model,
-        loss=loss,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        metrics=metrics,
-        loss_weights=loss_weights,
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
-    )
+    trainer = trainer_for(model, **{name: arguments[name] for name in TRAINER_OPTIONS})
     trainer.set_seed(seed)
-    return trainer.fit(
-        x,
-        y,
-        batch_size=batch_size,
-        epochs=epochs,
-        verbose=verbose,
-        callbacks=callbacks,
-        validation_split=validation_split,
-        validation_data=validation_data,
-        shuffle=shuffle,
-        class_weight=class_weight,
-        sample_weight=sample_weight,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps,
-        validation_batch_size=validation_batch_size,
-        validation_freq=validation_freq,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_freq=checkpoint_freq,
-        max_checkpoints=max_checkpoints,
-        resume=resume,
-    )
+    return trainer.fit(x, y, **fit_options(arguments))

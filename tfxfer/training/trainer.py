@@ -23,7 +23,7 @@ from tfxfer.training.data_adapters import (
 )
 from tfxfer.training.distributed import DistributedSteps, model_strategy
 from tfxfer.training.epoch_iterator import EpochIterator
-from tfxfer.training.fit_arguments import check_fit_arguments
+from tfxfer.training.fit_arguments import check_fit_arguments, fit_options
 from tfxfer.training.fit_loop import FitLoop, evaluate_epoch, fit_iterators
 from tfxfer.training.objective import (
     build_objective,
@@ -331,29 +331,7 @@ class Trainer:
             tfxfer.errors.CheckpointWriteError: If a checkpoint cannot be
                 written (a full disk).
         """
-        args = check_fit_arguments(
-            self.model,
-            x,
-            y,
-            strategy=self.strategy,
-            batch_size=batch_size,
-            epochs=epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            class_weight=class_weight,
-            sample_weight=sample_weight,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            validation_batch_size=validation_batch_size,
-            validation_freq=validation_freq,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_freq=checkpoint_freq,
-            max_checkpoints=max_checkpoints,
-            resume=resume,
-        )
+        args = check_fit_arguments(self.model, x, y, **fit_options(locals()))
         iterator, val_iterator = fit_iterators(
             self, args, x, y, sample_weight, validation_data, shuffle
         )
