@@ -67,13 +67,19 @@ def plot_data_efficiency(
 
     Example:
 
+    Made-up runs, two seeds per point (the bars show their spread):
+
     >>> import pandas as pd
-    >>> results = pd.DataFrame({
-    ...     "strategy": ["scratch"] * 2 + ["frozen"] * 2 + ["fine-tune"] * 2,
-    ...     "fraction": [0.5, 1.0] * 3, "n_labels": [50, 100] * 3, "seed": 0,
-    ...     "accuracy": [0.70, 0.80, 0.66, 0.74, 0.82, 0.88],
-    ...     "train_seconds": 1.0, "epochs": 5})
+    >>> rng = np.random.default_rng(0)
+    >>> results = pd.DataFrame([
+    ...     {"strategy": name, "fraction": fraction, "n_labels": int(400 * fraction),
+    ...      "seed": seed, "accuracy": start + 0.2 * fraction + rng.normal(0, 0.02),
+    ...      "train_seconds": 1.0, "epochs": 5}
+    ...     for name, start in [("scratch", 0.55), ("fine-tune", 0.72)]
+    ...     for fraction in (0.05, 0.25, 1.0) for seed in (0, 1)])
     >>> ax = tfxfer.plot_data_efficiency(results, majority=0.64, chance=0.5)
+    >>> ax.get_xlabel()
+    'labeled training examples (log scale)'
     >>> ax.figure.savefig("data_efficiency.png", bbox_inches="tight")
     """
     _check_results(results, baseline=baseline)

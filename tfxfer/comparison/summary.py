@@ -58,21 +58,19 @@ def summarize_comparison(results):
 
     Example:
 
+    Two strategies, all labels, two seeds each:
+
     >>> import pandas as pd
-    >>> results = pd.DataFrame({
-    ...     "strategy": ["scratch"] * 2 + ["frozen"] * 2 + ["fine-tune"] * 2,
-    ...     "fraction": [0.5, 1.0] * 3, "n_labels": [50, 100] * 3, "seed": 0,
-    ...     "accuracy": [0.70, 0.80, 0.66, 0.74, 0.82, 0.88],
-    ...     "train_seconds": 1.0, "epochs": 5})
-    >>> summary = tfxfer.comparison.summarize_comparison(results)
-    >>> summary[["strategy", "fraction", "accuracy_mean"]]
-        strategy  fraction  accuracy_mean
-    0    scratch       0.5           0.70
-    1    scratch       1.0           0.80
-    2     frozen       0.5           0.66
-    3     frozen       1.0           0.74
-    4  fine-tune       0.5           0.82
-    5  fine-tune       1.0           0.88
+    >>> runs = pd.DataFrame(
+    ...     [("scratch", 0, 0.78), ("scratch", 1, 0.82),
+    ...      ("fine-tune", 0, 0.86), ("fine-tune", 1, 0.90)],
+    ...     columns=["strategy", "seed", "accuracy"],
+    ... ).assign(fraction=1.0, n_labels=200, train_seconds=2.0, epochs=5)
+    >>> summary = tfxfer.comparison.summarize_comparison(runs)
+    >>> summary[["strategy", "accuracy_mean", "accuracy_std", "runs"]].round(3)
+        strategy  accuracy_mean  accuracy_std  runs
+    0    scratch           0.80          0.02     2
+    1  fine-tune           0.88          0.02     2
     """
     _check_results(results)
     order = list(dict.fromkeys(results["strategy"]))
@@ -113,14 +111,22 @@ def first_match(results, baseline: str = "scratch", *, tolerance: float = 0.0):
 
     Example:
 
+    Scratch reaches 0.80 with all labels; fine-tuning reaches it with a
+    tenth of them, frozen features never do:
+
     >>> import pandas as pd
-    >>> results = pd.DataFrame({
-    ...     "strategy": ["scratch"] * 2 + ["frozen"] * 2 + ["fine-tune"] * 2,
-    ...     "fraction": [0.5, 1.0] * 3, "n_labels": [50, 100] * 3, "seed": 0,
-    ...     "accuracy": [0.70, 0.80, 0.66, 0.74, 0.82, 0.88],
-    ...     "train_seconds": 1.0, "epochs": 5})
+    >>> accuracy = {"scratch": [0.55, 0.68, 0.80], "frozen": [0.64, 0.70, 0.74],
+    ...             "fine-tune": [0.81, 0.85, 0.88]}
+    >>> results = pd.DataFrame(
+    ...     [(name, fraction, value, round(fraction * 500))
+    ...      for name, values in accuracy.items()
+    ...      for fraction, value in zip([0.1, 0.5, 1.0], values)],
+    ...     columns=["strategy", "fraction", "accuracy", "n_labels"],
+    ... ).assign(seed=0, train_seconds=1.0, epochs=5)
     >>> tfxfer.comparison.first_match(results)
-    {'frozen': None, 'fine-tune': 0.5}
+    {'frozen': None, 'fine-tune': 0.1}
+    >>> tfxfer.comparison.first_match(results, tolerance=0.07)
+    {'frozen': 1.0, 'fine-tune': 0.1}
     """
     _check_results(results, baseline=baseline)
     tolerance = check_in_range("tolerance", tolerance, 0.0, 1.0)

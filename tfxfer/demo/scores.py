@@ -324,14 +324,19 @@ def wrong_rankings(table: pandas.DataFrame, margin: float = 0.0) -> pandas.DataF
 
     Example:
 
+    LogME ranks "glove" first though its accuracy is the lowest; putting
+    "random" above "minilm" is a slip of 0.005, within a margin of 0.01:
+
     >>> import pandas as pd
     >>> from tfxfer.demo import scores
-    >>> table = pd.DataFrame({
-    ...     "scenario": "toy", "fraction": 0.5, "source": ["a", "b", "c"],
-    ...     "logme": [0.1, 0.3, 0.2], "leep": float("nan"), "nce": float("nan"),
-    ...     "h_score": [1.0, 2.0, 3.0], "accuracy": [0.6, 0.8, 0.7]})
-    >>> scores.wrong_rankings(table)[["score", "above", "below"]].values.tolist()
-    [['h_score', 'c', 'b']]
+    >>> table = pd.DataFrame(
+    ...     [("glove", -0.2, 0.700), ("minilm", -0.5, 0.800), ("random", -0.4, 0.795)],
+    ...     columns=["source", "logme", "accuracy"],
+    ... ).assign(scenario="text", fraction=0.05, leep=np.nan, nce=np.nan,
+    ...          h_score=np.nan)
+    >>> wrong = scores.wrong_rankings(table, margin=0.01)
+    >>> wrong[["score", "above", "below"]].values.tolist()
+    [['logme', 'glove', 'minilm'], ['logme', 'glove', 'random']]
     """
     import pandas as pd
 
