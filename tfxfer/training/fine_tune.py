@@ -672,18 +672,20 @@ def fine_tune(
 
     Example:
 
-    >>> x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
-    >>> y = (x[:, 0] > 0).astype("int32")
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
-    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    The bundled CNN pretrained on digits 0-4, given a new head for 5-9 and
+    fine-tuned on 64 labels:
+
+    >>> pretrained = tfxfer.load_pretrained(
+    ...     tfxfer.datasets.data_file("pretrained/digits_cnn_0-4.keras"))
+    >>> x, y = tfxfer.datasets.load_digits("5-9", "train")
+    >>> base = tfxfer.feature_extractor(pretrained)
+    >>> model = keras.Sequential([base, keras.layers.Dense(5, activation="softmax")])
     >>> result = tfxfer.fine_tune(
-    ...     model, x, y, base="backbone", head_epochs=1, epochs=1,
+    ...     model, x[:64], y[:64], base=base, head_epochs=2, epochs=3,
     ...     loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-    ...     lr_mult=0.1, l2sp=0.01, validation_data=(x, y), verbose=0)
-    >>> len(result.history["val_accuracy"])  # head epoch, then full epoch
-    2
+    ...     lr_mult=0.1, l2sp=0.01, validation_data=(x[64:], y[64:]), verbose=0)
+    >>> len(result.history["val_accuracy"])  # 2 head epochs, then 3 of all layers
+    5
     """
     arguments = dict(locals())
     tuner = FineTuner(model, **_keywords_of(FineTuner.__init__, arguments))

@@ -254,20 +254,19 @@ def train(
 
     Example:
 
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.normal(size=(32, 4)).astype("float32")
-    >>> y = (x[:, 0] > 0).astype("int32")
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(8, activation="relu", name="backbone"),
-    ...     keras.layers.Dense(2, activation="softmax", name="head")])
+    Softmax regression on the bundled 8x8 digits, a fifth held out:
+
+    >>> x, y = tfxfer.datasets.load_digits(split="train", flatten=True)
+    >>> model = keras.Sequential(
+    ...     [keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
     >>> history = tfxfer.train(
-    ...     model, x[:24], y[:24],
-    ...     loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-    ...     epochs=2, validation_data=(x[24:], y[24:]), verbose=0,
+    ...     model, x, y, loss="sparse_categorical_crossentropy",
+    ...     metrics=["accuracy"], epochs=20, validation_split=0.2, verbose=0,
     ...     callbacks=[keras.callbacks.EarlyStopping(restore_best_weights=True)])
     >>> sorted(history.history)
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+    >>> max(history.history["val_accuracy"]) > 0.7
+    True
     """
     arguments = dict(locals())
     check_model("model", model)
