@@ -372,54 +372,35 @@ def compare(saved: dict, now: dict) -> dict[str, list[tuple[str, Any, Any]]]:
     >>> compare(identity, identity)
     {}
     """
-    found: dict[str, list] = {}
 
-    def add(part, items):
-        if items:
-            found[part] = items
+    def part(path: tuple[str, ...], what: str, differ=_diff) -> list:
+        old, new = saved, now
+        for key in path:
+            old, new = old[key], new[key]
+        out: list = []
+        differ(old, new, what, out)
+        return out
 
-    weights: list = []
-    _diff_variables(
-        saved["model"]["weights"], now["model"]["weights"], "model weight", weights
-    )
-    add("weights", weights)
-    model: list = []
-    if saved["model"]["class"] != now["model"]["class"]:
-        model.append(("model class", saved["model"]["class"], now["model"]["class"]))
-    for key in ("config", "layers"):
-        _diff(saved["model"][key], now["model"][key], f"model {key}", model)
-    add("model", model)
-    optimizer: list = []
-    if saved["optimizer"]["class"] != now["optimizer"]["class"]:
-        optimizer.append(
-            ("optimizer", saved["optimizer"]["class"], now["optimizer"]["class"])
-        )
-    else:
-        _diff(
-            saved["optimizer"]["config"],
-            now["optimizer"]["config"],
-            "optimizer",
-            optimizer,
-        )
-    add("optimizer", optimizer)
-    variables: list = []
-    _diff_variables(
-        saved["optimizer"]["variables"],
-        now["optimizer"]["variables"],
-        "optimizer variable",
-        variables,
-    )
-    add("optimizer_variables", variables)
-    loss: list = []
-    _diff(saved["loss"], now["loss"], "loss", loss)
-    add("loss", loss)
-    metrics: list = []
-    _diff_variables(saved["metrics"], now["metrics"], "metric variable", metrics)
-    add("metrics", metrics)
-    data: list = []
-    _diff(saved["data"], now["data"], "data", data)
-    add("data", data)
-    return found
+    def class_change(name: str, what: str) -> list:
+        old, new = saved[name]["class"], now[name]["class"]
+        return [(what, old, new)] if old != new else []
+
+    # Another optimizer class: its hyperparameters are not comparable.
+    optimizer = class_change("optimizer", "optimizer")
+    found = {
+        "weights": part(("model", "weights"), "model weight", _diff_variables),
+        "model": class_change("model", "model class")
+        + part(("model", "config"), "model config")
+        + part(("model", "layers"), "model layers"),
+        "optimizer": optimizer or part(("optimizer", "config"), "optimizer"),
+        "optimizer_variables": part(
+            ("optimizer", "variables"), "optimizer variable", _diff_variables
+        ),
+        "loss": part(("loss",), "loss"),
+        "metrics": part(("metrics",), "metric variable", _diff_variables),
+        "data": part(("data",), "data"),
+    }
+    return {name: items for name, items in found.items() if items}
 
 
 def describe_differences(items: list[tuple[str, Any, Any]], limit: int = 20) -> str:
