@@ -107,6 +107,8 @@ def trainer_for(
     starts from its initial state (as a fresh one would); the compiled
     optimizer or a given instance keeps its state, as with `fit`.
     """
+    # This function's arguments are the Trainer's (`TRAINER_OPTIONS`).
+    settings = {name: value for name, value in locals().items() if name != "model"}
     check_model("model", model)
     if optimizer is not None and not isinstance(optimizer, str):
         # Refuses a non-optimizer, and a learning rate with an instance.
@@ -135,16 +137,7 @@ def trainer_for(
             elif learning_rate is not None:
                 trainer.optimizer.learning_rate = learning_rate
             return trainer
-    trainer = Trainer(
-        model,
-        loss=loss,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        metrics=metrics,
-        loss_weights=loss_weights,
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
-    )
+    trainer = Trainer(model, **settings)
     entry = _Entry(trainer, request)
     if isinstance(optimizer, str):
         entry.default_learning_rate = get_optimizer(optimizer).get_config()[
