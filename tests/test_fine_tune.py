@@ -426,7 +426,7 @@ def test_fine_tuner_rejects_bad_arguments(tiny_tabular):
         tuner.fit(None, epochs=1)
     with pytest.raises(ValueError, match="`validation_split` must be a number in"):
         tuner.fit(x, y, epochs=1, validation_split=1.0)
-    with pytest.raises(ValueError, match="`shuffle` must be True or False"):
+    with pytest.raises(ValueError, match="`shuffle` must be a bool"):
         tuner.fit(x, y, epochs=1, shuffle="yes")
     with pytest.raises(ValueError, match="`steps_per_epoch` must be a positive"):
         tuner.fit(x, y, epochs=1, steps_per_epoch=0)

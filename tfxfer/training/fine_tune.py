@@ -25,18 +25,17 @@ import re
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfxfer import _keras_internals as internals
 from tfxfer.training.distributed import model_strategy
+from tfxfer.training.fit_arguments import check_fit_arguments
 from tfxfer.training.state import check_weights
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
-    check_callbacks,
+    check_bool,
     check_choice,
-    check_in_range,
     check_model,
     check_non_negative_int,
     check_positive_int,
@@ -405,18 +404,21 @@ class FineTuner:
             tfxfer.errors.NonFiniteLossError: If the loss becomes NaN or
                 infinite.
         """
-        epochs, head_epochs, fit_args = _check_fit_arguments(
-            x,
-            epochs,
-            head_epochs,
-            batch_size=batch_size,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            shuffle=shuffle,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
+        # What both stages' `Trainer.fit` get, checked once here so that a bad
+        # argument is refused before stage 1 changes anything.
+        fit_args = _keywords_of(FineTuner.fit, locals())
+        epochs = check_non_negative_int("epochs", fit_args.pop("epochs"))
+        head_epochs = check_non_negative_int("head_epochs", fit_args.pop("head_epochs"))
+        if epochs == 0 and head_epochs == 0:
+            raise ValueError(
+                "Arguments `epochs` and `head_epochs` must not both be 0 (nothing "
+                "would train). Received: epochs=0, head_epochs=0"
+            )
+        fit_args["shuffle"] = bool(check_bool("shuffle", shuffle))
+        checked = check_fit_arguments(
+            self.model, x, y, epochs=head_epochs + epochs, **fit_args
         )
+        fit_args["callbacks"] = checked.callbacks  # a list: both stages use it
 
         from tfxfer.transfer.freezing import _set_trainable
 
@@ -539,58 +541,6 @@ class FineTuner:
         ]
         extra_loss = _l2sp_penalty(pairs, self.l2sp) if self.l2sp and pairs else None
         return multi, extra_loss
-
-
-def _check_fit_arguments(
-    x,
-    epochs,
-    head_epochs,
-    *,
-    batch_size,
-    validation_data,
-    validation_split,
-    shuffle,
-    steps_per_epoch,
-    callbacks,
-    verbose,
-) -> tuple:
-    """Checks `FineTuner.fit`'s arguments: `(epochs, head_epochs, fit_args)`,
-    `fit_args` being what both stages' `Trainer.fit` get."""
-    if x is None:
-        raise ValueError(
-            "Argument `x` must be the training data (arrays, tensors, a "
-            "dataset or a generator). Received: x=None"
-        )
-    epochs = check_non_negative_int("epochs", epochs)
-    head_epochs = check_non_negative_int("head_epochs", head_epochs)
-    if epochs == 0 and head_epochs == 0:
-        raise ValueError(
-            "Arguments `epochs` and `head_epochs` must not both be 0 (nothing "
-            "would train). Received: epochs=0, head_epochs=0"
-        )
-    if batch_size is not None:
-        batch_size = check_positive_int("batch_size", batch_size)
-    validation_split = check_in_range(
-        "validation_split", validation_split, 0.0, 1.0, high_inclusive=False
-    )
-    if not isinstance(shuffle, bool | np.bool_):
-        raise ValueError(
-            f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}"
-        )
-    if steps_per_epoch is not None:
-        steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
-    check_choice("verbose", verbose, ("auto", 0, 1, 2))
-    callbacks = check_callbacks("callbacks", callbacks)
-    fit_args = dict(
-        batch_size=batch_size,
-        validation_data=validation_data,
-        validation_split=validation_split,
-        shuffle=bool(shuffle),
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
-    return epochs, head_epochs, fit_args
 
 
 def fine_tune(

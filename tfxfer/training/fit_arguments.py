@@ -116,6 +116,11 @@ def check_fit_arguments(model: keras.Model, x, y=None, **options) -> FitArgument
     unknown = sorted(set(options) - set(FIT_DEFAULTS))
     if unknown:
         raise TypeError(f"check_fit_arguments() got unexpected arguments {unknown}")
+    if x is None:
+        raise ValueError(
+            "Argument `x` must be the training data (arrays, tensors, a "
+            "dataset or a generator). Received: x=None"
+        )
     o = types.SimpleNamespace(**{**FIT_DEFAULTS, **options})
     batch_size = (
         32 if o.batch_size is None else check_positive_int("batch_size", o.batch_size)
