@@ -150,6 +150,17 @@ def _l2sp_penalty(pairs, alpha: float):
     return extra_loss
 
 
+# `FineTuner`'s arguments that go to its Trainer as they are.
+_TRAINER_SETTINGS = (
+    "loss",
+    "metrics",
+    "loss_weights",
+    "jit_compile",
+    "steps_per_execution",
+    "seed",
+)
+
+
 class FineTuner:
     """Two-stage fine-tuning of one model, compiled once and run many times.
 
@@ -341,14 +352,9 @@ class FineTuner:
                         v,
                         tf.Variable(v.value, trainable=False),
                     )
-        self._trainer_args = dict(
-            loss=loss,
-            metrics=metrics,
-            loss_weights=loss_weights,
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
-            seed=self.seed,
-        )
+        # The one Trainer's settings, under the Trainer's argument names.
+        values = {**locals(), "seed": self.seed}
+        self._trainer_args = {name: values[name] for name in _TRAINER_SETTINGS}
         # Under a tf.distribute strategy, optimizers belong to its scope too.
         strategy = model_strategy(model)
         self._scope = strategy.scope if strategy is not None else contextlib.nullcontext

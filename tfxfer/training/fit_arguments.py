@@ -121,46 +121,42 @@ def check_fit_arguments(model: keras.Model, x, y=None, **options) -> FitArgument
             "Argument `x` must be the training data (arrays, tensors, a "
             "dataset or a generator). Received: x=None"
         )
+    # Each option is checked and resolved in place; `FitArguments` keeps
+    # those the loop needs.
     o = types.SimpleNamespace(**{**FIT_DEFAULTS, **options})
-    batch_size = (
+    o.batch_size = (
         32 if o.batch_size is None else check_positive_int("batch_size", o.batch_size)
     )
-    epochs = check_positive_int("epochs", o.epochs)
-    initial_epoch = check_non_negative_int("initial_epoch", o.initial_epoch)
-    if initial_epoch >= epochs:
+    o.epochs = check_positive_int("epochs", o.epochs)
+    o.initial_epoch = check_non_negative_int("initial_epoch", o.initial_epoch)
+    if o.initial_epoch >= o.epochs:
         raise ValueError(
             "Argument `initial_epoch` must be smaller than `epochs`. "
-            f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
+            f"Received: initial_epoch={o.initial_epoch}, epochs={o.epochs}"
         )
-    verbose = resolve_verbose(check_choice("verbose", o.verbose, ("auto", 0, 1, 2)))
-    callbacks = check_callbacks("callbacks", o.callbacks)
-    validation_split = check_in_range(
+    o.verbose = resolve_verbose(check_choice("verbose", o.verbose, ("auto", 0, 1, 2)))
+    o.callbacks = check_callbacks("callbacks", o.callbacks)
+    o.validation_split = check_in_range(
         "validation_split", o.validation_split, 0.0, 1.0, high_inclusive=False
     )
-    validation_freq = check_validation_freq(o.validation_freq)
-    optional = {
-        name: None if value is None else check_positive_int(name, value)
-        for name, value in (
-            ("steps_per_epoch", o.steps_per_epoch),
-            ("validation_steps", o.validation_steps),
-            ("validation_batch_size", o.validation_batch_size),
-        )
-    }
-    class_weight = check_class_weight(o.class_weight)
+    o.validation_freq = check_validation_freq(o.validation_freq)
+    for name in ("steps_per_epoch", "validation_steps", "validation_batch_size"):
+        value = getattr(o, name)
+        setattr(o, name, None if value is None else check_positive_int(name, value))
+    o.class_weight = check_class_weight(o.class_weight)
     # Input shapes, sample weights, class_weight's classes (data_checks.py).
     check_fit_data(
         model,
         x,
         y,
         sample_weight=o.sample_weight,
-        class_weight=class_weight,
+        class_weight=o.class_weight,
         validation_data=o.validation_data,
     )
-    checkpoint_freq = o.checkpoint_freq
-    if checkpoint_freq != "epoch":
-        checkpoint_freq = check_positive_int("checkpoint_freq", checkpoint_freq)
-    max_checkpoints = check_positive_int("max_checkpoints", o.max_checkpoints)
-    resume = check_resume(o.resume, o.checkpoint_dir)
+    if o.checkpoint_freq != "epoch":
+        o.checkpoint_freq = check_positive_int("checkpoint_freq", o.checkpoint_freq)
+    o.max_checkpoints = check_positive_int("max_checkpoints", o.max_checkpoints)
+    o.resume = check_resume(o.resume, o.checkpoint_dir)
     if o.checkpoint_dir is not None and not isinstance(
         o.checkpoint_dir, str | os.PathLike
     ):
@@ -168,27 +164,14 @@ def check_fit_arguments(model: keras.Model, x, y=None, **options) -> FitArgument
             "Argument `checkpoint_dir` must be a folder path or None. "
             f"Received: checkpoint_dir={o.checkpoint_dir!r}"
         )
-    if validation_split and o.validation_data is None and not is_in_memory(x):
+    if o.validation_split and o.validation_data is None and not is_in_memory(x):
         raise ValueError(
             "Argument `validation_split` is only supported for in-memory "
             "data (arrays, DataFrames, tensors); pass `validation_data` "
             f"instead. Received: x of type {type(x).__name__}"
         )
-    return FitArguments(
-        batch_size=batch_size,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        verbose=verbose,
-        callbacks=callbacks,
-        validation_split=validation_split,
-        validation_freq=validation_freq,
-        class_weight=class_weight,
-        checkpoint_dir=o.checkpoint_dir,
-        checkpoint_freq=checkpoint_freq,
-        max_checkpoints=max_checkpoints,
-        resume=resume,
-        **optional,
-    )
+    fields = dataclasses.fields(FitArguments)
+    return FitArguments(**{field.name: getattr(o, field.name) for field in fields})
 
 
 def is_in_memory(x) -> bool:

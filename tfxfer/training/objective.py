@@ -319,12 +319,12 @@ def compile_model(
 
 def build_objective(
     model: keras.Model,
-    *,
     loss,
     optimizer,
     learning_rate,
     metrics,
     loss_weights,
+    *,
     compile: bool = True,
 ) -> tuple:
     """A Trainer's objective and optimizer.

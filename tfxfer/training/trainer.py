@@ -192,13 +192,14 @@ class Trainer:
         # compile state and optimizer are created in the strategy's scope.
         self.strategy = model_strategy(model)
         with _scope(self.strategy):
+            # The arguments of the same names, in `Trainer`'s order.
             objective, optimizer, origin = build_objective(
                 model,
-                loss=loss,
-                optimizer=optimizer,
-                learning_rate=learning_rate,
-                metrics=metrics,
-                loss_weights=loss_weights,
+                loss,
+                optimizer,
+                learning_rate,
+                metrics,
+                loss_weights,
                 compile=_compile_model,
             )
             check_optimizer_scope(self.strategy, optimizer)
