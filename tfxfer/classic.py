@@ -203,19 +203,61 @@ class TransferResult:
     scratch: LinearFit
 
 
-def _source_and_scratch(
-    x_source, y_source, x_target, y_target, learning_rate, target_lr, epochs, seed
-):
-    """Trains the source model and the from-scratch target baseline that both
-    transfer recipes are compared with; returns them and the target's rate."""
+def _compare(
+    recipe,
+    x_source,
+    y_source,
+    x_target,
+    y_target,
+    learning_rate,
+    target_learning_rate,
+    epochs,
+    seed,
+) -> TransferResult:
+    """Trains the source model, the target model by `recipe` and the
+    from-scratch target baseline that every transfer recipe is compared with.
+
+    `recipe(source, x_target, y_target, learning_rate, epochs, seed)`
+    trains the transferred target model.
+    """
     source = train_linear_regression(
         x_source, y_source, learning_rate=learning_rate, epochs=epochs, seed=seed
     )
-    target_lr = learning_rate if target_lr is None else target_lr
+    if target_learning_rate is None:
+        target_learning_rate = learning_rate
     scratch = train_linear_regression(
-        x_target, y_target, learning_rate=target_lr, epochs=epochs, seed=seed + 1
+        x_target,
+        y_target,
+        learning_rate=target_learning_rate,
+        epochs=epochs,
+        seed=seed + 1,
     )
-    return source, scratch, target_lr
+    transferred = recipe(
+        source, x_target, y_target, target_learning_rate, epochs, seed + 1
+    )
+    return TransferResult(source, transferred, scratch)
+
+
+def _from_source_parameters(source, x, y, learning_rate, epochs, seed) -> LinearFit:
+    del seed  # the start is the source's parameters, not a random draw
+    return train_linear_regression(
+        x,
+        y,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        weights=source.weights,
+        bias=source.bias,
+    )
+
+
+def _on_source_output(source, x, y, learning_rate, epochs, seed) -> LinearFit:
+    return train_linear_regression(
+        transfer_features(source, x),
+        y,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        seed=seed,
+    )
 
 
 def parameter_transfer(
@@ -244,25 +286,7 @@ def parameter_transfer(
     Returns:
         A `TransferResult`; compare `transferred.losses` with `scratch.losses`.
     """
-    source, scratch, target_lr = _source_and_scratch(
-        x_source,
-        y_source,
-        x_target,
-        y_target,
-        learning_rate,
-        target_learning_rate,
-        epochs,
-        seed,
-    )
-    transferred = train_linear_regression(
-        x_target,
-        y_target,
-        learning_rate=target_lr,
-        epochs=epochs,
-        weights=source.weights,
-        bias=source.bias,
-    )
-    return TransferResult(source, transferred, scratch)
+    return _compare(_from_source_parameters, **locals())
 
 
 def transfer_features(fit: LinearFit, x) -> np.ndarray:
@@ -293,21 +317,4 @@ def feature_transfer(
         `transfer_features(source, x)` as input and whose `scratch` model takes
         `x` itself.
     """
-    source, scratch, target_lr = _source_and_scratch(
-        x_source,
-        y_source,
-        x_target,
-        y_target,
-        learning_rate,
-        target_learning_rate,
-        epochs,
-        seed,
-    )
-    transferred = train_linear_regression(
-        transfer_features(source, x_target),
-        y_target,
-        learning_rate=target_lr,
-        epochs=epochs,
-        seed=seed + 1,
-    )
-    return TransferResult(source, transferred, scratch)
+    return _compare(_on_source_output, **locals())
