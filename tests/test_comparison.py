@@ -190,6 +190,15 @@ def test_compare_transfer_accepts_whole_float_labels(id_data):
         ({"seeds": (1, 1)}, "`seeds` must not repeat"),
         ({"validation_split": 1.0}, "`validation_split` must be a number in"),
         ({"print_fn": "stdout"}, "`print_fn` must be a function"),
+        (
+            {"baseline": "base"},
+            r"`baseline` must name one of `strategies` .*baseline='base'\. "
+            r"Strategies: \['scratch'\]",
+        ),
+        (
+            {"only_at": {"scratch": (1.0,)}},
+            r"other than the baseline\. .*\('scratch' is not one\)",
+        ),
     ],
 )
 def test_compare_transfer_rejects_bad_arguments(id_data, kwargs, match):
@@ -224,7 +233,7 @@ def test_compare_transfer_rejects_bad_labels(id_data):
     x_train, y_train, x_test, y_test = id_data
     strategies = {"scratch": _recording([], "scratch")}
     with pytest.raises(
-        InvalidDataError, match="`y_train` must be a 1-D array of integer"
+        InvalidDataError, match="`y_train` must hold integer class labels"
     ):
         tfxfer.compare_transfer(
             strategies, x_train, y_train + 0.5, x_test, y_test, verbose=0

@@ -58,11 +58,11 @@ def train(model, x, y, **kwargs):
     [
         (
             np.arange(16) % 4,
-            r"class ids in \[0, 3\) .*labels from 0 to 3 \(3 at sample",
+            r"class ids in \[0, 3\) .*class ids from 0 to 3 \(3 at sample",
         ),
         (np.arange(16) % 3 + 1, r"look 1-based: subtract 1"),
         (np.where(np.arange(16) == 5, -1, 0), r"ignore_class=-1"),
-        (np.full(16, 0.5), r"integer class ids .* non-integer label 0.5"),
+        (np.full(16, 0.5), r"integer class ids .* non-integer value 0.5"),
         (np.where(np.arange(16) == 2, np.nan, 1.0), r"Received: nan at sample index 2"),
         (
             np.eye(3)[np.arange(16) % 3],

@@ -136,7 +136,7 @@ def test_add_lora_save_merges_adapters_and_reloads(
         ({"rank": 2, "alpha": 0}, r"`alpha` must be a positive number"),
         (
             {"rank": 2, "layers": "nomatch"},
-            r"`layers` must match .*Available: \['embedding', 'einsum', 'head'\]",
+            r"`layers` must match .*layers: \['embedding', 'einsum', 'head'\]",
         ),
         ({"rank": 2, "layers": "("}, r"`layers` must be a valid regular expression"),
         ({"rank": 2, "layers": ["head"]}, r"`layers` must be a regular expression"),

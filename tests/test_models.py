@@ -154,11 +154,12 @@ def test_text_classifier_predict_refuses_ids_past_the_vocabulary(tiny_tokens):
     with pytest.raises(
         InvalidDataError,
         match=r"`x` must hold token ids in \[0, 20\) \(the embedding has "
-        r"vocab_size=20 rows\)\. Received: ids from 0 to 57 \(57 at sample index 4\)",
+        r"vocab_size=20 rows\)\. Received: token ids from 0 to 57 \(57 at sample "
+        r"index 4; 1 of 224 out of range\)",
     ):
         model.predict(bad, verbose=0)
     with pytest.raises(
-        InvalidDataError, match=r"ids from -1 to \d+ \(-1 at sample index 0\)"
+        InvalidDataError, match=r"ids from -1 to \d+ \(-1 at sample index 0; "
     ):
         model.predict(np.where(x == 0, -1, x), verbose=0)
     assert model.predict(x, verbose=0).shape == (32, 3)

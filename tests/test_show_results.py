@@ -250,11 +250,19 @@ def test_show_results_takes_class_names_from_the_model(tmp_path, data):
     ("y", "error", "match"),
     [
         (np.zeros(29, int), InvalidDataError, r"30 examples in x and 29 labels"),
-        (np.full(30, 3), InvalidDataError, r"class ids in \[0, 2\].*y\[0\]=3"),
-        (np.full(30, -1), InvalidDataError, r"class ids in \[0, 2\]"),
-        (np.full(30, 0.5), InvalidDataError, r"integer class ids.*y\[0\]=0.5"),
+        (
+            np.full(30, 3),
+            InvalidDataError,
+            r"class ids in \[0, 3\).*3 at sample index 0",
+        ),
+        (np.full(30, -1), InvalidDataError, r"class ids in \[0, 3\).*30 of 30 out"),
+        (
+            np.full(30, 0.5),
+            InvalidDataError,
+            r"integer class ids.*0.5 at sample index 0",
+        ),
         (np.array(["a"] * 30), InvalidDataError, "integer class ids or one-hot"),
-        (np.full((30, 3), 1 / 3), InvalidDataError, "one-hot rows.*smoothed"),
+        (np.full((30, 3), 1 / 3), InvalidDataError, r"one-hot rows.*smoothed.*row 0"),
         (np.zeros((30, 2)), InvalidDataError, r"one column per class \(3"),
         (np.zeros((30, 3, 1)), InvalidDataError, r"shape \(n,\), \(n, 1\)"),
     ],

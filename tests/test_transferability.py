@@ -318,7 +318,7 @@ def test_mismatched_lengths_are_refused():
 def test_non_finite_values_are_refused(bad):
     features, labels = _classification_case(0, 20, 3, 2, 1.0)
     features[4, 1] = bad
-    message = r"`features` must hold finite numbers only.*index \(4, 1\)"
+    message = r"`features` must hold finite values only.*index \(4, 1\)"
     with pytest.raises(InvalidDataError, match=message):
         logme(features, labels)
     with pytest.raises(InvalidDataError, match=message):
@@ -331,7 +331,7 @@ def test_non_finite_values_are_refused(bad):
     probabilities[2, 0] = bad
     with pytest.raises(InvalidDataError, match="`source_probabilities` must hold"):
         leep(probabilities, labels)
-    with pytest.raises(InvalidDataError, match="`labels` must be a 1-D array of int"):
+    with pytest.raises(InvalidDataError, match=r"`labels` must hold integer class"):
         logme(np.ones((20, 2)), np.where(np.arange(20) == 3, bad, labels))
 
 
@@ -350,7 +350,7 @@ def test_fewer_than_two_classes_are_refused():
 @pytest.mark.parametrize(
     "labels, detail",
     [
-        (np.array([0.0, 1.0, 0.5, 1.0]), "not integers"),
+        (np.array([0.0, 1.0, 0.5, 1.0]), "non-integer value 0.5 at sample index 2"),
         (np.array(["a", "b", "a", "b"]), "dtype <U1"),
         (np.array([[0, 1], [1, 0], [0, 1], [1, 0]]), "pass their argmax"),
     ],
@@ -359,13 +359,13 @@ def test_labels_that_are_not_integers_are_refused(labels, detail):
     features = np.arange(8.0).reshape(4, 2)
     probabilities = np.full((4, 2), 0.5)
     for score, first in [(logme, features), (h_score, features)]:
-        with pytest.raises(InvalidDataError, match=f"`labels` must be.*{detail}"):
+        with pytest.raises(InvalidDataError, match=f"`labels` must .*{detail}"):
             score(first, labels)
-    with pytest.raises(InvalidDataError, match=f"`labels` must be.*{detail}"):
+    with pytest.raises(InvalidDataError, match=f"`labels` must .*{detail}"):
         leep(probabilities, labels)
-    with pytest.raises(InvalidDataError, match=f"`labels` must be.*{detail}"):
+    with pytest.raises(InvalidDataError, match=f"`labels` must .*{detail}"):
         nce([0, 1, 0, 1], labels)
-    with pytest.raises(InvalidDataError, match=f"`source_labels` must be.*{detail}"):
+    with pytest.raises(InvalidDataError, match=f"`source_labels` must .*{detail}"):
         nce(labels, [0, 1, 0, 1])
 
 

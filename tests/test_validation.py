@@ -164,3 +164,129 @@ def test_check_attributes():
     message = r"KeyedVectors \(with `vectors` and `key_to_index`\)\. .*a of type dict"
     with pytest.raises(ValueError, match=message):
         v.check_attributes("a", {}, ("vectors", "key_to_index"), "gensim KeyedVectors")
+
+
+def test_check_bool_allow_none():
+    assert v.check_bool("from_logits", None, allow_none=True) is None
+    with pytest.raises(
+        ValueError, match=r"`flag` must be a bool\. Received: flag=None"
+    ):
+        v.check_bool("flag", None)
+    match = r"`from_logits` must be True, False or None\. Received: from_logits=0"
+    with pytest.raises(ValueError, match=match):
+        v.check_bool("from_logits", 0, allow_none=True)
+
+
+def test_first_offender():
+    assert v.first_offender(np.zeros((2, 3), bool)) == (None, 0)
+    mask = np.zeros((4, 2), bool)
+    mask[2, 1] = mask[3, 0] = True
+    assert v.first_offender(mask) == ((2, 1), 2)
+
+
+def test_check_integers():
+    labels = v.check_integers("y", np.array([[0.0], [3.0]]))
+    assert labels.dtype == np.int64 and labels.tolist() == [[0], [3]]
+    assert v.check_integers("y", [True, False]).tolist() == [1, 0]
+    match = r"Received: nan at sample index 1 \(2 NaN or infinite of 4 values\)"
+    with pytest.raises(ValueError, match=match):
+        v.check_integers("y", [0.0, np.nan, 1.0, np.inf])
+    with pytest.raises(
+        ValueError, match=r"class ids\. .*value 0\.5 at sample index 0.*Fix it\.$"
+    ):
+        v.check_integers("y", np.array([[1.0, 0.5]]), hint="Fix it.")
+    with pytest.raises(ValueError, match=r"integer class ids \(numbers\).*dtype <U1"):
+        v.check_integers("y", ["a"])
+
+
+def test_check_index_range():
+    from tfxfer.errors import InvalidDataError
+
+    assert v.check_index_range("ids", [[0, 4], [-1, 2]], 5, ignore=-1).shape == (2, 2)
+    match = (
+        r"`ids` must hold token ids in \[0, 5\) for E\. Received: token ids from "
+        r"0 to 9 \(9 at sample index 1; 2 of 4 out of range\)\. Fix\.$"
+    )
+    with pytest.raises(InvalidDataError, match=match):
+        v.check_index_range(
+            "ids",
+            [[0, 4], [9, 7]],
+            5,
+            what="token ids",
+            context=" for E",
+            hint="Fix.",
+            error=InvalidDataError,
+        )
+    with pytest.raises(ValueError, match=r"class ids >= 0\. .*-2 at sample index 2"):
+        v.check_index_range("y", [0, 9, -2], None)
+
+
+def test_check_probability_rows():
+    rows = np.array([[0.25, 0.75], [1.0, 0.0]])
+    assert v.check_probability_rows("p", rows) is rows
+    assert v.check_probability_rows("p", np.eye(3), one_hot=True).shape == (3, 3)
+    negative = np.array([[0.5, 0.5], [1.2, -0.2], [1.5, -0.5]])
+    match = r"all non-negative; hint\. .*2 row\(s\).*row 1 with negative values"
+    with pytest.raises(ValueError, match=match):
+        v.check_probability_rows("p", negative, hint="; hint")
+    with pytest.raises(ValueError, match=r"within 0\.1\).*row 0 sums to 1\.2"):
+        v.check_probability_rows("p", np.array([[0.6, 0.6]]), tolerance=0.1)
+    smoothed = np.array([[1.0, 0.0], [0.9, 0.1]])
+    with pytest.raises(ValueError, match=r"a single 1 .*row 1: \[0\.9, 0\.1\]"):
+        v.check_probability_rows("y", smoothed, one_hot=True)
+
+
+def test_check_found():
+    assert v.check_found("layer", "a", ["a"], ["a", "b"]) == ["a"]
+    assert v.check_found("mapping", {}, 0, []) == 0  # found, if not a sequence
+    match = (
+        r"`mapping` must have target layers\. Received: mapping=\{'x': 'y'\} "
+        r"\('x' is not one\)\. Targets: \['t1'\]"
+    )
+    with pytest.raises(ValueError, match=match):
+        v.check_found(
+            "mapping",
+            {"x": "y"},
+            None,
+            ("t1",),
+            expected="have target layers",
+            detail=" ('x' is not one)",
+            known_as="Targets",
+        )
+
+
+def test_check_not_string():
+    assert v.check_not_string("texts", ("a",), "texts") == ("a",)
+    with pytest.raises(
+        ValueError, match=r"not a single string\. Received: texts=b'ab'"
+    ):
+        v.check_not_string("texts", b"ab", "a list of texts")
+    long_text = "x" * 80
+    with pytest.raises(ValueError, match=r"texts='x{50}'$"):
+        v.check_not_string("texts", long_text, "a list of texts")
+
+
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        ([1, 2], r"must be a dict mapping class ids \(ints\) to weights"),
+        ({True: 1.0}, r"must be a dict mapping class ids"),
+        ({0: np.nan}, r"finite non-negative weights .*class_weight\[0\]=nan"),
+        ({1: -1}, r"a reward\)\. Received: class_weight\[1\]=-1"),
+        ({1: "2"}, r"class_weight\[1\]='2'"),
+    ],
+)
+def test_check_class_weight(value, match):
+    from tfxfer.errors import InvalidDataError
+
+    assert v.check_class_weight("class_weight", None) is None
+    assert v.check_class_weight("class_weight", {np.int64(0): np.float32(2)}) == {0: 2}
+    with pytest.raises(InvalidDataError, match=match):
+        v.check_class_weight("class_weight", value, error=InvalidDataError)
+
+
+def test_check_finite_array_error_class():
+    from tfxfer.errors import InvalidDataError
+
+    with pytest.raises(InvalidDataError, match=r"first at index \(1,\): inf"):
+        v.check_finite_array("x", [0.0, np.inf], error=InvalidDataError)

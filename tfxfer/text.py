@@ -27,6 +27,7 @@ from tfxfer.utils.validation import (
     check_callable,
     check_choice,
     check_instance,
+    check_not_string,
     check_number,
     check_positive_int,
     check_regex,
@@ -294,12 +295,7 @@ class Vocabulary:
         tokenizer: Callable[[str], list[str]] | None = None,
         tokenizer_config: Mapping[str, Any] | None = None,
     ):
-        if isinstance(tokens, str | bytes):
-            raise ValueError(
-                "Argument `tokens` must be an iterable of words, not a single "
-                f"string. Received: tokens={tokens[:50]!r}"
-            )
-        tokens = list(tokens)
+        tokens = list(check_not_string("tokens", tokens, "an iterable of words"))
         index = _token_index(tokens, "Argument `tokens`", ValueError)
         counts = _check_counts(counts, "Argument `counts`", ValueError)
         check_callable("tokenizer", tokenizer, "a callable", allow_none=True)
@@ -467,11 +463,7 @@ class Vocabulary:
         """
         check_choice("padding", padding, ("post", "pre"))
         check_choice("truncating", truncating, ("post", "pre"))
-        if isinstance(texts, str | bytes):
-            raise ValueError(
-                "Argument `texts` must be a collection of texts, not a single "
-                f"string. Received: texts={texts[:50]!r}"
-            )
+        check_not_string("texts", texts, "a collection of texts")
         get = self._index.get
         rows = [[get(t, OOV_INDEX) for t in self.tokenize(doc)] for doc in texts]
         if max_length is None:

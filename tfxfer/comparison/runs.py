@@ -20,7 +20,10 @@ import numpy as np
 from tfxfer.errors import InvalidDataError
 from tfxfer.utils.validation import (
     check_callable,
+    check_found,
     check_in_range,
+    check_index_range,
+    check_integers,
     check_mapping,
     check_numbers,
     check_unique,
@@ -100,29 +103,20 @@ def _as_labels(name: str, y, n: int) -> np.ndarray:
     labels = np.asarray(y)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
-    if (
-        labels.ndim == 1
-        and np.issubdtype(labels.dtype, np.floating)
-        and np.all(np.isfinite(labels))
-        and np.all(labels == np.round(labels))
-    ):
-        labels = labels.astype(np.int64)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+    if labels.ndim != 1:
         raise InvalidDataError(
             f"Argument `{name}` must be a 1-D array of integer class labels. "
             f"Received: {name} with shape {labels.shape} and dtype {labels.dtype}"
         )
+    labels = check_integers(name, labels, what="class labels", error=InvalidDataError)
     if len(labels) != n:
         raise InvalidDataError(
             f"Argument `{name}` must have one label per input row ({n}). "
             f"Received: {name} with {len(labels)} labels"
         )
-    if labels.size and labels.min() < 0:
-        raise InvalidDataError(
-            f"Argument `{name}` must hold class indices >= 0. "
-            f"Received: a label {labels.min()}"
-        )
-    return labels.astype(np.int64)
+    return check_index_range(
+        name, labels, None, what="class indices", error=InvalidDataError
+    )
 
 
 def _check_fractions(fractions) -> tuple[float, ...]:
@@ -146,12 +140,12 @@ def _check_strategies(strategies, baseline: str) -> dict[str, Strategy]:
         "callables taking a `LabeledSubset`",
         value_check=callable,
     )
-    if baseline not in strategies:
-        raise ValueError(
-            "Argument `baseline` must name one of `strategies` (the model "
-            f"trained from scratch). Received: baseline={baseline!r}, "
-            f"strategies={list(strategies)}"
-        )
+    names = list(strategies)
+    found = [name for name in names if name == baseline]
+    expected = "name one of `strategies` (the model trained from scratch)"
+    check_found(
+        "baseline", baseline, found, names, expected=expected, known_as="Strategies"
+    )
     return dict(strategies)
 
 
@@ -161,14 +155,18 @@ def _check_only_at(only_at, strategies, baseline: str) -> dict:
     only_at = check_mapping(
         "only_at", only_at, "strategy names", "fractions", allow_empty=True
     )
+    others = [name for name in strategies if name != baseline]
     checked = {}
     for name, chosen in only_at.items():
-        if name not in strategies or name == baseline:
-            raise ValueError(
-                "Argument `only_at` must name strategies other than the "
-                f"baseline. Received: only_at key {name!r}, strategies="
-                f"{list(strategies)}, baseline={baseline!r}"
-            )
+        check_found(
+            "only_at",
+            only_at,
+            [other for other in others if other == name],
+            others,
+            expected="name strategies other than the baseline",
+            detail=f" ({name!r} is not one)",
+            known_as=f"Strategies other than the baseline {baseline!r}",
+        )
         checked[name] = _check_fractions(chosen)
     return checked
 

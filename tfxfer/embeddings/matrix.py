@@ -22,6 +22,7 @@ from tfxfer.utils.validation import (
     check_choice,
     check_finite_array,
     check_in_range,
+    check_not_string,
     check_positive_int,
 )
 
@@ -118,6 +119,7 @@ _VOCABULARY_KINDS = (
 
 
 def _layout(vocabulary) -> _Layout:
+    check_not_string("vocabulary", vocabulary, _VOCABULARY_KINDS)
     if isinstance(vocabulary, Vocabulary):
         layout = _Layout(
             words=vocabulary.tokens[2:],
@@ -132,11 +134,6 @@ def _layout(vocabulary) -> _Layout:
         layout = _layer_layout(vocabulary)
     elif isinstance(vocabulary, Mapping):
         layout = _dict_layout(vocabulary)
-    elif isinstance(vocabulary, str | bytes):
-        raise ValueError(
-            f"Argument `vocabulary` must be {_VOCABULARY_KINDS}, not a single "
-            f"string. Received: vocabulary={vocabulary[:50]!r}"
-        )
     elif isinstance(vocabulary, Sequence) or (
         isinstance(vocabulary, np.ndarray) and vocabulary.ndim == 1
     ):

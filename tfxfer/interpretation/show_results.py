@@ -17,7 +17,15 @@ import numpy as np
 
 from tfxfer.errors import InvalidDataError
 from tfxfer.interpretation.results import ClassificationResults
-from tfxfer.utils.validation import check_model, check_positive_int, require
+from tfxfer.utils.validation import (
+    check_bool,
+    check_index_range,
+    check_integers,
+    check_model,
+    check_positive_int,
+    check_probability_rows,
+    require,
+)
 
 # Rows of probabilities may miss 1 by float rounding (float16 outputs).
 _SUM_TOLERANCE = 1e-3
@@ -110,11 +118,7 @@ def show_results(
 
     top = check_positive_int("top", top)
     batch_size = check_positive_int("batch_size", batch_size)
-    if from_logits is not None and not isinstance(from_logits, bool):
-        raise ValueError(
-            "Argument `from_logits` must be True, False or None. "
-            f"Received: from_logits={from_logits!r}"
-        )
+    from_logits = check_bool("from_logits", from_logits, allow_none=True)
     model, stored_names = _resolve_model(model)
     count = _count_examples(x)
     texts = _texts(x)
@@ -314,22 +318,11 @@ def _check_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
             "Argument `y` must have shape (n,), (n, 1) or (n, classes). "
             f"Received: y of shape {labels.shape}"
         )
-    whole = np.isfinite(labels) & (labels == np.round(labels))
-    if not whole.all():
-        first = int(np.argmin(whole))
-        raise InvalidDataError(
-            "Argument `y` must hold integer class ids. Received: "
-            f"y[{first}]={_plain(labels[first])!r} ({int((~whole).sum())} such values)"
-        )
-    outside = (labels < 0) | (labels >= num_classes)
-    if outside.any():
-        first = int(np.argmax(outside))
-        raise InvalidDataError(
-            f"Argument `y` must hold class ids in [0, {num_classes - 1}] (the "
-            f"model has {num_classes} classes). Received: y[{first}]="
-            f"{_plain(labels[first])!r} ({int(outside.sum())} labels out of range)"
-        )
-    return labels.astype("int64")
+    labels = check_integers("y", labels, error=InvalidDataError)
+    context = f" (the model has {num_classes} classes)"
+    return check_index_range(
+        "y", labels, num_classes, context=context, error=InvalidDataError
+    )
 
 
 def _from_one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -339,16 +332,14 @@ def _from_one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
             f"({num_classes}, the model's outputs). Received: y of shape "
             f"{labels.shape}"
         )
-    binary = np.isin(labels, (0, 1)).all(axis=1)
-    ones = (labels == 1).sum(axis=1) == 1
-    bad = ~(binary & ones)
-    if bad.any():
-        first = int(np.argmax(bad))
-        raise InvalidDataError(
-            "Argument `y` given as a 2-D array must hold one-hot rows (a single "
-            f"1, the rest 0; smoothed labels are not class ids). Received: "
-            f"y[{first}]={labels[first].tolist()} ({int(bad.sum())} such rows)"
-        )
+    check_probability_rows(
+        "y",
+        labels,
+        expected="one-hot rows when it is a 2-D array",
+        hint=" (smoothed labels are not class ids)",
+        one_hot=True,
+        error=InvalidDataError,
+    )
     return labels.argmax(axis=1).astype("int64")
 
 

@@ -19,6 +19,7 @@ from tfxfer.utils.validation import (
     check_bool,
     check_choice,
     check_in_range,
+    check_path_exists,
     check_positive_int,
 )
 
@@ -165,18 +166,9 @@ def image_classifier(
     dropout = check_in_range("dropout", dropout, 0.0, 1.0, high_inclusive=False)
     freeze_backbone = check_bool("freeze_backbone", freeze_backbone)
     input_shape = _check_input_shape(input_shape)
-    if weights is not None and not isinstance(weights, str | os.PathLike):
-        raise ValueError(
-            'Argument `weights` must be None, "imagenet" or the path to a weights '
-            f"file. Received: weights={weights!r}"
-        )
     if weights is not None and weights != "imagenet":
-        weights = os.fspath(weights)
-        if not os.path.isfile(weights):
-            raise ValueError(
-                'Argument `weights` must be None, "imagenet" or the path to an '
-                f"existing weights file. Received: weights={weights!r} (no such file)"
-            )
+        expected = 'None, "imagenet" or the path to an existing weights file'
+        weights = os.fspath(check_path_exists("weights", weights, expected=expected))
 
     if isinstance(backbone, keras.Model):
         name = backbone.name

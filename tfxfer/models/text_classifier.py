@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from tfxfer.errors import InvalidDataError
 from tfxfer.layers.pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
@@ -13,6 +12,7 @@ from tfxfer.utils.validation import (
     check_array,
     check_choice,
     check_finite_array,
+    check_index_range,
     check_instance,
     check_positive_int,
 )
@@ -28,17 +28,17 @@ def _check_token_ids(x, vocab_size: int) -> None:
     if "int" not in keras.backend.standardize_dtype(dtype):
         return
     ids = keras.ops.convert_to_numpy(x)
-    if not ids.ndim or not ids.size or (ids.min() >= 0 and ids.max() < vocab_size):
+    if not ids.ndim:
         return
-    flat = ids.reshape(-1)
-    at = int(np.argmax((flat < 0) | (flat >= vocab_size)))
-    sample = at // max(1, flat.size // len(ids))
-    raise InvalidDataError(
-        f"Argument `x` must hold token ids in [0, {vocab_size}) (the embedding "
-        f"has vocab_size={vocab_size} rows). Received: ids from {ids.min()} to "
-        f"{ids.max()} ({flat[at]} at sample index {sample}). Encode texts with "
-        "the model's vocabulary, mapping unknown words to its out-of-vocabulary "
-        "id."
+    check_index_range(
+        "x",
+        ids,
+        vocab_size,
+        what="token ids",
+        context=f" (the embedding has vocab_size={vocab_size} rows)",
+        hint="Encode texts with the model's vocabulary, mapping unknown words "
+        "to its out-of-vocabulary id.",
+        error=InvalidDataError,
     )
 
 

@@ -24,6 +24,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxfer.errors import InvalidDataError
+from tfxfer.utils.validation import check_class_weight as _check_class_weight
+
 # Shuffle buffer for an unbatched dataset whose size is unknown.
 DEFAULT_SHUFFLE_BUFFER = 1024
 
@@ -138,26 +141,10 @@ def class_weight_to_sample_weight(y, class_weight, *, name: str = "class_weight"
 
 
 def check_class_weight(class_weight):
-    """Returns `class_weight` if it is None or a dict of int -> number."""
-    if class_weight is None:
-        return None
-    if not isinstance(class_weight, Mapping) or not all(
-        isinstance(k, int | np.integer) and not isinstance(k, bool)
-        for k in class_weight
-    ):
-        raise ValueError(
-            "Argument `class_weight` must be a dict mapping class ids (ints) to "
-            f"weights. Received: class_weight={class_weight!r}"
-        )
-    for label, weight in class_weight.items():
-        if not isinstance(weight, int | float | np.number) or not np.isfinite(
-            float(weight)
-        ):
-            raise ValueError(
-                "Argument `class_weight` must map classes to finite numbers. "
-                f"Received: class_weight[{label!r}]={weight!r}"
-            )
-    return dict(class_weight)
+    """Returns `class_weight` as a dict if it is None or maps int class ids
+    to finite non-negative weights (`tfxfer.utils.validation`'s check, raising
+    `tfxfer.errors.InvalidDataError`)."""
+    return _check_class_weight("class_weight", class_weight, error=InvalidDataError)
 
 
 class ArrayAdapter:

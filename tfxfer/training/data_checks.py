@@ -31,6 +31,11 @@ import tensorflow as tf
 
 from tfxfer import _keras_internals as internals
 from tfxfer.errors import InvalidDataError
+from tfxfer.utils.validation import (
+    check_class_weight,
+    check_index_range,
+    check_integers,
+)
 
 _SPARSE_NAMES = {"sparsecategoricalcrossentropy"}
 _CATEGORICAL_NAMES = {"categoricalcrossentropy", "categoricalfocalcrossentropy"}
@@ -201,66 +206,39 @@ def _check_binary_targets(name, label_shape, pred_shape, label) -> None:
 
 
 def _check_class_ids(name, labels, units, ignore_class, label) -> None:
-    flat = labels.reshape(-1)
-    if ignore_class is not None:
-        keep = flat != ignore_class
-        positions = np.flatnonzero(keep)
-        flat = flat[keep]
-    else:
-        positions = None
-
-    def sample_of(position):
-        index = position if positions is None else positions[position]
-        per_sample = max(1, labels.size // max(1, labels.shape[0]))
-        return int(index) // per_sample
-
-    if flat.dtype.kind == "f":
-        finite = np.isfinite(flat)
-        if not finite.all():
-            at = int(np.flatnonzero(~finite)[0])
-            raise InvalidDataError(
-                f"Argument `{name}` must hold class ids for the loss {label!r}. "
-                f"Received: {flat[at]} at sample index {sample_of(at)}; remove or "
-                "fix the samples with missing labels."
-            )
-        integral = flat == np.round(flat)
-        if not integral.all():
-            at = int(np.flatnonzero(~integral)[0])
-            raise InvalidDataError(
-                f"Argument `{name}` must hold integer class ids for the loss "
-                f"{label!r}. Received: the non-integer label {flat[at]} at sample "
-                f"index {sample_of(at)}. For probabilities or one-hot rows use "
-                "loss='categorical_crossentropy'; for regression targets use a "
-                "regression loss such as 'mse'."
-            )
-    if not flat.size or units is None:
+    labels = check_integers(
+        name,
+        labels,
+        context=f" for the loss {label!r}",
+        hint="For probabilities or one-hot rows use "
+        "loss='categorical_crossentropy'; for regression targets use a "
+        "regression loss such as 'mse'.",
+        error=InvalidDataError,
+    )
+    kept = labels if ignore_class is None else labels[labels != ignore_class]
+    if not kept.size or units is None:
         return
-    low, high = flat.min(), flat.max()
-    if low < 0 or high >= units:
-        at = int(np.argmax(flat >= units) if high >= units else np.argmin(flat))
-        value = flat[at]
-        hint = (
-            "Labels look 1-based: subtract 1."
-            if low >= 1 and high == units
-            else "Give the output layer one unit per class, or remap the labels "
-            f"to 0..{units - 1}."
+    low, high = int(kept.min()), int(kept.max())
+    hint = (
+        "Labels look 1-based: subtract 1."
+        if low >= 1 and high == units
+        else "Give the output layer one unit per class, or remap the labels "
+        f"to 0..{units - 1}."
+    )
+    if low < 0:
+        hint += (
+            " To skip samples labelled with a negative id, use "
+            f"keras.losses.SparseCategoricalCrossentropy(ignore_class={low})."
         )
-        if low < 0:
-            hint += (
-                " To skip samples labelled with a negative id, use "
-                f"keras.losses.SparseCategoricalCrossentropy(ignore_class={int(low)})."
-            )
-        raise InvalidDataError(
-            f"Argument `{name}` must hold class ids in [0, {units}) for the "
-            f"model's {units} output units. Received: labels from "
-            f"{_number(low)} to {_number(high)} ({_number(value)} at sample index "
-            f"{sample_of(at)}). {hint}"
-        )
-
-
-def _number(value) -> str:
-    value = float(value)
-    return str(int(value)) if value == int(value) else str(value)
+    check_index_range(
+        name,
+        labels,
+        units,
+        context=f" for the model's {units} output units",
+        hint=hint,
+        ignore=ignore_class,
+        error=InvalidDataError,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -336,21 +314,17 @@ def check_token_ids(model, x, *, name: str = "x") -> None:
         ids = _numpy(leaf)
         if not ids.size:
             continue
-        low, high = int(ids.min()), int(ids.max())
         dim = int(layer.input_dim)
-        if low < 0 or high >= dim:
-            label = name if len(leaves) == 1 else f"{name}[{index}]"
-            flat = ids.reshape(-1)
-            at = int(np.argmax(flat >= dim) if high >= dim else np.argmin(flat))
-            per_sample = max(1, ids.size // max(1, ids.shape[0]))
-            raise InvalidDataError(
-                f"Argument `{label}` must hold token ids in [0, {dim}) for the "
-                f"Embedding layer {layer.name!r} (input_dim={dim}). Received: ids "
-                f"from {low} to {high} ({int(flat[at])} at sample index "
-                f"{at // per_sample}). Set input_dim to the vocabulary size "
-                "(largest id + 1), or map unknown tokens to an out-of-vocabulary "
-                "id below it."
-            )
+        check_index_range(
+            name if len(leaves) == 1 else f"{name}[{index}]",
+            ids,
+            dim,
+            what="token ids",
+            context=f" for the Embedding layer {layer.name!r} (input_dim={dim})",
+            hint="Set input_dim to the vocabulary size (largest id + 1), or map "
+            "unknown tokens to an out-of-vocabulary id below it.",
+            error=InvalidDataError,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -466,20 +440,11 @@ def check_class_weight_classes(class_weight, model, y=None) -> None:
     ...
     tfxfer.errors.InvalidDataError: Argument `class_weight` must name classes in ...
     """
-    if not isinstance(class_weight, Mapping) or not all(
-        isinstance(k, int | np.integer)
-        and not isinstance(k, bool)
-        and isinstance(w, int | float | np.number)
-        for k, w in class_weight.items()
-    ):
-        return  # the type of `class_weight` is checked with fit's arguments
-    for key, weight in class_weight.items():
-        if float(weight) < 0:
-            raise InvalidDataError(
-                "Argument `class_weight` must map classes to non-negative "
-                "weights (a negative weight makes the loss of a class a "
-                f"reward). Received: class_weight[{key!r}]={weight!r}"
-            )
+    class_weight = check_class_weight(
+        "class_weight", class_weight, error=InvalidDataError
+    )
+    if class_weight is None:
+        return
     units = _output_units(model)
     if units is not None:
         count = 2 if units == 1 else units

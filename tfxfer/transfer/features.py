@@ -10,7 +10,12 @@ import keras
 from tfxfer import _keras_internals as internals
 from tfxfer.models.raw_text import raw_text_aware
 from tfxfer.transfer.freezing import LayerEntry, available_names, walk_layers
-from tfxfer.utils.validation import check_built, check_model
+from tfxfer.utils.validation import (
+    check_built,
+    check_found,
+    check_instance,
+    check_model,
+)
 
 
 def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Model:
@@ -69,10 +74,7 @@ def feature_extractor(model: keras.Model, layer: str | None = None) -> keras.Mod
     (None, 8)
     """
     check_model("model", model)
-    if layer is not None and not isinstance(layer, str):
-        raise ValueError(
-            f"Argument `layer` must be a layer name or None. Received: layer={layer!r}"
-        )
+    check_instance("layer", layer, str, "a layer name or None", allow_none=True)
     check_built("model", model)
     if _is_graph_model(model):
         graph = model
@@ -177,13 +179,10 @@ def _lookup(entries: list[LayerEntry], name: str) -> LayerEntry:
     exact = [e for e in entries if e.path == name]
     if not exact:
         exact = [e for e in entries if e.layer.name == name]
-    if not exact:
-        raise ValueError(
-            "Argument `layer` must name a layer of the model on the path from "
-            f"its input. Received: layer={name!r}. Available layers: "
-            f"{available_names(entries)}"
-        )
-    return exact[0]
+    expected = "name a layer of the model on the path from its input"
+    return check_found(
+        "layer", name, exact, available_names(entries), expected=expected
+    )[0]
 
 
 def _input_spec(model) -> tuple[tuple, str]:

@@ -27,7 +27,7 @@ import keras
 
 from tfxfer import _keras_internals as internals
 from tfxfer.utils.optimizers import fresh_optimizer
-from tfxfer.utils.validation import check_model
+from tfxfer.utils.validation import check_found, check_model
 
 LayerSpec = (
     str
@@ -126,12 +126,14 @@ def resolve_layers(
                 f"expressions or layers. Received: {argument}={spec!r} "
                 f"(item of type {type(item).__name__})"
             )
-        if not matches:
-            raise ValueError(
-                f"Argument `{argument}` must name layers of the model. "
-                f"Received: {argument}={spec!r} ({_show(item)} matches no layer). "
-                f"Available layers: {available_names(entries)}"
-            )
+        check_found(
+            argument,
+            spec,
+            matches,
+            available_names(entries),
+            expected="name layers of the model",
+            detail=f" ({_show(item)} matches no layer)",
+        )
         for entry in matches:
             if id(entry.layer) not in chosen:
                 chosen.add(id(entry.layer))
@@ -305,13 +307,7 @@ def _resolve_up_to(model, entries, up_to) -> list[LayerEntry]:
         position = next(i for i, e in enumerate(entries) if e.layer is target)
     elif isinstance(up_to, str):
         matches = [i for i, e in enumerate(entries) if up_to in (e.layer.name, e.path)]
-        if not matches:
-            raise ValueError(
-                "Argument `up_to` must name a layer of the model. "
-                f"Received: up_to={up_to!r}. "
-                f"Available layers: {available_names(entries)}"
-            )
-        position = matches[0]
+        position = check_found("up_to", up_to, matches, available_names(entries))[0]
     else:
         raise ValueError(
             "Argument `up_to` must be a layer name or an integer index. "

@@ -14,7 +14,7 @@ from typing import Any
 import keras
 
 from tfxfer.errors import ModelLoadError, ModelNotFoundError, UnsafeModelError
-from tfxfer.utils.validation import check_instance, check_mapping
+from tfxfer.utils.validation import check_bool, check_instance, check_mapping
 
 #: Largest total uncompressed size of a `.keras` archive's members (4 GiB:
 #: a model of a billion float32 weights; Keras Applications' largest, e.g.
@@ -191,11 +191,7 @@ def load_pretrained(
         DEFAULT_MAX_COMPRESSION_RATIO,
         size=False,
     )
-    if not isinstance(trust_saved_model, bool):
-        raise ValueError(
-            "Argument `trust_saved_model` must be True or False. Received: "
-            f"trust_saved_model={trust_saved_model!r}"
-        )
+    check_bool("trust_saved_model", trust_saved_model)
     limit = _parameters_limit(max_parameters)
     path = os.fspath(path)
     if not os.path.exists(path):

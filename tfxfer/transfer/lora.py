@@ -18,6 +18,7 @@ import keras
 from tfxfer import _keras_internals as internals
 from tfxfer.utils.validation import (
     check_built,
+    check_found,
     check_model,
     check_positive_int,
     check_positive_number,
@@ -118,11 +119,13 @@ def add_lora(
         if keep is not None
         and (keep.search(layer.name) or keep.search(getattr(layer, "path", None) or ""))
     ]
-    if keep is not None and not kept:
-        raise ValueError(
-            "Argument `keep_trainable` must match the name of at least one layer. "
-            f"Available: {[layer.name for layer in _walk(model)[1:]]}. Received: "
-            f"keep_trainable={keep_trainable!r}"
+    if keep is not None:
+        check_found(
+            "keep_trainable",
+            keep_trainable,
+            kept,
+            [layer.name for layer in _walk(model)[1:]],
+            expected="match the name of at least one layer",
         )
     kept_ids = {id(sub) for layer in kept for sub in _walk(layer)}
     # A Model (a KerasHub Backbone has an `enable_lora` of its own, with
@@ -144,13 +147,13 @@ def add_lora(
         targets = supported
     else:
         pattern = _pattern("layers", layers)
-        targets = [layer for layer in supported if pattern.search(layer.name)]
-        if not targets:
-            raise ValueError(
-                "Argument `layers` must match the name of at least one layer "
-                "supporting LoRA. Available: "
-                f"{[layer.name for layer in supported]}. Received: layers={layers!r}"
-            )
+        targets = check_found(
+            "layers",
+            layers,
+            [layer for layer in supported if pattern.search(layer.name)],
+            [layer.name for layer in supported],
+            expected="match the name of at least one layer supporting LoRA",
+        )
     for layer in targets:
         if getattr(layer, "lora_enabled", False):
             raise ValueError(

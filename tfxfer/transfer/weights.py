@@ -18,7 +18,7 @@ import numpy as np
 
 from tfxfer.errors import IncompatibleModelsError
 from tfxfer.transfer.freezing import LayerEntry, child_layers, walk_layers
-from tfxfer.utils.validation import check_built, check_model
+from tfxfer.utils.validation import check_built, check_found, check_model
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -292,14 +292,15 @@ def _pairs_from_mapping(mapping, sources, targets):
         )
 
     def entry(entries, name, side: str, position: str) -> LayerEntry:
-        found = _find(entries, name) if isinstance(name, str) else None
-        if found is None:
-            raise ValueError(
-                f"Argument `mapping` must have {side} layers with weights as "
-                f"{position}. Received: mapping={dict(mapping)!r} ({name!r} is "
-                f"not one). Available {side} layers: {[e.path for e in entries]}"
-            )
-        return found
+        return check_found(
+            "mapping",
+            dict(mapping),
+            _find(entries, name) if isinstance(name, str) else None,
+            [e.path for e in entries],
+            expected=f"have {side} layers with weights as {position}",
+            detail=f" ({name!r} is not one)",
+            known_as=f"Available {side} layers",
+        )
 
     return [
         (

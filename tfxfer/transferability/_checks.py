@@ -12,6 +12,11 @@ from typing import Any
 import numpy as np
 
 from tfxfer.errors import InvalidDataError
+from tfxfer.utils.validation import (
+    check_finite_array,
+    check_integers,
+    check_probability_rows,
+)
 
 #: How far from 1 a row of source probabilities may sum (float32 softmax
 #: outputs over thousands of classes are off by about 1e-6).
@@ -53,17 +58,6 @@ def _numeric_array(name: str, value: Any, what: str) -> np.ndarray:
     return array
 
 
-def _check_finite(name: str, array: np.ndarray) -> None:
-    finite = np.isfinite(array)
-    if not finite.all():
-        bad = np.argwhere(~finite)
-        raise InvalidDataError(
-            f"Argument `{name}` must hold finite numbers only. Received: {name} "
-            f"with {len(bad)} NaN or infinite value(s), the first at index "
-            f"{tuple(int(i) for i in bad[0])}"
-        )
-
-
 def features(name: str, value: Any) -> np.ndarray:
     """Returns `value` as a 2-D float64 array (samples, features) of finite
     numbers."""
@@ -75,7 +69,7 @@ def features(name: str, value: Any) -> np.ndarray:
             f"feature. Received: {name}={describe(array)}"
         )
     array = array.astype(np.float64, copy=False)
-    _check_finite(name, array)
+    check_finite_array(name, array, error=InvalidDataError)
     return array
 
 
@@ -88,7 +82,7 @@ def targets(name: str, value: Any) -> np.ndarray:
             f"Argument `{name}` must be {what}. Received: {name}={describe(array)}"
         )
     array = array.astype(np.float64, copy=False)
-    _check_finite(name, array)
+    check_finite_array(name, array, error=InvalidDataError)
     return array.reshape(len(array), -1)
 
 
@@ -115,13 +109,10 @@ def labels(name: str, value: Any, *, min_classes: int = 2) -> tuple[np.ndarray, 
             f"Received: {name}={describe(array)}"
         )
     if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or (array != np.round(array)).any():
-            raise InvalidDataError(
-                f"Argument `{name}` must be {what}; it holds values that are not "
-                f"integers (classification scores need class labels, not "
-                f"continuous targets). Received: {name}={describe(array)}, e.g. "
-                f"{_first_non_integer(array)}"
-            )
+        hint = "Classification scores need class labels, not continuous targets"
+        check_integers(
+            name, array, what="class labels", hint=hint, error=InvalidDataError
+        )
     elif not np.issubdtype(array.dtype, np.integer):
         raise InvalidDataError(
             f"Argument `{name}` must be {what}. Received: {name}={describe(array)}"
@@ -134,11 +125,6 @@ def labels(name: str, value: Any, *, min_classes: int = 2) -> tuple[np.ndarray, 
             f"{classes.tolist()[:5]} in {len(array)} sample(s)"
         )
     return codes.reshape(-1), len(classes)
-
-
-def _first_non_integer(array: np.ndarray) -> float:
-    bad = ~np.isfinite(array) | (array != np.round(array))
-    return float(array[np.argmax(bad)])
 
 
 def probabilities(name: str, value: Any) -> np.ndarray:
@@ -157,26 +143,15 @@ def probabilities(name: str, value: Any) -> np.ndarray:
             f"Received: {name}={describe(array)}"
         )
     array = array.astype(np.float64, copy=False)
-    _check_finite(name, array)
-    hint = "; pass the source model's softmax outputs, not its features or logits"
-    if (array < 0).any():
-        row = int(np.argmax((array < 0).any(axis=1)))
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}, all non-negative{hint}. Received: "
-            f"{name}={describe(array)} with negative values, e.g. "
-            f"{float(array.min()):.6g} (row {row})"
-        )
-    sums = array.sum(axis=1)
-    off = np.abs(sums - 1.0) > PROBABILITY_TOLERANCE
-    if off.any():
-        row = int(np.argmax(off))
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}, each row summing to 1 (within "
-            f"{PROBABILITY_TOLERANCE}){hint}. Received: {name}={describe(array)} "
-            f"with {int(off.sum())} row(s) that do not, e.g. row {row} sums to "
-            f"{float(sums[row]):.6g}"
-        )
-    return array
+    check_finite_array(name, array, error=InvalidDataError)
+    return check_probability_rows(
+        name,
+        array,
+        expected=what,
+        hint="; pass the source model's softmax outputs, not its features or logits",
+        tolerance=PROBABILITY_TOLERANCE,
+        error=InvalidDataError,
+    )
 
 
 def same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:

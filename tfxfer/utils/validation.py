@@ -200,15 +200,17 @@ def check_in_range(
     )
 
 
-def check_bool(name: str, value: Any) -> bool:
+def check_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
     """Returns `value` if it is a bool (`True` or `False`), else raises.
 
     Args:
         name: The argument's name, for the message.
         value: The value to check; numbers such as 0 and 1 do not pass.
+        allow_none: Whether None passes (a "decide for me" value); the
+            message then says "True, False or None".
 
     Returns:
-        `value`, a Python bool.
+        `value`, a Python bool (or None).
 
     Raises:
         ValueError: "Argument `name` must be a bool. Received: name=...".
@@ -217,11 +219,20 @@ def check_bool(name: str, value: Any) -> bool:
 
     >>> check_bool("freeze", True)
     True
+    >>> check_bool("from_logits", "yes", allow_none=True)
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `from_logits` must be True, False or None.
+    Received: from_logits='yes'
     """
     import numpy as np
 
+    if value is None and allow_none:
+        return None
     if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"Argument `{name}` must be a bool. {_received(name, value)}")
+        what = "True, False or None" if allow_none else "a bool"
+        raise ValueError(f"Argument `{name}` must be {what}. {_received(name, value)}")
     return bool(value)
 
 
@@ -809,16 +820,21 @@ def check_callbacks(name: str, callbacks: Any) -> list:
     return callbacks
 
 
-def check_finite_array(name: str, array: Any) -> None:
+def check_finite_array(
+    name: str, array: Any, *, error: type[ValueError] = ValueError
+) -> None:
     """Raises if a floating-point array holds NaN or infinite values.
 
     Args:
         name: The argument's name, for the message (e.g. "matrix",
             "weights[2]").
         array: An array-like; arrays that are not floating-point pass.
+        error: The class of the error raised, a `ValueError` (e.g.
+            `tfxfer.errors.InvalidDataError` for user data).
 
     Raises:
-        ValueError: Naming the first bad entry and how many there are.
+        ValueError: (or `error`) Naming the first bad entry and how many
+            there are.
 
     Example:
 
@@ -832,12 +848,411 @@ def check_finite_array(name: str, array: Any) -> None:
     bad = ~np.isfinite(array)
     if not bad.any():
         return
-    first = tuple(int(i) for i in np.argwhere(bad)[0])
-    raise ValueError(
+    first, count = first_offender(bad)
+    raise error(
         f"Argument `{name}` must hold finite values only. Received: "
-        f"{int(bad.sum()):,} NaN or infinite values of {array.size:,} (the "
+        f"{count:,} NaN or infinite values of {array.size:,} (the "
         f"first at index {first}: {array[first]})"
     )
+
+
+def first_offender(bad: Any) -> tuple[tuple[int, ...] | None, int]:
+    """Returns where a boolean mask is first True and how many entries are.
+
+    The reporter behind the mask-based checks (`check_integers`,
+    `check_index_range`, `check_probability_rows`, `check_finite_array`):
+    their messages name the first offending value, its position and the
+    count, never the whole array.
+
+    Args:
+        bad: A boolean array-like, True where a value is refused.
+
+    Returns:
+        `(index, count)`: the index tuple of the first True entry in C
+        order (None when there is none) and the number of True entries.
+
+    Example:
+
+    >>> first_offender(np.array([[False, False], [False, True], [True, True]]))
+    ((1, 1), 3)
+    """
+    import numpy as np
+
+    bad = np.asarray(bad, dtype=bool)
+    count = int(bad.sum())
+    if not count:
+        return None, 0
+    flat = int(np.argmax(bad.reshape(-1)))
+    return tuple(int(i) for i in np.unravel_index(flat, bad.shape)), count
+
+
+def _as_number(value: Any) -> str:
+    """A number for a message: 3 for 3.0, else as NumPy prints it."""
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _numeric(name: str, values: Any, what: str, error: type) -> np.ndarray:
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype == bool:
+        return array.astype(np.int64)
+    if array.dtype.kind not in "iuf":
+        raise error(
+            f"Argument `{name}` must hold {what} (numbers). "
+            f"Received: {name} with dtype {array.dtype}"
+        )
+    return array
+
+
+def _sample(index: tuple[int, ...]) -> str:
+    return f"sample index {index[0]}" if index else "the scalar"
+
+
+def check_integers(
+    name: str,
+    values: Any,
+    *,
+    what: str = "class ids",
+    context: str = "",
+    hint: str = "",
+    error: type[ValueError] = ValueError,
+) -> np.ndarray:
+    """Returns `values` as an int64 array if every value is a whole number.
+
+    Labels and token ids often arrive as floats (a pandas column, a
+    `np.genfromtxt`); whole floats pass, NaN (a missing label) and
+    fractions (probabilities, regression targets) do not.
+
+    Args:
+        name: The argument's name, for the message.
+        values: An array-like of numbers, of any shape (the first axis is
+            the sample axis of the message); bools count as 0 and 1.
+        what: What the values are, in words, plural ("class ids").
+        context: Words after "integer <what>", e.g. " for the loss 'mse'".
+        hint: A sentence appended to the message about fractions: the
+            likely fix (NaN is always read as a missing value).
+        error: The class of the error raised, a `ValueError` (e.g.
+            `tfxfer.errors.InvalidDataError` for user data).
+
+    Returns:
+        The values as an int64 array of the same shape.
+
+    Raises:
+        ValueError: (or `error`) "Argument `y` must hold integer class ids.
+            Received: the non-integer value 0.5 at sample index 2 (1 of 4
+            values)", naming the first offending value; also when the
+            values are not numbers.
+
+    Example:
+
+    >>> check_integers("y", [0.0, 2.0, 1.0])
+    array([0, 2, 1])
+    >>> check_integers("y", [0, 0.5, 1.5])  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `y` must hold integer class ids. Received: the
+    non-integer value 0.5 at sample index 1 (2 of 3 values)
+    """
+    import numpy as np
+
+    array = _numeric(name, values, f"integer {what}", error)
+    if array.dtype.kind != "f":
+        return array.astype(np.int64)
+    at, count = first_offender(~np.isfinite(array))
+    if count:
+        raise error(
+            f"Argument `{name}` must hold integer {what}{context}. Received: "
+            f"{array[at]} at {_sample(at)} ({count} NaN or infinite of "
+            f"{array.size} values); remove or fix the samples with missing "
+            "values"
+        )
+    at, count = first_offender(array != np.round(array))
+    if count:
+        raise error(
+            f"Argument `{name}` must hold integer {what}{context}. Received: the "
+            f"non-integer value {array[at]} at {_sample(at)} ({count} of "
+            f"{array.size} values){'. ' + hint if hint else ''}"
+        )
+    return array.astype(np.int64)
+
+
+def check_index_range(
+    name: str,
+    values: Any,
+    high: int | None,
+    *,
+    low: int = 0,
+    what: str = "class ids",
+    context: str = "",
+    hint: str = "",
+    ignore: int | None = None,
+    error: type[ValueError] = ValueError,
+) -> np.ndarray:
+    """Returns `values` if every value is in `[low, high)`: class ids for a
+    model's outputs, token ids for an `Embedding`'s rows.
+
+    Args:
+        name: The argument's name, for the message.
+        values: An array-like of numbers, of any shape (the first axis is
+            the sample axis of the message).
+        high: The end of the range (excluded), or None for no upper bound.
+        low: The start of the range (included).
+        what: What the values are, in words, plural ("token ids").
+        context: Words after the range, e.g. " (the model has 3 classes)".
+        hint: A sentence appended to the message: the likely fix.
+        ignore: A value left out of the check (Keras' `ignore_class`).
+        error: The class of the error raised, a `ValueError`.
+
+    Returns:
+        `values` as a numpy array, unchanged.
+
+    Raises:
+        ValueError: (or `error`) "Argument `y` must hold class ids in
+            [0, 3). Received: class ids from 0 to 4 (4 at sample index 4;
+            1 of 5 out of range)", naming the first offending value.
+
+    Example:
+
+    >>> check_index_range("y", [0, 2, 1], 3)
+    array([0, 2, 1])
+    >>> check_index_range("y", [0, 1, 2, 3, 4], 3)  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `y` must hold class ids in [0, 3). Received: class ids
+    from 0 to 4 (3 at sample index 3; 2 of 5 out of range)
+    """
+    import numpy as np
+
+    array = _numeric(name, values, what, error)
+    counted = np.ones(array.shape, bool) if ignore is None else array != ignore
+    bad = array < low
+    if high is not None:
+        bad |= array >= high
+    at, count = first_offender(bad & counted)
+    if not count:
+        return array
+    kept = array[counted]
+    where = f"in [{low}, {high})" if high is not None else f">= {low}"
+    raise error(
+        f"Argument `{name}` must hold {what} {where}{context}. Received: {what} "
+        f"from {_as_number(kept.min())} to {_as_number(kept.max())} "
+        f"({_as_number(array[at])} at {_sample(at)}; {count} of {kept.size} out "
+        f"of range){'. ' + hint if hint else ''}"
+    )
+
+
+def check_probability_rows(
+    name: str,
+    array: np.ndarray,
+    *,
+    expected: str = "a 2-D array of probabilities",
+    hint: str = "",
+    tolerance: float = 1e-3,
+    one_hot: bool = False,
+    error: type[ValueError] = ValueError,
+) -> np.ndarray:
+    """Returns `array` if each row is a probability distribution (values
+    >= 0 summing to 1 within `tolerance`), or with `one_hot` a one-hot row
+    (a single 1, the rest 0).
+
+    The shape is the caller's to check; rows run along the first axis and
+    the classes along the last.
+
+    Args:
+        name: The argument's name, for the message.
+        array: A numeric numpy array, e.g. of shape (samples, classes).
+        expected: What is expected, in words ("a 2-D array of one-hot rows").
+        hint: Words appended to the expectation, e.g. "; pass the softmax
+            outputs, not the logits".
+        tolerance: How far from 1 a row's sum may be (float32 softmax
+            outputs over many classes miss it by about 1e-6).
+        one_hot: Whether the rows must be one-hot.
+        error: The class of the error raised, a `ValueError`.
+
+    Returns:
+        `array`, unchanged.
+
+    Raises:
+        ValueError: (or `error`) Naming the first offending row and how
+            many rows offend.
+
+    Example:
+
+    >>> check_probability_rows("p", np.array([[0.2, 0.8], [1.0, 0.0]])).shape
+    (2, 2)
+    >>> check_probability_rows("p", np.array([[0.2, 0.8], [0.6, 0.6]]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `p` must be a 2-D array of probabilities, each row
+    summing to 1 (within 0.001). Received: p with 1 row(s) that do not, e.g.
+    row 1 sums to 1.2
+    """
+    import numpy as np
+
+    def fail(rule: str, bad_rows: np.ndarray, detail) -> None:
+        at, count = first_offender(bad_rows)
+        if count:
+            raise error(
+                f"Argument `{name}` must be {expected}, {rule}{hint}. Received: "
+                f"{name} with {count} row(s) that do not, e.g. {detail(at[0])}"
+            )
+
+    last = tuple(range(1, array.ndim))
+    if one_hot:
+        ones = (array == 1).sum(axis=last) == 1
+        binary = ((array == 0) | (array == 1)).all(axis=last)
+        fail(
+            "each row a single 1 and the rest 0",
+            ~(ones & binary),
+            lambda row: f"row {row}: {array[row].tolist()}",
+        )
+        return array
+    fail(
+        "all non-negative",
+        (array < 0).any(axis=last),
+        lambda row: f"row {row} with negative values ({float(array[row].min()):.6g})",
+    )
+    sums = array.sum(axis=last)
+    fail(
+        f"each row summing to 1 (within {tolerance})",
+        np.abs(sums - 1.0) > tolerance,
+        lambda row: f"row {row} sums to {float(sums[row]):.6g}",
+    )
+    return array
+
+
+def check_found(
+    name: str,
+    value: Any,
+    found: Any,
+    known: Iterable[Any],
+    *,
+    expected: str = "name a layer of the model",
+    detail: str = "",
+    known_as: str = "Available layers",
+) -> Any:
+    """Returns `found` (what `value` selected) unless it is empty; else raises
+    listing the names that would have been found.
+
+    For look-ups by name: layers of a model, keys of a mapping.
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value received (a name, a pattern, a list of them).
+        found: What the look-up gave: a list, a dict, an entry or None.
+        known: The names that can be found.
+        expected: What `value` must do, in words, after "must".
+        detail: Words after the value received, e.g. " ('x' matches no
+            layer)".
+        known_as: How the message introduces `known`.
+
+    Returns:
+        `found`, unchanged.
+
+    Raises:
+        ValueError: "Argument `layer` must name a layer of the model.
+            Received: layer='dense_9'. Available layers: ['dense', 'head']".
+
+    Example:
+
+    >>> names = ["dense", "head"]
+    >>> check_found("layer", "head", [n for n in names if n == "head"], names)
+    ['head']
+    >>> check_found("layer", "dense_9", [], names)  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `layer` must name a layer of the model.
+    Received: layer='dense_9'. Available layers: ['dense', 'head']
+    """
+    if found is None or (hasattr(found, "__len__") and not len(found)):
+        raise ValueError(
+            f"Argument `{name}` must {expected}. {_received(name, value)}{detail}. "
+            f"{known_as}: {list(known)}"
+        )
+    return found
+
+
+def check_not_string(name: str, value: Any, expected: str) -> Any:
+    """Returns `value` unless it is a single `str` or `bytes` where a
+    collection is expected (a string iterates over its characters, which is
+    almost never what was meant).
+
+    Args:
+        name: The argument's name, for the message.
+        value: The value to check.
+        expected: What is expected, in words ("an iterable of words").
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `texts` must be a collection of texts, not a
+            single string. Received: texts='one text'" (at most 50
+            characters of it).
+
+    Example:
+
+    >>> check_not_string("texts", ["a b", "c"], "a collection of texts")
+    ['a b', 'c']
+    """
+    if isinstance(value, str | bytes):
+        raise ValueError(
+            f"Argument `{name}` must be {expected}, not a single string. "
+            f"{_received(name, value[:50])}"
+        )
+    return value
+
+
+def check_class_weight(
+    name: str, value: Any, *, error: type[ValueError] = ValueError
+) -> dict | None:
+    """Returns a `class_weight` mapping as a dict if it maps integer class
+    ids to finite non-negative numbers (None passes).
+
+    A negative weight would make the loss of a class a reward.
+
+    Args:
+        name: The argument's name, for the message.
+        value: A `{class_id: weight}` mapping, or None.
+        error: The class of the error raised, a `ValueError`.
+
+    Returns:
+        A dict with the same items, or None.
+
+    Raises:
+        ValueError: (or `error`) "Argument `class_weight` must be a dict
+            mapping class ids (ints) to weights", or naming the entry whose
+            weight is not a finite non-negative number.
+
+    Example:
+
+    >>> check_class_weight("class_weight", {0: 1.0, 1: 3})
+    {0: 1.0, 1: 3}
+    """
+    from collections.abc import Mapping
+
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, numbers.Integral) and not isinstance(key, bool) for key in value
+    ):
+        raise error(
+            f"Argument `{name}` must be a dict mapping class ids (ints) to "
+            f"weights. {_received(name, value)}"
+        )
+    for key, weight in value.items():
+        if not _passes(weight, low=0):
+            raise error(
+                f"Argument `{name}` must map classes to finite non-negative "
+                "weights (a negative weight makes the loss of a class a reward). "
+                f"Received: {name}[{key!r}]={weight!r}"
+            )
+    return dict(value)
 
 
 # Metric names `compile` resolves itself (by the loss), beyond keras.metrics.get.
