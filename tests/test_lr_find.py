@@ -101,10 +101,10 @@ def test_lr_find_plot_imports_matplotlib_lazily(tiny_tabular):
     [
         ({"start_lr": 0}, "`start_lr` must be a positive number"),
         ({"start_lr": 1.0, "end_lr": 0.5}, "`end_lr` must be greater than `start_lr`"),
-        ({"num_steps": 1}, "`num_steps` must be at least 2"),
+        ({"num_steps": 1}, "`num_steps` must be an integer >= 2"),
         ({"batch_size": 0}, "`batch_size` must be a positive integer"),
         ({"smoothing": 1.0}, r"`smoothing` must be a number in \[0, 1\)"),
-        ({"diverge_factor": 1.0}, "`diverge_factor` must be greater than 1"),
+        ({"diverge_factor": 1.0}, "`diverge_factor` must be a number > 1"),
         ({"optimizer": 2}, "`optimizer` must be an optimizer name"),
     ],
 )

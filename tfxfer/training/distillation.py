@@ -35,6 +35,7 @@ from tfxfer import _keras_internals as internals
 from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import get_optimizer
 from tfxfer.utils.validation import (
+    check_bool,
     check_in_range,
     check_model,
     check_positive_int,
@@ -257,11 +258,7 @@ def _check_arguments(
         check_positive_int("epochs", epochs),
         check_positive_int("batch_size", batch_size),
     )
-    if not isinstance(from_logits, bool):
-        raise ValueError(
-            "Argument `from_logits` must be a bool. "
-            f"Received: from_logits={from_logits!r}"
-        )
+    check_bool("from_logits", from_logits)
     if y is None and metrics:
         raise ValueError(
             "Argument `metrics` needs labels: pass `y` too, or metrics=None for "

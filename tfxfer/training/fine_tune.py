@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
-import numbers
 import re
 from typing import Any
 
@@ -35,9 +34,11 @@ from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import fresh_optimizer, get_optimizer
 from tfxfer.utils.validation import (
     check_bool,
+    check_built,
     check_choice,
     check_model,
     check_non_negative_int,
+    check_number,
     check_positive_int,
     check_seed,
 )
@@ -119,20 +120,6 @@ def _unique(variables):
             seen.add(id(v))
             out.append(v)
     return out
-
-
-def _check_rate(name: str, value: Any, *, allow_zero: bool) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = (v >= 0.0 if allow_zero else v > 0.0) and v != float("inf")
-    if not ok:
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(
-            f"Argument `{name}` must be a finite {kind} number. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def _l2sp_penalty(pairs, alpha: float):
@@ -289,19 +276,14 @@ class FineTuner:
         freeze_batch_norm: bool = True,
     ):
         check_model("model", model)
-        if not isinstance(freeze_batch_norm, bool):
-            raise ValueError(
-                "Argument `freeze_batch_norm` must be True or False. "
-                f"Received: freeze_batch_norm={freeze_batch_norm!r}"
-            )
-        self.freeze_batch_norm = freeze_batch_norm
-        self.learning_rate = _check_rate(
-            "learning_rate", learning_rate, allow_zero=False
+        self.freeze_batch_norm = check_bool("freeze_batch_norm", freeze_batch_norm)
+        finite = "a finite positive number"
+        self.learning_rate = check_number(
+            "learning_rate", learning_rate, low=0, closed="neither", expected=finite
         )
-        self.lr_mult = _check_rate("lr_mult", lr_mult, allow_zero=True)
-        if l2sp is not None:
-            l2sp = _check_rate("l2sp", l2sp, allow_zero=True)
-        self.l2sp = l2sp
+        finite = "a finite non-negative number"
+        self.lr_mult = check_number("lr_mult", lr_mult, low=0, expected=finite)
+        self.l2sp = check_number("l2sp", l2sp, low=0, allow_none=True, expected=finite)
         if not isinstance(optimizer, str):
             get_optimizer(optimizer)  # refuses anything but a name or an optimizer
         if isinstance(optimizer, keras.optimizers.MultiOptimizer):
@@ -315,11 +297,7 @@ class FineTuner:
                 "steps_per_execution", steps_per_execution
             )
         self.seed = check_seed("seed", seed)
-        if not model.built:
-            raise ValueError(
-                f"Argument `model` must be built (call it on data or `model.build`). "
-                f"Received: unbuilt model {model.name!r}"
-            )
+        check_built("model", model)
         paths, base_layers = _resolve_base(model, base)
         base_variables = _unique(v for layer in base_layers for v in layer.weights)
         base_ids = {id(v) for v in base_variables}

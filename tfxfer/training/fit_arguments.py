@@ -27,6 +27,7 @@ from tfxfer.utils.validation import (
     check_callbacks,
     check_choice,
     check_in_range,
+    check_instance,
     check_non_negative_int,
     check_positive_int,
 )
@@ -157,13 +158,13 @@ def check_fit_arguments(model: keras.Model, x, y=None, **options) -> FitArgument
         o.checkpoint_freq = check_positive_int("checkpoint_freq", o.checkpoint_freq)
     o.max_checkpoints = check_positive_int("max_checkpoints", o.max_checkpoints)
     o.resume = check_resume(o.resume, o.checkpoint_dir)
-    if o.checkpoint_dir is not None and not isinstance(
-        o.checkpoint_dir, str | os.PathLike
-    ):
-        raise ValueError(
-            "Argument `checkpoint_dir` must be a folder path or None. "
-            f"Received: checkpoint_dir={o.checkpoint_dir!r}"
-        )
+    check_instance(
+        "checkpoint_dir",
+        o.checkpoint_dir,
+        (str, os.PathLike),
+        "a folder path",
+        allow_none=True,
+    )
     if o.validation_split and o.validation_data is None and not is_in_memory(x):
         raise ValueError(
             "Argument `validation_split` is only supported for in-memory "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
 import keras
 import numpy as np
@@ -23,6 +22,7 @@ from tfxfer.training.trainer import Trainer
 from tfxfer.utils.optimizers import fresh_optimizer
 from tfxfer.utils.validation import (
     check_model,
+    check_number,
     check_positive_int,
     check_positive_number,
     require,
@@ -104,27 +104,12 @@ def _check_sweep(
             "Argument `end_lr` must be greater than `start_lr`. "
             f"Received: start_lr={start_lr}, end_lr={end_lr}"
         )
-    num_steps = check_positive_int("num_steps", num_steps)
-    if num_steps < 2:
-        raise ValueError(
-            f"Argument `num_steps` must be at least 2. Received: num_steps={num_steps}"
-        )
+    num_steps = check_number("num_steps", num_steps, integer=True, low=2)
     batch_size = check_positive_int("batch_size", batch_size)
-    if (
-        isinstance(smoothing, bool)
-        or not isinstance(smoothing, numbers.Real)
-        or not 0.0 <= smoothing < 1.0
-    ):
-        raise ValueError(
-            "Argument `smoothing` must be a number in [0, 1). "
-            f"Received: smoothing={smoothing!r}"
-        )
-    diverge_factor = check_positive_number("diverge_factor", diverge_factor)
-    if diverge_factor <= 1.0:
-        raise ValueError(
-            "Argument `diverge_factor` must be greater than 1. "
-            f"Received: diverge_factor={diverge_factor}"
-        )
+    check_number("smoothing", smoothing, low=0, high=1, closed="left")
+    diverge_factor = check_number(
+        "diverge_factor", diverge_factor, low=1, closed="neither"
+    )
     return start_lr, end_lr, num_steps, batch_size, diverge_factor
 
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 from tfxfer import _keras_internals as internals
 from tfxfer.utils.optimizers import get_optimizer
 from tfxfer.utils.validation import (
+    check_callable,
     check_choice,
     check_loss,
     check_metrics,
@@ -365,11 +366,12 @@ def build_objective(
 
 
 def check_extra_loss(extra_loss) -> None:
-    if extra_loss is not None and not callable(extra_loss):
-        raise ValueError(
-            "Argument `extra_loss` must be a callable without arguments "
-            f"returning a scalar tensor. Received: extra_loss={extra_loss!r}"
-        )
+    check_callable(
+        "extra_loss",
+        extra_loss,
+        "a callable without arguments returning a scalar tensor",
+        allow_none=True,
+    )
 
 
 def check_optimizer_scope(strategy, optimizer) -> None:
