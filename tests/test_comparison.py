@@ -197,7 +197,8 @@ def test_compare_transfer_accepts_whole_float_labels(id_data):
         ),
         (
             {"only_at": {"scratch": (1.0,)}},
-            r"other than the baseline\. .*\('scratch' is not one\)",
+            r"other than the baseline 'scratch' \(\[\]\)\. Received: only_at "
+            r"with unknown keys \['scratch'\]",
         ),
     ],
 )

@@ -236,7 +236,11 @@ def test_embedding_report_prints_a_summary(kv, vocab):
         ((), {"min_coverage": 1.5}, r"`min_coverage` must be a number in \[0.0"),
         ((None, {"film": 0}), {}, r"rows >= 1 \(row 0 is padding\)"),
         ((None, {"film": "1"}), {}, "integer rows"),
-        ((None, {7: 2}), {}, r"words \(strings\) to rows. Received: a key of type int"),
+        (
+            (None, {7: 2}),
+            {},
+            r"string keys \(words\)\. Received: vocabulary with key 7",
+        ),
     ],
 )
 def test_build_embedding_matrix_rejects_bad_arguments(kv, vocab, args, kwargs, match):

@@ -284,7 +284,7 @@ def test_show_results_rejects_bad_labels(data, y, error, match):
         ({"batch_size": -1}, "`batch_size` must be a positive integer"),
         ({"class_names": ["a", "b"]}, r"one name per class \(3.*\['a', 'b'\]"),
         ({"class_names": "abc"}, "`class_names` must be a list of 3 names"),
-        ({"class_names": ["a", "a", "b"]}, "must not repeat a name"),
+        ({"class_names": ["a", "a", "b"]}, "`class_names` must not repeat a value"),
         ({"from_logits": "yes"}, "`from_logits` must be True, False or None"),
     ],
 )

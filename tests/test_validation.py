@@ -290,3 +290,25 @@ def test_check_finite_array_error_class():
 
     with pytest.raises(InvalidDataError, match=r"first at index \(1,\): inf"):
         v.check_finite_array("x", [0.0, np.inf], error=InvalidDataError)
+
+
+def test_check_keys():
+    assert v.check_keys("w", {"a": 1}, ["a", "b"], expected="name tasks") == {"a": 1}
+    match = (
+        r"`w` must name tasks \(\['a'\]\)\. Received: w with unknown keys \['c', 'd'\]"
+    )
+    with pytest.raises(ValueError, match=match):
+        v.check_keys("w", {"a": 1, "c": 2, "d": 3}, ("a",), expected="name tasks")
+
+
+def test_check_array_numeric_ranks_and_error_class():
+    from tfxfer.errors import InvalidDataError
+
+    assert v.check_array("x", [[1, 2]], ndim=(1, 2), numeric=True).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"a 1-D or 2-D array\. .*shape \(1, 1, 1\)$"):
+        v.check_array("x", [[[1]]], ndim=(1, 2))
+    for bad in ([True], ["a"], [1j]):
+        with pytest.raises(InvalidDataError, match=r"x with shape \(1,\) and dtype"):
+            v.check_array("x", bad, numeric=True, error=InvalidDataError)
+    with pytest.raises(InvalidDataError, match=r"one label per row \(2\)\. .*1 label$"):
+        v.check_length("y", [0], 2, "row", entry="label", error=InvalidDataError)

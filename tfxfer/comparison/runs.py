@@ -19,11 +19,14 @@ import numpy as np
 
 from tfxfer.errors import InvalidDataError
 from tfxfer.utils.validation import (
+    check_array,
     check_callable,
     check_found,
     check_in_range,
     check_index_range,
     check_integers,
+    check_keys,
+    check_length,
     check_mapping,
     check_numbers,
     check_unique,
@@ -103,17 +106,10 @@ def _as_labels(name: str, y, n: int) -> np.ndarray:
     labels = np.asarray(y)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise InvalidDataError(
-            f"Argument `{name}` must be a 1-D array of integer class labels. "
-            f"Received: {name} with shape {labels.shape} and dtype {labels.dtype}"
-        )
+    what = "a 1-D array of integer class labels"
+    labels = check_array(name, labels, ndim=1, expected=what, error=InvalidDataError)
     labels = check_integers(name, labels, what="class labels", error=InvalidDataError)
-    if len(labels) != n:
-        raise InvalidDataError(
-            f"Argument `{name}` must have one label per input row ({n}). "
-            f"Received: {name} with {len(labels)} labels"
-        )
+    check_length(name, labels, n, "input row", entry="label", error=InvalidDataError)
     return check_index_range(
         name, labels, None, what="class indices", error=InvalidDataError
     )
@@ -156,19 +152,9 @@ def _check_only_at(only_at, strategies, baseline: str) -> dict:
         "only_at", only_at, "strategy names", "fractions", allow_empty=True
     )
     others = [name for name in strategies if name != baseline]
-    checked = {}
-    for name, chosen in only_at.items():
-        check_found(
-            "only_at",
-            only_at,
-            [other for other in others if other == name],
-            others,
-            expected="name strategies other than the baseline",
-            detail=f" ({name!r} is not one)",
-            known_as=f"Strategies other than the baseline {baseline!r}",
-        )
-        checked[name] = _check_fractions(chosen)
-    return checked
+    expected = f"name strategies other than the baseline {baseline!r}"
+    check_keys("only_at", only_at, others, expected=expected)
+    return {name: _check_fractions(chosen) for name, chosen in only_at.items()}
 
 
 def _stratified_subset(

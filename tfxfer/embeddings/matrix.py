@@ -22,8 +22,10 @@ from tfxfer.utils.validation import (
     check_choice,
     check_finite_array,
     check_in_range,
+    check_mapping,
     check_not_string,
     check_positive_int,
+    check_strings,
 )
 
 if TYPE_CHECKING:
@@ -179,16 +181,10 @@ def _layer_layout(layer) -> _Layout:
 def _list_layout(tokens, pad_token: str | None, oov_token: str) -> _Layout:
     """Row `i` holds `tokens[i]`; padding rows are zeros, OOV rows get the
     `oov` initialisation."""
-    tokens = list(tokens)
+    tokens = check_strings("vocabulary", tokens)
     words, rows, pad_rows = [], [], []
     first_row: dict[str, int] = {}
     for i, token in enumerate(tokens):
-        if not isinstance(token, str):
-            raise ValueError(
-                "Argument `vocabulary` must be a list of words (strings). "
-                f"Received: vocabulary[{i}]={token!r} of type "
-                f"{type(token).__name__}"
-            )
         if token == pad_token:
             pad_rows.append(i)
         elif token != oov_token:
@@ -212,23 +208,20 @@ def _list_layout(tokens, pad_token: str | None, oov_token: str) -> _Layout:
 
 
 def _dict_layout(vocabulary: Mapping) -> _Layout:
+    vocabulary = check_mapping(
+        "vocabulary",
+        vocabulary,
+        "words",
+        "integer rows >= 1 (row 0 is padding)",
+        allow_empty=True,
+        value_check=lambda index: (
+            isinstance(index, numbers.Integral)
+            and not isinstance(index, bool)
+            and index >= 1
+        ),
+    )
     words = list(vocabulary)
     indices = list(vocabulary.values())
-    for word, index in zip(words, indices):
-        if not isinstance(word, str):
-            raise ValueError(
-                "Argument `vocabulary` must map words (strings) to rows. "
-                f"Received: a key of type {type(word).__name__}: {word!r}"
-            )
-        if (
-            not isinstance(index, numbers.Integral)
-            or isinstance(index, bool)
-            or index < 1
-        ):
-            raise ValueError(
-                "Argument `vocabulary` must map words to integer rows >= 1 "
-                f"(row 0 is padding). Received: {word!r} -> {index!r}"
-            )
     rows = np.asarray(indices, dtype=np.int64)
     size = int(rows.max()) + 1 if len(rows) else 1
     return _Layout(

@@ -24,6 +24,7 @@ from tfxfer.utils.validation import (
     check_model,
     check_positive_int,
     check_probability_rows,
+    check_unique,
     require,
 )
 
@@ -371,12 +372,7 @@ def _class_names(
             f"the model's outputs). Received: class_names={list(class_names)!r} "
             f"({len(names)} names)"
         )
-    if len(set(names)) != len(names):
-        raise ValueError(
-            "Argument `class_names` must not repeat a name. Received: "
-            f"class_names={list(class_names)!r}"
-        )
-    return names
+    return check_unique("class_names", names)
 
 
 def _probabilities(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import keras
 
 from tfxfer.errors import InvalidDataError
-from tfxfer.utils.validation import check_instance, check_mapping
+from tfxfer.utils.validation import check_instance, check_keys, check_mapping
 
 
 def _is_loss_weight(weight) -> bool:
@@ -96,12 +96,9 @@ class MultiTaskModel(keras.Model):
             allow_empty=True,
             value_check=_is_loss_weight,
         )
-        unknown = [name for name in loss_weights if name not in heads]
-        if unknown:
-            raise ValueError(
-                "Argument `loss_weights` must only name tasks in `heads` "
-                f"({list(heads)}). Received: loss_weights={loss_weights!r}"
-            )
+        check_keys(
+            "loss_weights", loss_weights, heads, expected="only name tasks in `heads`"
+        )
         self.trunk = trunk
         self.heads = dict(heads)
         self.loss_weights = {

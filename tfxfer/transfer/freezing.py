@@ -27,7 +27,7 @@ import keras
 
 from tfxfer import _keras_internals as internals
 from tfxfer.utils.optimizers import fresh_optimizer
-from tfxfer.utils.validation import check_found, check_model
+from tfxfer.utils.validation import check_found, check_model, check_number
 
 LayerSpec = (
     str
@@ -296,13 +296,11 @@ def _set_trainable(
 def _resolve_up_to(model, entries, up_to) -> list[LayerEntry]:
     if isinstance(up_to, numbers.Integral) and not isinstance(up_to, bool):
         top = child_layers(model)
-        index = int(up_to)
-        if not -len(top) <= index < len(top):
-            raise ValueError(
-                f"Argument `up_to` must be an index into the model's "
-                f"{len(top)} layers (from {-len(top)} to {len(top) - 1}). "
-                f"Received: up_to={up_to!r}"
-            )
+        n = len(top)
+        expected = f"an index into the model's {n} layers (from {-n} to {n - 1})"
+        index = check_number(
+            "up_to", up_to, integer=True, low=-n, high=n - 1, expected=expected
+        )
         target = top[index]
         position = next(i for i, e in enumerate(entries) if e.layer is target)
     elif isinstance(up_to, str):

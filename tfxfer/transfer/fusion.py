@@ -313,27 +313,26 @@ def _resolve_metric(metric) -> Callable[[Any, Any], float]:
         return metric
     if isinstance(metric, str) and metric in _ACCURACY_NAMES:
         return _accuracy
+    template = None
     if isinstance(metric, str | keras.metrics.Metric):
         try:
             template = keras.metrics.get(metric)
-        except ValueError as error:
-            raise ValueError(
-                "Argument `metric` must be a callable or the name of a Keras "
-                f"metric. Received: metric={metric!r}"
-            ) from error
+        except ValueError:  # an unknown name: the message below says what is valid
+            template = None
+    if template is None:
+        raise ValueError(
+            "Argument `metric` must be a callable or the name of a Keras metric. "
+            f"Received: metric={metric!r}"
+        )
 
-        def keras_metric(y_true, y_pred):
-            if isinstance(template, keras.metrics.Metric):
-                instance = template.from_config(template.get_config())
-                instance.update_state(y_true, y_pred)
-                return float(keras.ops.convert_to_numpy(instance.result()))
-            return float(np.mean(keras.ops.convert_to_numpy(template(y_true, y_pred))))
+    def keras_metric(y_true, y_pred):
+        if isinstance(template, keras.metrics.Metric):
+            instance = template.from_config(template.get_config())
+            instance.update_state(y_true, y_pred)
+            return float(keras.ops.convert_to_numpy(instance.result()))
+        return float(np.mean(keras.ops.convert_to_numpy(template(y_true, y_pred))))
 
-        return keras_metric
-    raise ValueError(
-        "Argument `metric` must be a callable or the name of a Keras metric. "
-        f"Received: metric={metric!r}"
-    )
+    return keras_metric
 
 
 def _accuracy(y_true, y_pred) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 
 from tfxfer.errors import InvalidDataError
 from tfxfer.utils.validation import (
+    check_array,
     check_finite_array,
     check_integers,
     check_probability_rows,
@@ -34,54 +35,34 @@ def describe(value: Any) -> str:
     return repr(value) if value is None else f"a {type(value).__name__}"
 
 
-def _as_array(name: str, value: Any, what: str) -> np.ndarray:
-    """`np.asarray(value)`, or an error saying `what` was expected."""
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}. Received: {name}={describe(value)} "
-            f"({error})"
-        ) from error
-
-
-def _numeric_array(name: str, value: Any, what: str) -> np.ndarray:
-    """`value` as a real numeric array, or an error saying `what` was expected."""
-    array = _as_array(name, value, what)
-    if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}. Received: {name}={describe(value)}"
-        )
-    return array
-
-
 def features(name: str, value: Any) -> np.ndarray:
     """Returns `value` as a 2-D float64 array (samples, features) of finite
     numbers."""
-    what = "a 2-D array of numbers (samples, features)"
-    array = _numeric_array(name, value, what)
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}, with at least one sample and one "
-            f"feature. Received: {name}={describe(array)}"
-        )
-    array = array.astype(np.float64, copy=False)
+    array = check_array(
+        name,
+        value,
+        ndim=2,
+        allow_empty=False,
+        numeric=True,
+        expected="a 2-D array of numbers (samples, features), with at least one "
+        "sample and one feature",
+        error=InvalidDataError,
+    ).astype(np.float64, copy=False)
     check_finite_array(name, array, error=InvalidDataError)
     return array
 
 
 def targets(name: str, value: Any) -> np.ndarray:
     """Returns regression targets as a 2-D float64 array (samples, targets)."""
-    what = "a 1-D or 2-D array of numbers (samples[, targets])"
-    array = _numeric_array(name, value, what)
-    if array.ndim not in (1, 2) or array.size == 0:
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}. Received: {name}={describe(array)}"
-        )
-    array = array.astype(np.float64, copy=False)
+    array = check_array(
+        name,
+        value,
+        ndim=(1, 2),
+        allow_empty=False,
+        numeric=True,
+        expected="a 1-D or 2-D array of numbers (samples[, targets])",
+        error=InvalidDataError,
+    ).astype(np.float64, copy=False)
     check_finite_array(name, array, error=InvalidDataError)
     return array.reshape(len(array), -1)
 
@@ -93,29 +74,20 @@ def labels(name: str, value: Any, *, min_classes: int = 2) -> tuple[np.ndarray, 
     scores do not depend on which integers name the classes.
     """
     what = "a 1-D array of integer class labels"
-    array = _as_array(name, value, what)
+    array = check_array(name, value, expected=what, error=InvalidDataError)
     if array.dtype == bool:
         array = array.astype(np.int64)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]  # a column of labels, as Keras' sparse labels
-    if array.ndim != 1:
-        hint = (
-            " (for one-hot labels or probabilities, pass their argmax)"
-            if array.ndim == 2
-            else ""
-        )
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}{hint}. "
-            f"Received: {name}={describe(array)}"
-        )
-    if np.issubdtype(array.dtype, np.floating):
+    if array.ndim == 2:
+        what += " (for one-hot labels or probabilities, pass their argmax)"
+    array = check_array(
+        name, array, ndim=1, numeric=True, expected=what, error=InvalidDataError
+    )
+    if array.dtype.kind == "f":
         hint = "Classification scores need class labels, not continuous targets"
         check_integers(
             name, array, what="class labels", hint=hint, error=InvalidDataError
-        )
-    elif not np.issubdtype(array.dtype, np.integer):
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}. Received: {name}={describe(array)}"
         )
     classes, codes = np.unique(array, return_inverse=True)
     if len(classes) < min_classes:
@@ -131,18 +103,17 @@ def probabilities(name: str, value: Any) -> np.ndarray:
     """Returns `value` as a 2-D float64 array whose rows are probability
     distributions (non-negative, each summing to 1)."""
     what = "a 2-D array of probabilities (samples, source classes)"
-    array = _numeric_array(name, value, what)
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        hint = (
-            " (source labels go to `nce`, probabilities here)"
-            if array.ndim == 1
-            else ""
-        )
-        raise InvalidDataError(
-            f"Argument `{name}` must be {what}{hint}. "
-            f"Received: {name}={describe(array)}"
-        )
-    array = array.astype(np.float64, copy=False)
+    array = check_array(name, value, expected=what, error=InvalidDataError)
+    hint = " (source labels go to `nce`, probabilities here)" if array.ndim == 1 else ""
+    array = check_array(
+        name,
+        array,
+        ndim=2,
+        allow_empty=False,
+        numeric=True,
+        expected=what + hint,
+        error=InvalidDataError,
+    ).astype(np.float64, copy=False)
     check_finite_array(name, array, error=InvalidDataError)
     return check_probability_rows(
         name,

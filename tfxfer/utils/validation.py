@@ -428,53 +428,76 @@ def check_array(
     name: str,
     value: Any,
     *,
-    ndim: int | None = None,
+    ndim: int | tuple[int, ...] | None = None,
     allow_empty: bool = True,
     expected: str | None = None,
     dtype: Any = None,
+    numeric: bool = False,
+    error: type[ValueError] = ValueError,
 ) -> np.ndarray:
     """Returns `value` as a numpy array of the expected rank, else raises.
 
     Args:
         name: The argument's name, for the message.
         value: An array-like.
-        ndim: The number of dimensions it must have, or None for any.
+        ndim: The number of dimensions it must have (or a tuple of those
+            allowed), or None for any.
         allow_empty: Whether an array with no elements passes.
         expected: What is expected, in words, when the default ("a
             non-empty 2-D array") says too little, e.g. "a 2-D array of
             shape (samples, features)".
         dtype: Passed to `np.asarray`; a value that does not convert is
             refused with the same message.
+        numeric: Whether only integer or floating-point arrays pass (bools,
+            strings, objects and complex numbers do not), as scikit-learn's
+            `check_array(dtype="numeric")`.
+        error: The class of the error raised, a `ValueError` (e.g.
+            `tfxfer.errors.InvalidDataError` for user data).
 
     Returns:
         The numpy array.
 
     Raises:
-        ValueError: "Argument `name` must be a non-empty 1-D array.
-            Received: name with shape (2, 3)".
+        ValueError: (or `error`) "Argument `name` must be a non-empty 1-D
+            array. Received: name with shape (2, 3)", with the dtype when
+            that is what is wrong.
 
     Example:
 
     >>> check_array("labels", [0, 1, 1], ndim=1, allow_empty=False).shape
     (3,)
+    >>> check_array("x", [["a"]], ndim=(1, 2), numeric=True)
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: Argument `x` must be a 1-D or 2-D array. Received: x with shape
+    (1, 1) and dtype <U1
     """
     import numpy as np
 
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
     if expected is None:
-        rank = f"{ndim}-D array" if ndim is not None else "array"
+        rank = "array"
+        if ranks is not None:
+            rank = " or ".join(f"{r}-D" for r in ranks) + " array"
         expected = rank if allow_empty else f"non-empty {rank}"
         expected = f"a {expected}"
     try:
         array = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
+    except (TypeError, ValueError) as failure:
+        raise error(
             f"Argument `{name}` must be {expected}. "
-            f"Received: {name} of type {type(value).__name__} ({error})"
+            f"Received: {name} of type {type(value).__name__} ({failure})"
         ) from None
-    if (ndim is not None and array.ndim != ndim) or (
+    if numeric and array.dtype.kind not in "iuf":
+        raise error(
+            f"Argument `{name}` must be {expected}. Received: {name} with shape "
+            f"{array.shape} and dtype {array.dtype}"
+        )
+    if (ranks is not None and array.ndim not in ranks) or (
         not allow_empty and array.size == 0
     ):
-        raise ValueError(
+        raise error(
             f"Argument `{name}` must be {expected}. "
             f"Received: {name} with shape {array.shape}"
         )
@@ -482,7 +505,13 @@ def check_array(
 
 
 def check_length(
-    name: str, value: Any, length: int, of: str, *, entry: str = "entry"
+    name: str,
+    value: Any,
+    length: int,
+    of: str,
+    *,
+    entry: str = "entry",
+    error: type[ValueError] = ValueError,
 ) -> Any:
     """Returns `value` if `len(value) == length`, else raises.
 
@@ -495,13 +524,14 @@ def check_length(
         length: The length it must have.
         of: What it must have one entry per, in words ("sample of `x`").
         entry: What one entry is, in words ("label", "value").
+        error: The class of the error raised, a `ValueError`.
 
     Returns:
         `value`, unchanged.
 
     Raises:
-        ValueError: "Argument `y` must have one entry per sample of `x`
-            (3). Received: y with 2 entries".
+        ValueError: (or `error`) "Argument `y` must have one entry per
+            sample of `x` (3). Received: y with 2 entries".
 
     Example:
 
@@ -510,7 +540,7 @@ def check_length(
     """
     if len(value) != length:
         plural = entry[:-1] + "ies" if entry.endswith("y") else entry + "s"
-        raise ValueError(
+        raise error(
             f"Argument `{name}` must have one {entry} per {of} ({length}). "
             f"Received: {name} with {len(value)} {entry if len(value) == 1 else plural}"
         )
@@ -1175,6 +1205,39 @@ def check_found(
             f"{known_as}: {list(known)}"
         )
     return found
+
+
+def check_keys(name: str, value: Any, known: Iterable[Any], *, expected: str) -> Any:
+    """Returns `value` if every key of it is one of `known`, else raises
+    naming the unknown keys and the known ones.
+
+    Args:
+        name: The argument's name, for the message.
+        value: A mapping (its keys are checked) or any iterable of keys.
+        known: The keys that may appear.
+        expected: What the keys must do, in words, after "must" ("only name
+            tasks in `heads`").
+
+    Returns:
+        `value`, unchanged.
+
+    Raises:
+        ValueError: "Argument `loss_weights` must only name tasks in `heads`
+            (['a']). Received: loss_weights with unknown keys ['b']".
+
+    Example:
+
+    >>> check_keys("loss_weights", {"a": 2.0}, ("a", "b"), expected="name tasks")
+    {'a': 2.0}
+    """
+    known = list(known)
+    unknown = [key for key in value if key not in known]
+    if unknown:
+        raise ValueError(
+            f"Argument `{name}` must {expected} ({known}). "
+            f"Received: {name} with unknown keys {unknown}"
+        )
+    return value
 
 
 def check_not_string(name: str, value: Any, expected: str) -> Any:
