@@ -35,6 +35,7 @@ from tfxfer.utils.validation import (
     check_class_weight,
     check_index_range,
     check_integers,
+    first_offender,
 )
 
 _SPARSE_NAMES = {"sparsecategoricalcrossentropy"}
@@ -371,11 +372,9 @@ def check_sample_weight(sample_weight, *, name: str = "sample_weight") -> None:
         what = "finite"
         if bad is None or not bad.any():
             bad, what = weights < 0, "non-negative"
-        if not bad.any():
+        at, count = first_offender(bad)
+        if not count:
             continue
-        flat = bad.reshape(-1)
-        at = int(np.argmax(flat))
-        per_sample = max(1, weights.size // max(1, weights.shape[0]))
         hint = (
             " A negative weight makes the loss of its samples a reward: the "
             "loss goes below zero and the model learns to get them wrong. Use "
@@ -385,8 +384,8 @@ def check_sample_weight(sample_weight, *, name: str = "sample_weight") -> None:
         )
         raise InvalidDataError(
             f"Argument `{label}` must hold {what} weights. Received: "
-            f"{int(flat.sum()):,} bad weights of {weights.size:,} (the first at "
-            f"sample index {at // per_sample}: {weights.reshape(-1)[at]}).{hint}"
+            f"{count:,} bad weights of {weights.size:,} (the first at "
+            f"sample index {at[0]}: {weights[at]}).{hint}"
         )
 
 

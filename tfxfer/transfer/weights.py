@@ -18,7 +18,12 @@ import numpy as np
 
 from tfxfer.errors import IncompatibleModelsError
 from tfxfer.transfer.freezing import LayerEntry, child_layers, walk_layers
-from tfxfer.utils.validation import check_built, check_found, check_model
+from tfxfer.utils.validation import (
+    check_built,
+    check_found,
+    check_instance,
+    check_model,
+)
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -285,11 +290,7 @@ def _input_hint(source, target) -> str:
 
 
 def _pairs_from_mapping(mapping, sources, targets):
-    if not isinstance(mapping, Mapping):
-        raise ValueError(
-            "Argument `mapping` must be a dict {target_layer: source_layer}. "
-            f"Received: mapping={mapping!r}"
-        )
+    check_instance("mapping", mapping, Mapping, "a dict {target_layer: source_layer}")
 
     def entry(entries, name, side: str, position: str) -> LayerEntry:
         return check_found(
