@@ -37,6 +37,7 @@ from tfxfer.utils.optimizers import get_optimizer
 from tfxfer.utils.validation import (
     check_bool,
     check_in_range,
+    check_index_range,
     check_model,
     check_positive_int,
     check_positive_number,
@@ -365,13 +366,8 @@ def _check_labels(y, num_classes: int) -> None:
     shape = labels.shape
     if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
         if labels.size and np.issubdtype(labels.dtype, np.number):
-            low, high = labels.min(), labels.max()
-            if low < 0 or high >= num_classes:
-                raise ValueError(
-                    f"Argument `y` must hold class ids in [0, {num_classes}) "
-                    f"(the student outputs {num_classes} classes). Received: "
-                    f"y with values from {low} to {high}"
-                )
+            context = f" (the student outputs {num_classes} classes)"
+            check_index_range("y", labels, num_classes, context=context)
     elif shape[-1] != num_classes:
         raise ValueError(
             f"Argument `y` must be integer class ids or one-hot rows of "

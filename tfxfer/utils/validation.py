@@ -1042,8 +1042,8 @@ def check_index_range(
 
     Raises:
         ValueError: (or `error`) "Argument `y` must hold class ids in
-            [0, 3). Received: class ids from 0 to 4 (4 at sample index 4;
-            1 of 5 out of range)", naming the first offending value.
+            [0, 3). Received: class ids from 0 to 4 (3 at sample index 3;
+            2 of 5 out of range)", naming the first offending value.
 
     Example:
 
