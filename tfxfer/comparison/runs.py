@@ -157,10 +157,14 @@ def _check_only_at(only_at, strategies, baseline: str) -> dict:
     return {name: _check_fractions(chosen) for name, chosen in only_at.items()}
 
 
-def _stratified_subset(
+def stratified_subset(
     y: np.ndarray, fraction: float, seed: int, num_classes: int
 ) -> np.ndarray:
-    """Indices of a seeded, stratified `fraction` of `y`, at least one per class."""
+    """Indices of a seeded, stratified `fraction` of `y`, at least one per class.
+
+    The rows `compare_transfer` gives every strategy at `fraction` and
+    `seed` (the demo's transferability scores use the same rows).
+    """
     if fraction >= 1.0:
         return np.random.default_rng(seed).permutation(len(y))
     from sklearn.model_selection import train_test_split
@@ -403,7 +407,7 @@ def compare_transfer(
     run = 0
     for fraction in fractions:
         for seed in seeds:
-            chosen = _stratified_subset(y_train, fraction, seed, num_classes)
+            chosen = stratified_subset(y_train, fraction, seed, num_classes)
             fit_part, val_part = _validation_split(
                 y_train[chosen], validation_split, seed
             )

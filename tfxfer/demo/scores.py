@@ -101,9 +101,9 @@ def training_subset(
 ) -> np.ndarray:
     """The rows of the training set that `compare_transfer` gives the
     strategies at `fraction` and `seed` (fit and validation parts together)."""
-    from tfxfer.comparison.runs import _stratified_subset
+    from tfxfer.comparison.runs import stratified_subset
 
-    return _stratified_subset(np.asarray(y_train), fraction, seed, num_classes)
+    return stratified_subset(np.asarray(y_train), fraction, seed, num_classes)
 
 
 def score_fractions(
