@@ -32,6 +32,7 @@ only when the backend is jax) is replaced by `jax = None`; the table says so.
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
 import importlib.util
 import inspect
@@ -204,6 +205,15 @@ def report(workdir: pathlib.Path, tag: str, notes: list[str]) -> dict:
         print(f"  {name:6} run: {summary} ({results['seconds']:.0f} s)")
     for error in plain["collection_errors"]:
         print(f"  collection error (plain): {error}")
+    broken = collections.Counter(
+        r["reason"].split(" [")[0][:100]
+        for r in tests.values()
+        if r["outcome"] == "failed"
+    )
+    if broken:
+        print(f"  failing under Keras itself (not counted): {sum(broken.values())}")
+        for reason, times in broken.most_common():
+            print(f"    {times:3d} x {reason}")
     model_fit = sorted(
         n for n, r in tests.items() if r["outcome"] == "passed" and r["reached"]
     )
@@ -283,7 +293,19 @@ def _install(mode: str) -> None:
     owner.fit = fit
 
 
+def _short(path: str, lineno: int) -> str:
+    parts = pathlib.Path(path).parts
+    if "site-packages" in parts:
+        parts = parts[parts.index("site-packages") + 1 :]
+    elif "tfxfer" in parts:
+        parts = parts[parts.index("tfxfer") :]
+    else:
+        parts = parts[-1:]
+    return f"{'/'.join(parts)}:{lineno}"
+
+
 def _reason(report) -> str:
+    """The error's message, the test's line, and where it was raised."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is None:
         text = str(report.longrepr).strip().splitlines()
@@ -291,12 +313,21 @@ def _reason(report) -> str:
     message = " ".join(crash.message.split())
     if len(message) > 240:
         message = message[:237] + "..."
-    path = pathlib.Path(crash.path)
-    try:
-        where = path.relative_to(REPO)
-    except ValueError:
-        where = path.name
-    return f"{message} [{where}:{crash.lineno}]"
+    places = []
+    chain = getattr(report.longrepr, "chain", None)
+    if chain:
+        entries = getattr(chain[-1][0], "reprentries", [])
+        locations = [e.reprfileloc for e in entries if getattr(e, "reprfileloc", 0)]
+        tests = [loc for loc in locations if loc.path.endswith("_test.py")]
+        if tests:
+            places.append(f"test {_short(tests[-1].path, tests[-1].lineno)}")
+        ours = [loc for loc in locations if "tfxfer" in pathlib.Path(loc.path).parts]
+        if ours:
+            places.append(f"tfxfer {_short(ours[-1].path, ours[-1].lineno)}")
+    raised = _short(crash.path, crash.lineno)
+    if not places or not places[-1].endswith(raised):
+        places.append(f"raised {raised}")
+    return f"{message} [{'; '.join(places)}]"
 
 
 class _Recorder:
@@ -396,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds = run_pass(
                         mode, args.workdir, files, extra, args.test_timeout
                     )
-                    print(f"{mode} run: {seconds:.0f} s", file=sys.stderr)
+                    print(f"{mode} run: {seconds:.0f} s", flush=True)
         report(args.workdir, args.tag, notes)
     except ToolError as error:
         print(f"keras_tests.py: {error}", file=sys.stderr)
