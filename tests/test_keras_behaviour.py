@@ -238,3 +238,83 @@ def test_train_settings_follow_compile_where_not_given():
     plain.compile(optimizer="adam", loss=SPARSE)
     trainer = trainer_for(plain)
     assert (trainer.steps_per_execution, trainer.jit_compile) == ("auto", "auto")
+
+
+class AddedLoss(keras.layers.Layer):
+    """The identity, adding the sum of its inputs as a loss."""
+
+    def call(self, inputs):
+        self.add_loss(keras.ops.sum(inputs))
+        return inputs
+
+
+def added_loss_model(add_loss: bool = True):
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((4,)), keras.layers.Dense(2)]
+    layers += [AddedLoss()] if add_loss else []
+    layers += [keras.layers.Dense(1)]
+    model = keras.Sequential(layers)
+    model.compile(optimizer="adam")  # no loss: the layer's is the only one
+    return model
+
+
+def test_train_trains_on_a_layers_added_loss_alone_as_fit(data):
+    x = data[0]
+    y = np.zeros((20, 1), np.float32)
+    models = [added_loss_model(), added_loss_model()]
+    with warnings.catch_warnings():
+        # The last Dense gets no gradient from the layer's loss (both warn).
+        warnings.filterwarnings("ignore", "Gradients do not exist")
+        fit = models[0].fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0)
+        train = tfxfer.train(
+            models[1], x, y, batch_size=5, epochs=2, shuffle=False, verbose=0
+        )
+    assert fit.history["loss"][1] < fit.history["loss"][0]
+    np.testing.assert_allclose(train.history["loss"], fit.history["loss"], rtol=1e-5)
+    for a, b in zip(models[1].get_weights(), models[0].get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_train_refuses_a_model_without_any_loss_as_fit(data):
+    x = data[0]
+    y = np.zeros((20, 1), np.float32)
+    model = added_loss_model(add_loss=False)
+    with pytest.raises(ValueError, match="No loss to compute"):
+        model.fit(x, y, epochs=1, verbose=0)
+    model = added_loss_model(add_loss=False)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="No loss to compute"):
+        tfxfer.train(model, x, y, epochs=1, verbose=0)
+    for a, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class EagerProbe(keras.layers.Layer):
+    """The identity, recording whether each Python call ran eagerly."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = []
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        self.seen.append(tf.executing_eagerly())
+        return inputs
+
+
+@pytest.mark.parametrize("run_eagerly", [True, False])
+def test_train_honours_compiles_run_eagerly_as_fit(data, run_eagerly):
+    x, y = data
+    eager_calls = []
+    for use_train in (False, True):
+        keras.utils.set_random_seed(0)
+        probe = EagerProbe()
+        model = keras.Sequential([keras.Input((4,)), probe, keras.layers.Dense(3)])
+        model.compile(optimizer="sgd", loss=SPARSE, run_eagerly=run_eagerly)
+        run = tfxfer.train if use_train else type(model).fit
+        run(model, x, y, batch_size=5, epochs=2, verbose=0)
+        eager_calls.append(sum(probe.seen))
+    # Eagerly, one Python call per step (4 batches x 2 epochs); compiled, none.
+    assert eager_calls[0] == (8 if run_eagerly else 0)
+    assert eager_calls[1] == eager_calls[0]

@@ -145,6 +145,21 @@ class CompiledObjective:
     def needs_targets(self) -> bool:
         return self.loss_spec is not None
 
+    def build(self, x, y, y_pred, sample_weight) -> None:
+        """Creates the compiled loss's and metrics' variables symbolically on
+        a sample batch (no state changes), as Keras' `fit` does before its
+        first step: only those that exist. A model compiled without a loss
+        is left to its own losses (`add_loss` in a layer), which exist only
+        within the forward pass of the real step."""
+        if self._loss_fn is not None:
+            internals.compute_output_spec(
+                self.loss, x, y, y_pred, sample_weight, training=False
+            )
+        if self._metrics is not None:
+            internals.compute_output_spec(
+                self.update_metrics, x, y, y_pred, sample_weight
+            )
+
     @property
     def metrics(self) -> list:
         """The metrics logged, in `model.metrics`' order: the loss tracker,
@@ -225,6 +240,12 @@ class StandaloneObjective:
         self._tracker = keras.metrics.Mean(name="loss")
 
     needs_targets = True
+
+    def build(self, x, y, y_pred, sample_weight) -> None:
+        """Creates the loss's variables symbolically on a sample batch."""
+        internals.compute_output_spec(
+            self.loss, x, y, y_pred, sample_weight, training=False
+        )
 
     def loss(self, x, y, y_pred, sample_weight, training: bool):
         total = self._loss_fn(y, y_pred, sample_weight)

@@ -124,13 +124,7 @@ class TrainerSetup:
             self._outputs = internals.compute_output_spec(model, x, training=False)
         self.check_data(adapter, sample=y)
         if not self._objective_built:
-            objective = self.steps.objective
-            internals.compute_output_spec(
-                objective.loss, x, y, self._outputs, sample_weight, training=False
-            )
-            internals.compute_output_spec(
-                objective.update_metrics, x, y, self._outputs, sample_weight
-            )
+            self.steps.objective.build(x, y, self._outputs, sample_weight)
             self._objective_built = True
         trainable = list(model.trainable_variables)
         if trainable or training:

@@ -210,6 +210,7 @@ class StepFunctions:
         self._caches: dict[tuple, tuple] = {}  # `_fns` per binding (see `bind`)
         self._ran: set = set()  # keys of functions that ran once (compiled)
         self._warned_xla = False
+        self._warned_eager = False
         self._step_cost = None  # seconds per step, measured
         # jit_compile="auto": XLA turns on once the training steps run
         # (`steps_run`, counted by the Trainer) and planned reach this.
@@ -398,7 +399,7 @@ class StepFunctions:
             tf.cond(ok, apply_last, lambda: tf.constant(False))
             return ran, ok, tf.constant(False), losses, self.objective.results()
 
-        return compile_step(
+        return self._compile(
             run, input_signature=signature, jit_compile=True, autograph=False
         )
 
@@ -412,7 +413,7 @@ class StepFunctions:
         step = self._train_step if training else self.test_step
         loop_xla = xla and self.xla_scope == "loop"
         if xla and not loop_xla:
-            step = compile_step(step, jit_compile=True, autograph=False)
+            step = self._compile(step, jit_compile=True, autograph=False)
         buffer = self.buffer
 
         def run(data, blocks, start, n):
@@ -440,14 +441,14 @@ class StepFunctions:
             )
             return ran, ok, tf.constant(False), losses, self.objective.results()
 
-        return compile_step(
+        return self._compile(
             run, input_signature=signature, jit_compile=loop_xla, autograph=False
         )
 
     def _dataset_fn(self, training: bool, xla: bool):
         """Runs up to `n` steps on batches from `iterator`."""
         step = self._train_step if training else self.test_step
-        step = compile_step(
+        step = self._compile(
             step, jit_compile=xla, reduce_retracing=True, autograph=False
         )
         buffer = self.buffer
@@ -485,10 +486,23 @@ class StepFunctions:
             )
             return ran, ok, tf.logical_not(more), losses, self.objective.results()
 
-        return compile_step(run, autograph=False)
+        return self._compile(run, autograph=False)
+
+    @property
+    def eager(self) -> bool:
+        """Whether the steps run eagerly: the model was compiled with
+        `run_eagerly=True`, as `fit` honours it (one Python call per step,
+        for debugging; never under a tf.distribute strategy here)."""
+        return bool(getattr(self.model, "run_eagerly", False)) and (
+            self.distributed is None
+        )
+
+    def _compile(self, fn: Callable, **kwargs: Any) -> Callable:
+        """`compile_step(fn, **kwargs)`, or `fn` itself when `eager`."""
+        return fn if self.eager else compile_step(fn, **kwargs)
 
     def _function(self, kind: str, training: bool, xla: bool, signature):
-        key = (kind, training, xla, repr(signature))
+        key = (kind, training, xla, self.eager, repr(signature))
         if key not in self._fns:
             pipelined = (
                 training and xla and self.xla_scope == "loop" and self.check_finite
@@ -537,7 +551,17 @@ class StepFunctions:
         elif kind == "distributed":
             iterator, n, signature = args
             args = (iterator, n)
-        xla = self.use_xla and supports_xla
+        # As `fit`: with `run_eagerly`, XLA is off.
+        xla = self.use_xla and supports_xla and not self.eager
+        eager_wanted = getattr(self.model, "run_eagerly", False)
+        if kind == "distributed" and eager_wanted and not self._warned_eager:
+            warnings.warn(
+                "The model is compiled with run_eagerly=True, but under a "
+                "tf.distribute strategy tfxfer runs its steps compiled "
+                "(tf.function); train without the strategy to debug eagerly.",
+                stacklevel=6,
+            )
+            self._warned_eager = True
         fn, key = self._function(kind, training, xla, signature)
         first_call = key not in self._ran
         began = time.perf_counter()
