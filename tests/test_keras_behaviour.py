@@ -318,3 +318,71 @@ def test_train_honours_compiles_run_eagerly_as_fit(data, run_eagerly):
     # Eagerly, one Python call per step (4 batches x 2 epochs); compiled, none.
     assert eager_calls[0] == (8 if run_eagerly else 0)
     assert eager_calls[1] == eager_calls[0]
+
+
+class BatchRecorder(keras.callbacks.Callback):
+    """Records the batch indices its hooks get."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = {"train": [], "test": []}
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen["train"].append(batch)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.seen["test"].append(batch)
+
+
+def test_train_gives_every_batch_to_a_per_batch_callback_as_fit(data):
+    x, y = data
+    seen = []
+    for run in (run_fit, run_train):
+        recorder = BatchRecorder()
+        run(
+            counting_model(),
+            x,
+            y,
+            compile_kwargs={"optimizer": "adam", "loss": SPARSE},
+            batch_size=4,
+            epochs=2,
+            validation_data=(x[:8], y[:8]),
+            callbacks=[recorder],
+        )
+        seen.append(recorder.seen)
+    assert seen[0] == {"train": [0, 1, 2, 3, 4] * 2, "test": [0, 1] * 2}
+    assert seen[1] == seen[0]
+
+
+class OnBatchEnd(keras.callbacks.Callback):
+    def on_batch_end(self, batch, logs=None):  # the old name of the train hook
+        pass
+
+
+class QuietCheckpoint(keras.callbacks.ModelCheckpoint):
+    """A subclass that adds no batch hook of its own."""
+
+
+@pytest.mark.parametrize(
+    ("make", "training", "expected"),
+    [
+        (lambda: keras.callbacks.EarlyStopping(), True, False),
+        (lambda: keras.callbacks.ModelCheckpoint("m.keras"), True, False),
+        (lambda: QuietCheckpoint("m.keras"), True, False),
+        (lambda: keras.callbacks.ModelCheckpoint("m.keras", save_freq=2), True, True),
+        (lambda: keras.callbacks.ModelCheckpoint("m.keras", save_freq=2), False, False),
+        (lambda: keras.callbacks.BackupAndRestore("b", save_freq=3), True, True),
+        (lambda: keras.callbacks.TensorBoard("t"), True, False),
+        (lambda: keras.callbacks.TensorBoard("t", update_freq="batch"), True, True),
+        (lambda: keras.callbacks.TerminateOnNaN(), True, False),
+        (lambda: keras.callbacks.LambdaCallback(on_epoch_end=print), True, False),
+        (lambda: keras.callbacks.LambdaCallback(on_train_batch_end=print), True, True),
+        (lambda: OnBatchEnd(), True, True),
+        (lambda: OnBatchEnd(), False, False),
+        (lambda: BatchRecorder(), False, True),
+    ],
+)
+def test_which_callbacks_act_on_single_batches(make, training, expected):
+    from tfxfer.training.epoch_iterator import acts_on_batches
+
+    assert acts_on_batches([make()], training=training) is expected

@@ -6,7 +6,9 @@ for arrays); with it, an epoch takes that many batches from a pass that
 continues across epochs, and a pass that runs out ends the epoch early with
 Keras' "Your input ran out of data" warning. Batch-level callback hooks run
 once per compiled call, with the index of its first and last batch, as in
-`fit` with `steps_per_execution` > 1.
+`fit` with `steps_per_execution` > 1; with `steps_per_execution="auto"`, a
+callback that acts on single batches (`acts_on_batches`) gets every batch,
+one step per call, as under `fit`'s default.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -44,6 +47,86 @@ def logs_to_python(logs: Mapping[str, Any]) -> dict[str, Any]:
         value = np.asarray(value)
         result[key] = float(value) if value.ndim == 0 else value
     return result
+
+
+_TRAIN_HOOKS = (
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+)
+_TEST_HOOKS = ("on_test_batch_begin", "on_test_batch_end")
+
+
+def _known_callbacks() -> dict:
+    """Keras callbacks whose batch hooks act only when a setting asks for it
+    (the setting's name; "epoch" means they do not), or never (None)."""
+    known = {
+        keras.callbacks.ModelCheckpoint: "save_freq",
+        keras.callbacks.BackupAndRestore: "save_freq",
+        keras.callbacks.TensorBoard: "update_freq",
+        keras.callbacks.History: None,
+        keras.callbacks.ProgbarLogger: None,
+        keras.callbacks.TerminateOnNaN: None,  # tfxfer checks every step anyway
+    }
+    orbax = getattr(keras.callbacks, "OrbaxCheckpoint", None)
+    if orbax is not None:
+        known[orbax] = "save_freq"
+    return known
+
+
+def acts_on_batches(callbacks, *, training: bool) -> bool:
+    """Whether a callback does something at single training (or test) batches.
+
+    Such a callback needs its batch hooks called for every batch, as `fit`
+    calls them with its default of one step per call: a callback of the
+    user's that overrides a batch hook (or a `LambdaCallback` given one),
+    and `ModelCheckpoint`, `BackupAndRestore` or `TensorBoard` set to act
+    every N batches. Keras' `History`, `ProgbarLogger` and `TerminateOnNaN`
+    (tfxfer checks every step anyway), and tfxfer's own callbacks, which
+    expect several steps per call, do not count, nor a subclass of these
+    that adds no batch hook.
+
+    Args:
+        callbacks: A `keras.callbacks.CallbackList`, a list of callbacks, or
+            None.
+        training: Whether the training hooks count (else the test hooks).
+
+    Returns:
+        True if one of the callbacks acts on single batches.
+
+    Example:
+
+    >>> per_batch = keras.callbacks.LambdaCallback(
+    ...     on_train_batch_end=lambda batch, logs: None)
+    >>> acts_on_batches([per_batch], training=True)
+    True
+    >>> acts_on_batches([keras.callbacks.EarlyStopping(),
+    ...                  keras.callbacks.ModelCheckpoint("m.keras")],
+    ...                 training=True)
+    False
+    """
+    callbacks = getattr(callbacks, "callbacks", callbacks) or []
+    hooks = _TRAIN_HOOKS if training else _TEST_HOOKS
+    known = _known_callbacks()
+    for callback in callbacks:
+        kind = type(callback)
+        if kind.__module__.startswith("tfxfer."):
+            continue
+        # Compared with the Keras class it derives from: its own batch hooks
+        # (or a setting that turns them on) are what acts on batches.
+        base = next(
+            (k for k in known if isinstance(callback, k)), keras.callbacks.Callback
+        )
+        setting = known.get(base)
+        if training and setting and getattr(callback, setting, "epoch") != "epoch":
+            return True
+        if any(
+            hook in vars(callback) or getattr(kind, hook) is not getattr(base, hook)
+            for hook in hooks
+        ):
+            return True
+    return False
 
 
 @dataclasses.dataclass
@@ -171,6 +254,9 @@ class EpochIterator:
             ValueError: If a dataset yields no batch at all.
         """
         begin, end = self._hooks(callbacks)
+        every_batch = self.steps.steps_per_execution == "auto" and acts_on_batches(
+            callbacks, training=self.training
+        )
         self._open()
         target = self.num_batches
         done, logs, non_finite = start, {}, None
@@ -184,6 +270,8 @@ class EpochIterator:
             count = self._call_size(
                 self.steps.chunk_size(wanted if left is None else min(wanted, left))
             )
+            if every_batch:
+                count = 1
             if begin is not None:
                 begin(done)
             ran, ok, exhausted, loss, logs = self._call(count, left)
