@@ -49,7 +49,7 @@ def test_divergence_monitor_quiet_without_divergence(losses):
 
 
 def test_divergence_monitor_refuses_a_factor_of_one_or_less():
-    with pytest.raises(ValueError, match=r"`factor` must be a number greater than 1"):
+    with pytest.raises(ValueError, match=r"`factor` must be a number > 1"):
         DivergenceMonitor(factor=1)
 
 

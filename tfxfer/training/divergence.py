@@ -22,6 +22,8 @@ import warnings
 
 import keras
 
+from tfxfer.utils.validation import check_number
+
 #: How many times the lowest earlier epoch loss an epoch's loss may reach.
 DIVERGENCE_FACTOR = 1e3
 
@@ -66,16 +68,7 @@ class DivergenceMonitor(keras.callbacks.Callback):
     def __init__(self, factor: float = DIVERGENCE_FACTOR, optimizer=None):
         super().__init__()
         self._began = False
-        if (
-            isinstance(factor, bool)
-            or not isinstance(factor, int | float)
-            or not factor > 1
-        ):
-            raise ValueError(
-                "Argument `factor` must be a number greater than 1. "
-                f"Received: factor={factor!r}"
-            )
-        self.factor = float(factor)
+        self.factor = check_number("factor", factor, low=1, closed="neither")
         self.optimizer = optimizer
         self._lowest = None
         self._warned = False
