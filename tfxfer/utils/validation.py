@@ -1058,6 +1058,8 @@ def check_index_range(
     import numpy as np
 
     array = _numeric(name, values, what, error)
+    if not array.size or (array.min() >= low and (high is None or array.max() < high)):
+        return array  # the common case, without the masks below
     counted = np.ones(array.shape, bool) if ignore is None else array != ignore
     bad = array < low
     if high is not None:
