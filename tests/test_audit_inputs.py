@@ -420,8 +420,8 @@ def test_distill_feature_count_mismatch_names_x(x8):
 @pytest.mark.parametrize(
     "labels, match",
     [
-        (np.arange(16) % 5, r"class ids in \[0, 3\).*values from 0 to 4"),
-        (np.full(16, -1), r"class ids in \[0, 3\).*values from -1 to -1"),
+        (np.arange(16) % 5, r"class ids in \[0, 3\).*class ids from 0 to 4"),
+        (np.full(16, -1), r"class ids in \[0, 3\).*class ids from -1 to -1"),
         (np.eye(4)[np.arange(16) % 4], r"one-hot rows of 3 columns.*shape \(16, 4\)"),
     ],
 )
