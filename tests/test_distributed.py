@@ -324,6 +324,16 @@ def mirrored_steps():
                                     if "XLA" in str(w.message)]
         out["fallback_finite"] = all(
             bool(np.isfinite(w).all()) for w in model.get_weights())
+        # compile(run_eagerly=True) under a strategy: the steps stay
+        # compiled, and a warning says so (once per Trainer).
+        model = small()
+        with strategy.scope():
+            model.compile(optimizer="sgd", loss=LOSS, run_eagerly=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tfxfer.train(model, x, y, epochs=2, batch_size=32, verbose=0)
+        out["eager_warnings"] = [str(w.message) for w in caught
+                                 if "run_eagerly" in str(w.message)]
         print(json.dumps(out))
         """
     )
@@ -515,3 +525,10 @@ def test_multi_worker_run_resumes_from_the_chiefs_checkpoint(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(reference, first, strict=True))
     assert len(results[0]["history"]["loss"]) == 3
+
+
+@pytest.mark.slow
+def test_mirrored_run_eagerly_keeps_steps_compiled_with_one_warning(mirrored_steps):
+    warned = mirrored_steps["eager_warnings"]
+    assert len(warned) == 1
+    assert "steps compiled" in warned[0]
